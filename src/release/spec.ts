@@ -1,0 +1,124 @@
+// The release spec: one schema for the CLI, the worker's preflight and the tests.
+// Unknown fields are errors, so a typo never falls back silently to a default.
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import {
+  DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, ENV_VAR_NAME, LABEL_VALUE, QUANTITY, isImageReference, isQualifiedName,
+} from './k8s-names.js';
+
+const dns1035 = (max: number) =>
+  z.string().max(max, { error: `must be at most ${max} characters` }).regex(DNS1035_LABEL, {
+    error: 'must be a DNS-1035 label: lower-case letters, digits and "-", starting with a letter, ending with a letter or digit',
+  });
+
+const duration = (max: string, maxMs: number) =>
+  z.string().refine((s) => parseDuration(s) !== undefined, {
+    error: 'must be a duration such as 30s, 10m, 1h or 1h30m (units ms, s, m, h, d)',
+  }).refine((s) => (parseDuration(s) ?? 0) <= maxMs, { error: `must be at most ${max}` });
+
+const quantity = z.string().regex(QUANTITY, { error: 'must be a Kubernetes quantity such as 500m, 2, 4Gi' });
+const resourceList = z.record(
+  z.string().refine(isQualifiedName, { error: 'must be a resource name such as cpu, memory or nvidia.com/gpu' }),
+  z.union([quantity, z.number().nonnegative()]).transform(String),
+);
+
+const envVar = z.strictObject({
+  name: z.string().regex(ENV_VAR_NAME, { error: 'must be a variable name: letters, digits and "_", not starting with a digit' }),
+  /** A literal, non-secret value: it is stored in the release's history. */
+  value: z.string().max(4096).optional(),
+  /** Secret values are passed by reference only, so they never enter the release's history. */
+  secretKeyRef: z.strictObject({
+    name: z.string().max(253).regex(DNS1123_SUBDOMAIN, { error: 'must be a Secret name (DNS-1123 subdomain)' }),
+    key: z.string().regex(/^[-._a-zA-Z0-9]+$/, { error: 'must be a Secret key: letters, digits, "-", "_", "."' }).max(253),
+  }).optional(),
+}).refine((e) => (e.value === undefined) !== (e.secretKeyRef === undefined), {
+  error: 'give exactly one of value or secretKeyRef',
+});
+
+const tensor = z.strictObject({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().nonnegative()),
+  datatype: z.enum(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES']),
+  data: z.array(z.unknown()),
+});
+
+const goldenRequest = z.strictObject({
+  name: z.string().min(1).max(100).optional(),
+  /** protocol v2: the input tensors of POST /v2/models/{modelName}/infer */
+  inputs: z.array(tensor).min(1).optional(),
+  /** protocol http: the JSON body posted to verify.path */
+  body: z.unknown().optional(),
+  /** v2: output name -> expected data; http: the expected JSON. Numbers compare within tolerance. */
+  expected: z.unknown(),
+  tolerance: z.number().nonnegative().max(1e6).default(1e-6),
+});
+
+const verify = z.strictObject({
+  endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  protocol: z.enum(['v2', 'http']).default('v2'),
+  modelName: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]*$/, { error: 'must be a model name: letters, digits, "-", "_", "."' }).max(253).optional(),
+  path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /predict' }).default('/predict'),
+  requests: z.array(goldenRequest).max(100).default([]),
+  maxLatencyMs: z.number().int().positive().max(600_000).optional(),
+}).superRefine((v, ctx) => {
+  v.requests.forEach((r, i) => {
+    if (v.protocol === 'v2' && r.inputs === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['requests', i, 'inputs'], message: 'is required when protocol is v2' });
+    }
+    if (v.protocol === 'http' && r.body === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['requests', i, 'body'], message: 'is required when protocol is http' });
+    }
+  });
+});
+
+export const ReleaseSpecSchema = z.strictObject({
+  model: dns1035(63),
+  namespace: z.string().max(63, { error: 'must be at most 63 characters' }).regex(DNS1123_LABEL, {
+    error: 'must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit',
+  }).default('default'),
+  /** The live Service's name; the preview Service is `<service>-preview`. Default: model. */
+  service: dns1035(55).optional(),
+  version: z.string().min(1, { error: 'is required' }).max(63, { error: 'must be at most 63 characters' }).regex(LABEL_VALUE, {
+    error: 'must be a label value: letters, digits, "-", "_", ".", starting and ending with a letter or digit',
+  }),
+  image: z.string().refine(isImageReference, { error: 'must be an image reference such as registry.example.com/team/model:1.2 (lower-case path, optional tag and digest)' }),
+  replicas: z.number().int({ error: 'must be a whole number' }).min(1).max(1000).default(1),
+  /** Verify on fewer replicas, then scale up before the switch (spares GPUs). */
+  previewReplicas: z.number().int({ error: 'must be a whole number' }).min(1).max(1000).optional(),
+  port: z.number().int().min(1).max(65535).default(8080),
+  env: z.array(envVar).max(200).default([]),
+  resources: z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() }).optional(),
+  slotLabel: z.string().refine(isQualifiedName, { error: 'must be a label key such as slot, env or example.com/color' }).default('slot'),
+  readinessPath: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /v2/health/ready' }).default('/v2/health/ready'),
+  rolloutTimeout: duration('1h', 3_600_000).default('10m'),
+  verify: verify.default({ protocol: 'v2', path: '/predict', requests: [] }),
+  approval: z.strictObject({
+    beforeSwitch: z.boolean().default(false),
+    afterSwitch: z.enum(['auto', 'manual']).default('auto'),
+    timeout: duration('7d', 7 * 86_400_000).default('1h'),
+    onTimeout: z.enum(['rollback', 'promote']).default('rollback'),
+  }).default({ beforeSwitch: false, afterSwitch: 'auto', timeout: '1h', onTimeout: 'rollback' }),
+  monitor: z.strictObject({
+    window: duration('7d', 7 * 86_400_000).default('5m'),
+    interval: duration('1h', 3_600_000).refine((s) => (parseDuration(s) ?? 0) >= 1_000, { error: 'must be at least 1s' }).default('30s'),
+    /** Where analysis sends its requests; default: the live Service's cluster URL. */
+    endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /** Failed analyses that make the release roll back. */
+    failureLimit: z.number().int().min(1).max(100).default(1),
+  }).default({ window: '5m', interval: '30s', failureLimit: 1 }),
+  scaleDownDelay: duration('1d', 86_400_000).default('30s'),
+}).superRefine((s, ctx) => {
+  if (s.previewReplicas !== undefined && s.previewReplicas > s.replicas) {
+    ctx.addIssue({ code: 'custom', path: ['previewReplicas'], message: `must be between 1 and replicas (${s.replicas})`, input: s.previewReplicas });
+  }
+  const names = new Set<string>();
+  s.env.forEach((e, i) => {
+    if (names.has(e.name)) ctx.addIssue({ code: 'custom', path: ['env', i, 'name'], message: 'is given twice', input: e.name });
+    names.add(e.name);
+  });
+});
+
+/** What a user writes (defaults optional). */
+export type ReleaseSpecInput = z.input<typeof ReleaseSpecSchema>;
+/** A validated spec with defaults filled in: what the workflow receives. */
+export type ReleaseSpec = z.output<typeof ReleaseSpecSchema>;

@@ -1,0 +1,88 @@
+// The release's messages and what the `status` query returns. The CLI imports
+// these without importing workflow code.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const PHASES = [
+  'Pending', 'Preflight', 'Deploying', 'Verifying', 'AwaitingApproval', 'Switching',
+  'Monitoring', 'Finalizing', 'Succeeded', 'RollingBack', 'RolledBack', 'Failed',
+] as const;
+export type Phase = (typeof PHASES)[number];
+export const FINAL_PHASES: readonly Phase[] = ['Succeeded', 'RolledBack', 'Failed'];
+
+export type Slot = 'blue' | 'green';
+export const otherSlot = (slot: Slot): Slot => (slot === 'blue' ? 'green' : 'blue');
+
+export interface Approval { by: string; comment?: string; requestId?: string }
+export interface Abort { by: string; reason: string; requestId?: string }
+
+export interface TimelineEntry {
+  /** ISO time from the workflow's clock */
+  at: string;
+  phase: Phase;
+  event: string;
+  by?: string;
+  detail?: string;
+  /** set for messages: whether the release acted on it */
+  accepted?: boolean;
+  requestId?: string;
+}
+
+export interface CheckResult { name: string; ok: boolean; detail: string; latencyMs?: number }
+export interface VerificationResult { ok: boolean; endpoint: string; checks: CheckResult[] }
+export interface AnalysisResult { ok: boolean; runs: number; failures: number; checks: CheckResult[] }
+
+/** Where the release waits for a person, if it does. */
+export type Gate = 'beforeSwitch' | 'afterSwitch';
+
+export interface ReleaseStatus {
+  releaseId: string;
+  model: string;
+  namespace: string;
+  version: string;
+  phase: Phase;
+  /** the slot live traffic pointed at when the release started; undefined on a first release */
+  oldSlot?: Slot;
+  candidateSlot?: Slot;
+  /** the slot the live Service selects now, as far as the release knows */
+  liveSlot?: Slot;
+  waitingFor?: Gate;
+  verification?: VerificationResult;
+  analysis?: AnalysisResult;
+  approvedBy?: string;
+  abortedBy?: string;
+  /** why the release rolled back or failed */
+  reason?: string;
+  timeline: TimelineEntry[];
+}
+
+export type ReleaseResult = Pick<ReleaseStatus, 'releaseId' | 'phase' | 'oldSlot' | 'candidateSlot' | 'liveSlot' | 'reason'>;
+
+export const approveSignal = defineSignal<[Approval]>('approve');
+export const abortSignal = defineSignal<[Abort]>('abort');
+export const statusQuery = defineQuery<ReleaseStatus>('status');
+
+export const TASK_QUEUE = 'bluegreen';
+export const WORKFLOW_TYPE = 'release';
+
+/** One release per model service at a time: the id names the service. */
+export const releaseWorkflowId = (namespace: string, service: string): string => `bluegreen/${namespace}/${service}`;
+
+export const searchAttributes = {
+  model: defineSearchAttributeKey('BluegreenModel', SearchAttributeType.KEYWORD),
+  namespace: defineSearchAttributeKey('BluegreenNamespace', SearchAttributeType.KEYWORD),
+  phase: defineSearchAttributeKey('BluegreenPhase', SearchAttributeType.KEYWORD),
+  version: defineSearchAttributeKey('BluegreenVersion', SearchAttributeType.KEYWORD),
+} as const;
+
+/** Failure types that no retry can fix; the workflow rolls back on them at once. */
+export const ErrorTypes = {
+  invalidSpec: 'InvalidSpec',
+  refused: 'PreflightRefused',
+  rolloutFailed: 'RolloutFailed',
+  rolloutTimeout: 'RolloutTimeout',
+  waitTimeout: 'WaitTimeout',
+  verificationFailed: 'VerificationFailed',
+  selectorConflict: 'SelectorConflict',
+  forbiddenNamespace: 'NamespaceNotAllowed',
+} as const;

@@ -1,0 +1,82 @@
+// Reading and validating spec files: every error at once, each naming the field,
+// the value given and what is allowed.
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ReleaseSpecSchema, type ReleaseSpec } from './spec.js';
+
+export const MAX_SPEC_BYTES = 256 * 1024;
+const MAX_YAML_ALIASES = 50;
+
+export interface FieldError {
+  /** e.g. `verify.requests[0].inputs`; empty for the document itself */
+  field: string;
+  message: string;
+  value?: unknown;
+}
+
+export class InvalidSpecError extends Error {
+  override readonly name = 'InvalidSpecError';
+  constructor(readonly source: string, readonly errors: readonly FieldError[]) {
+    super(`invalid release spec ${source}: ${errors.map(formatFieldError).join('; ')}`);
+  }
+}
+
+export function formatFieldError(e: FieldError): string {
+  const where = e.field === '' ? 'spec' : e.field;
+  const shown = e.value === undefined ? '' : ` (got ${preview(e.value)})`;
+  return `${where}: ${e.message}${shown}`;
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, key) =>
+    typeof key === 'number' ? `${acc}[${key}]` : acc === '' ? String(key) : `${acc}.${String(key)}`, '');
+}
+
+function toFieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+  return issues.flatMap((issue): FieldError[] => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        field: fieldPath([...issue.path, key]),
+        message: 'is not a known field (check its spelling)',
+      }));
+    }
+    const field = fieldPath(issue.path);
+    const value = 'input' in issue ? issue.input : undefined;
+    if (issue.code === 'invalid_type' && value === undefined) return [{ field, message: 'is required' }];
+    return [{ field, message: issue.message, value }];
+  });
+}
+
+/** Validates a parsed document; throws InvalidSpecError listing every problem. */
+export function validateSpec(input: unknown, source = 'spec'): ReleaseSpec {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InvalidSpecError(source, [{ field: '', message: 'must be a mapping of fields', value: input }]);
+  }
+  const result = ReleaseSpecSchema.safeParse(input, { reportInput: true });
+  if (!result.success) throw new InvalidSpecError(source, toFieldErrors(result.error.issues));
+  return result.data;
+}
+
+/** Parses YAML or JSON text (JSON is YAML) with bounded size and aliases, then validates. */
+export function parseSpecText(text: string, source = 'spec'): ReleaseSpec {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_SPEC_BYTES) {
+    throw new InvalidSpecError(source, [{ field: '', message: `is ${bytes} bytes; at most ${MAX_SPEC_BYTES} are allowed` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new InvalidSpecError(source, doc.errors.map((e) => ({ field: '', message: `is not valid YAML or JSON: ${e.message.split('\n')[0]}` })));
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    throw new InvalidSpecError(source, [{ field: '', message: `cannot be read: ${(err as Error).message}` }]);
+  }
+  return validateSpec(data, source);
+}

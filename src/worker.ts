@@ -1,0 +1,73 @@
+// The worker process: connects to Temporal and the cluster, runs release
+// workflows and their activities until SIGINT or SIGTERM, then drains and exits.
+import { fileURLToPath } from 'node:url';
+import { KubeConfig, VersionApi } from '@kubernetes/client-node';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
+import { kubeFromConfig } from './activities/cluster.js';
+import { allowedNamespaces, temporalConfig } from './config.js';
+
+/** The workflow code the worker bundles; ships beside this file (src in tests, dist when built). */
+export const workflowsPath = fileURLToPath(new URL('./workflows/index.js', import.meta.url));
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  kubeConfig: KubeConfig;
+  options?: Partial<WorkerOptions>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function createWorker({ connection, kubeConfig, options, env = process.env }: WorkerSetup): Promise<Worker> {
+  const config = temporalConfig(env);
+  return Worker.create({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    workflowsPath,
+    activities: createActivities({ kube: kubeFromConfig(kubeConfig), allowedNamespaces: allowedNamespaces(env) }),
+    ...options,
+  });
+}
+
+/** Loads the kubeconfig the way kubectl does (in-cluster, KUBECONFIG, ~/.kube/config) and checks the API answers. */
+export async function connectCluster(): Promise<KubeConfig> {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const server = kubeConfig.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';
+  try {
+    await kubeConfig.makeApiClient(VersionApi).getCode();
+  } catch (err) {
+    throw new Error(`cannot reach the Kubernetes API at ${server}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return kubeConfig;
+}
+
+export async function connectTemporal(env: NodeJS.ProcessEnv = process.env): Promise<NativeConnection> {
+  const { address, tls, apiKey } = temporalConfig(env);
+  try {
+    return await NativeConnection.connect({ address, tls, apiKey });
+  } catch (err) {
+    throw new Error(`cannot reach Temporal at ${address}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const kubeConfig = await connectCluster();
+  const connection = await connectTemporal();
+  try {
+    const worker = await createWorker({ connection, kubeConfig });
+    const { address, namespace, taskQueue } = temporalConfig();
+    console.log(`bluegreen worker: Temporal ${address} namespace ${namespace} task queue ${taskQueue}; cluster ${kubeConfig.getCurrentCluster()?.server}`);
+    // The SDK's runtime stops the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks drain.
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(`bluegreen worker: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

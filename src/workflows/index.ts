@@ -1,0 +1,2 @@
+// Every workflow the worker registers; export only workflows here.
+export { release } from './release.js';
