@@ -8,7 +8,7 @@ import { kubeFromConfig } from './activities/cluster.js';
 import { allowedNamespaces, temporalConfig } from './config.js';
 
 /** The workflow code the worker bundles; ships beside this file (src in tests, dist when built). */
-export const workflowsPath = fileURLToPath(new URL('./workflows/index.js', import.meta.url));
+export const workflowsPath = fileURLToPath(new URL(`./workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -25,6 +25,8 @@ export async function createWorker({ connection, kubeConfig, options, env = proc
     taskQueue: config.taskQueue,
     workflowsPath,
     activities: createActivities({ kube: kubeFromConfig(kubeConfig), allowedNamespaces: allowedNamespaces(env) }),
+    // An abort reaches a running activity with a heartbeat's answer: keep that prompt.
+    maxHeartbeatThrottleInterval: '2s',
     ...options,
   });
 }

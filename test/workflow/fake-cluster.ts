@@ -1,0 +1,118 @@
+// Activity doubles for workflow-branch tests: an in-memory cluster that the
+// doubles move the way the real activities move the real one, so tests assert
+// on end state. Typed as the real activities so the compiler keeps them honest.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Activities } from '../../src/activities/index.js';
+import { otherSlot, type AnalysisResult, type Slot } from '../../src/release/status.js';
+
+type Name = keyof Activities;
+
+export interface FakeState {
+  /** slot the live Service selects; undefined: no Service */
+  live?: Slot;
+  preview?: Slot;
+  deployments: Partial<Record<Slot, { version: string; replicas: number }>>;
+}
+
+export interface FakeCluster {
+  state: FakeState;
+  calls: string[];
+  activities: Activities;
+  /** make an activity throw (non-retryable with this type, or retryable when type is undefined), `times` times */
+  failOn(name: Name, message: string, type?: string, times?: number): void;
+  /** make the next call of an activity wait (heartbeating) until it is cancelled */
+  blockOn(name: Name): void;
+  verifyOk: boolean;
+  /** true once blockOn was used: the release then needs a server of its own (see harness) */
+  blocks: boolean;
+  analysis: AnalysisResult;
+}
+
+export function fakeCluster(initial: FakeState): FakeCluster {
+  const state: FakeState = structuredClone(initial);
+  const calls: string[] = [];
+  const failures = new Map<Name, { message: string; type?: string; times: number }>();
+  const blocked = new Set<Name>();
+
+  const enter = async (name: Name, detail = ''): Promise<void> => {
+    calls.push(detail ? `${name} ${detail}` : name);
+    const failure = failures.get(name);
+    if (failure !== undefined && failure.times > 0) {
+      failure.times -= 1;
+      throw failure.type === undefined
+        ? ApplicationFailure.retryable(failure.message, 'Transient')
+        : ApplicationFailure.nonRetryable(failure.message, failure.type);
+    }
+    if (blocked.delete(name)) {
+      const ctx = Context.current();
+      for (;;) {
+        ctx.heartbeat();
+        await ctx.sleep(50); // rejects once the workflow cancels the activity
+      }
+    }
+  };
+
+  const fake: FakeCluster = {
+    state, calls, verifyOk: true, blocks: false,
+    analysis: { ok: true, runs: 3, failures: 0, checks: [{ name: 'health', ok: true, detail: 'HTTP 200' }] },
+    failOn: (name, message, type, times = Infinity) => { failures.set(name, { message, type, times }); },
+    blockOn: (name) => { blocked.add(name); fake.blocks = true; },
+    activities: {
+      async inspect() {
+        await enter('inspect');
+        const oldSlot = state.live;
+        return { oldSlot, candidateSlot: oldSlot === undefined ? 'blue' : otherSlot(oldSlot), previewBefore: state.preview ?? null };
+      },
+      async applyCandidate({ spec, slot, replicas }) {
+        await enter('applyCandidate', slot);
+        state.deployments[slot] = { version: spec.version, replicas };
+      },
+      async pointPreview({ slot }) {
+        await enter('pointPreview', slot);
+        state.preview = slot;
+      },
+      async removePreview() {
+        await enter('removePreview');
+        delete state.preview;
+      },
+      async removeService() {
+        await enter('removeService');
+        delete state.live;
+      },
+      async waitForRollout({ slot }) {
+        await enter('waitForRollout', slot);
+        const d = state.deployments[slot];
+        if (d === undefined) throw ApplicationFailure.nonRetryable(`no ${slot} slot`, 'RolloutFailed');
+        return { ready: d.replicas, total: d.replicas };
+      },
+      async scaleSlot({ slot, replicas }) {
+        await enter('scaleSlot', `${slot} ${replicas}`);
+        const d = state.deployments[slot];
+        if (d !== undefined) d.replicas = replicas;
+      },
+      async deleteSlot({ slot }) {
+        await enter('deleteSlot', slot);
+        const existed = state.deployments[slot] !== undefined;
+        delete state.deployments[slot];
+        return { deleted: existed };
+      },
+      async switchTraffic({ from, to }) {
+        await enter('switchTraffic', `${from ?? 'none'}->${to}`);
+        if (state.live !== from && state.live !== to) throw ApplicationFailure.nonRetryable(`selector is ${state.live}`, 'SelectorConflict');
+        state.live = to;
+      },
+      async verifyCandidate() {
+        await enter('verifyCandidate');
+        return {
+          ok: fake.verifyOk, endpoint: 'http://preview.test',
+          checks: [{ name: 'request golden', ok: fake.verifyOk, detail: fake.verifyOk ? 'matched in 3 ms' : 'output-0[0]: expected 1 ± 0.001, got 2' }],
+        };
+      },
+      async monitor() {
+        await enter('monitor');
+        return fake.analysis;
+      },
+    },
+  };
+  return fake;
+}

@@ -1,0 +1,301 @@
+// Every branch of the release workflow, on Temporal's time-skipping test server
+// with activity doubles: gates, timeouts, aborts, failures, cancellation.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
+import { UserError, startRelease } from '../../src/client/releases.js';
+import { abortSignal, approveSignal, type Phase } from '../../src/release/status.js';
+import { fakeCluster, type FakeState } from './fake-cluster.js';
+import { phasesOf, runRelease, startHarness, testSpec, TASK_QUEUE, type Harness } from './harness.js';
+
+let h: Harness;
+beforeAll(async () => { h = await startHarness(); });
+afterAll(async () => { await h?.env.teardown(); });
+
+const live = (): FakeState => ({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 2 } } });
+const restored = live();
+const approve = { by: 'ana', comment: 'metrics look fine' };
+const abort = { by: 'ben', reason: 'p99 latency regressed' };
+
+describe('a release that goes well', () => {
+  it('deploys into the other slot, switches, monitors and deletes the old slot', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('Succeeded');
+    expect(phasesOf(status)).toEqual(['Preflight', 'Deploying', 'Verifying', 'Switching', 'Monitoring', 'Finalizing', 'Succeeded']);
+    expect(fake.state).toEqual({ live: 'green', preview: 'green', deployments: { green: { version: 'v2', replicas: 2 } } });
+    expect(fake.calls).toEqual([
+      'inspect', 'applyCandidate green', 'pointPreview green', 'waitForRollout green', 'verifyCandidate',
+      'switchTraffic blue->green', 'monitor', 'deleteSlot blue',
+    ]);
+    expect(status).toMatchObject({ oldSlot: 'blue', candidateSlot: 'green', liveSlot: 'green' });
+  });
+
+  it('bootstraps a first release: creates the slot and Services, deletes nothing', async () => {
+    const fake = fakeCluster({ deployments: {} });
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.state).toEqual({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v2', replicas: 2 } } });
+    expect(fake.calls).not.toContain('deleteSlot blue');
+    expect(fake.calls).toContain('switchTraffic none->blue');
+  });
+
+  it('verifies on previewReplicas and scales up before the switch', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ replicas: 4, previewReplicas: 1 }));
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.calls.slice(1, 3)).toEqual(['applyCandidate green', 'pointPreview green']);
+    const scale = fake.calls.indexOf('scaleSlot green 4');
+    expect(scale).toBeGreaterThan(fake.calls.indexOf('verifyCandidate'));
+    expect(scale).toBeLessThan(fake.calls.indexOf('switchTraffic blue->green'));
+    expect(fake.state.deployments.green).toEqual({ version: 'v2', replicas: 4 });
+  });
+
+  it('waits at the gate before the switch until approved, and records who approved', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      const waiting = await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      expect(fake.calls).not.toContain('switchTraffic blue->green');
+      expect(waiting.liveSlot).toBe('blue');
+      await handle.signal(approveSignal, approve);
+    });
+    expect(status.phase).toBe('Succeeded');
+    expect(status.approvedBy).toBe('ana');
+    expect(status.timeline).toContainEqual(expect.objectContaining({ event: 'approve', by: 'ana', accepted: true, phase: 'AwaitingApproval' }));
+  });
+
+  it('promotes at once when approved during monitoring', async () => {
+    const fake = fakeCluster(live());
+    fake.blockOn('monitor');
+    const { status } = await runRelease(h, fake, testSpec({ monitor: { window: '1h', interval: '1m' } }), async ({ handle, reach }) => {
+      await reach('Monitoring', (s) => s.waitingFor === 'afterSwitch');
+      await handle.signal(approveSignal, approve);
+    });
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.state.deployments).toEqual({ green: { version: 'v2', replicas: 2 } });
+  });
+
+  it('with afterSwitch manual, waits after the monitor window for an approval', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ approval: { afterSwitch: 'manual' } }), async ({ handle, reach }) => {
+      await reach('Monitoring', (s) => s.waitingFor === 'afterSwitch' && s.analysis !== undefined);
+      expect(fake.calls).not.toContain('deleteSlot blue');
+      await handle.signal(approveSignal, approve);
+    });
+    expect(status.phase).toBe('Succeeded');
+    expect(status.analysis?.ok).toBe(true);
+  });
+
+  it('records and ignores an approve when nothing waits for one', async () => {
+    const fake = fakeCluster(live());
+    fake.blockOn('waitForRollout');
+    const { status } = await runRelease(h, fake, testSpec(), async ({ handle, reach }) => {
+      await reach('Deploying', () => fake.calls.includes('waitForRollout green'));
+      await handle.signal(approveSignal, approve);
+      await reach('Deploying', (s) => s.timeline.some((e) => e.event === 'approve'));
+      await handle.signal(abortSignal, abort);
+    });
+    expect(status.timeline).toContainEqual(expect.objectContaining({ event: 'approve', accepted: false, detail: 'ignored: not waiting for approval (phase Deploying)' }));
+    expect(status.approvedBy).toBeUndefined();
+  });
+
+  it('records and ignores signals with bad payloads without failing the release', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      await reach('AwaitingApproval');
+      await handle.signal('approve', { comment: 'no sender' });
+      await handle.signal('abort', 'stop');
+      await handle.signal('abort', { by: 'x'.repeat(500), reason: 'too long a name' });
+      await reach('AwaitingApproval', (s) => s.timeline.filter((e) => e.detail?.startsWith('ignored: invalid payload')).length === 3);
+      await handle.signal(approveSignal, approve);
+    });
+    expect(status.phase).toBe('Succeeded');
+  });
+});
+
+describe('gate timeouts follow onTimeout', () => {
+  it('rolls back when no approval comes before the switch and onTimeout is rollback', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ approval: { beforeSwitch: true, timeout: '30m', onTimeout: 'rollback' } }));
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toContain('no approval within 30m before the switch');
+    expect(fake.state).toEqual(restored);
+  });
+
+  it('switches when no approval comes before the switch and onTimeout is promote', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ approval: { beforeSwitch: true, timeout: '30m', onTimeout: 'promote' } }));
+    expect(status.phase).toBe('Succeeded');
+    expect(status.timeline).toContainEqual(expect.objectContaining({ event: 'approval timed out' }));
+  });
+
+  it('switches back when no approval comes after monitoring and onTimeout is rollback', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ approval: { afterSwitch: 'manual', timeout: '2h', onTimeout: 'rollback' } }));
+    expect(status.phase).toBe('RolledBack');
+    expect(fake.calls).toContain('switchTraffic green->blue');
+    expect(fake.state).toEqual(restored);
+  });
+
+  it('promotes when no approval comes after monitoring and onTimeout is promote', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ approval: { afterSwitch: 'manual', timeout: '2h', onTimeout: 'promote' } }));
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.state.live).toBe('green');
+  });
+});
+
+describe('abort rolls back to exactly what served before', () => {
+  const cases: { phase: Phase; spec?: Parameters<typeof testSpec>[0]; block?: Parameters<ReturnType<typeof fakeCluster>['blockOn']>[0] }[] = [
+    { phase: 'Preflight', block: 'inspect' },
+    { phase: 'Deploying', block: 'waitForRollout' },
+    { phase: 'Verifying', block: 'verifyCandidate' },
+    { phase: 'AwaitingApproval', spec: { approval: { beforeSwitch: true } } },
+    { phase: 'Switching', block: 'switchTraffic' },
+    { phase: 'Monitoring', block: 'monitor' },
+    { phase: 'Finalizing', spec: { scaleDownDelay: '1h' } },
+  ];
+  for (const c of cases) {
+    it(`aborted in ${c.phase}`, async () => {
+      const fake = fakeCluster(live());
+      if (c.block) fake.blockOn(c.block);
+      const { status } = await runRelease(h, fake, testSpec(c.spec), async ({ handle, reach }) => {
+        await reach(c.phase, () => c.block === undefined || fake.calls.some((call) => call.startsWith(c.block!)));
+        await handle.signal(abortSignal, abort);
+      });
+      expect(status.phase).toBe('RolledBack');
+      expect(status.abortedBy).toBe('ben');
+      expect(status.reason).toBe('aborted by ben: p99 latency regressed');
+      expect(fake.state).toEqual(restored);
+      expect(status.timeline).toContainEqual(expect.objectContaining({ event: 'abort', accepted: true, phase: c.phase }));
+    });
+  }
+
+  it('leaves nothing behind when a first release is aborted after the switch', async () => {
+    const fake = fakeCluster({ deployments: {} });
+    fake.blockOn('monitor');
+    const { status } = await runRelease(h, fake, testSpec(), async ({ handle, reach }) => {
+      await reach('Monitoring', () => fake.calls.includes('monitor'));
+      await handle.signal(abortSignal, abort);
+    });
+    expect(status.phase).toBe('RolledBack');
+    expect(fake.state).toEqual({ deployments: {} });
+  });
+
+  it('refuses an abort once the old slot is being deleted', async () => {
+    const fake = fakeCluster(live());
+    fake.blockOn('deleteSlot');
+    await expect(runRelease(h, fake, testSpec({ scaleDownDelay: '1s' }), async ({ handle, reach }) => {
+      await reach('Finalizing', () => fake.calls.includes('deleteSlot blue'));
+      await handle.signal(abortSignal, abort);
+      const s = await reach('Finalizing', (st) => st.timeline.some((e) => e.event === 'abort'));
+      expect(s.timeline).toContainEqual(expect.objectContaining({ event: 'abort', accepted: false, detail: 'refused: the old slot is being deleted; there is nothing to go back to' }));
+      expect(s.abortedBy).toBeUndefined();
+      await handle.terminate('test over');
+    })).rejects.toThrow(WorkflowFailedError);
+  });
+
+  it('rolls back when the workflow is cancelled', async () => {
+    const fake = fakeCluster(live());
+    fake.blockOn('monitor');
+    const { status } = await runRelease(h, fake, testSpec(), async ({ handle, reach }) => {
+      await reach('Monitoring', () => fake.calls.includes('monitor'));
+      await handle.cancel();
+    });
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toBe('the release was cancelled');
+    expect(fake.state).toEqual(restored);
+  });
+});
+
+describe('a failing step rolls back and says why', () => {
+  it('refused in preflight: nothing changes', async () => {
+    const fake = fakeCluster(live());
+    fake.failOn('inspect', 'Deployment ml/m-green exists beside the live blue slot', 'PreflightRefused');
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toContain('[PreflightRefused]: Deployment ml/m-green exists');
+    expect(fake.calls).toEqual(['inspect']);
+  });
+
+  it('candidate apply keeps failing: retries are bounded, then rollback', async () => {
+    const fake = fakeCluster(live());
+    fake.failOn('applyCandidate', 'HTTP 503: etcdserver: leader changed');
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('RolledBack');
+    expect(fake.calls.filter((c) => c === 'applyCandidate green')).toHaveLength(8);
+    expect(status.reason).toContain('applyCandidate failed');
+    expect(fake.state).toEqual(restored);
+  });
+
+  it('rollout fails (image pull): rolls back at once', async () => {
+    const fake = fakeCluster(live());
+    fake.failOn('waitForRollout', 'pod m-green-1 container model-server: ImagePullBackOff', 'RolloutFailed');
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toBe('waitForRollout failed [RolloutFailed]: pod m-green-1 container model-server: ImagePullBackOff');
+    expect(fake.calls.filter((c) => c.startsWith('waitForRollout'))).toHaveLength(1);
+    expect(fake.state).toEqual(restored);
+  });
+
+  it('verification fails: never switches, rolls back', async () => {
+    const fake = fakeCluster(live());
+    fake.verifyOk = false;
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toContain('verification failed: request golden: output-0[0]: expected 1');
+    expect(fake.calls.some((c) => c.startsWith('switchTraffic'))).toBe(false);
+    expect(fake.state).toEqual(restored);
+  });
+
+  it('the selector changed under the release: rolls back without overwriting', async () => {
+    const fake = fakeCluster(live());
+    fake.failOn('switchTraffic', 'selector changed between read and patch', 'SelectorConflict', 1);
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toContain('[SelectorConflict]');
+  });
+
+  it('analysis fails during monitoring: switches back', async () => {
+    const fake = fakeCluster(live());
+    fake.analysis = { ok: false, runs: 2, failures: 1, checks: [{ name: 'health', ok: false, detail: 'HTTP 503' }] };
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toBe('analysis failed 1 of 2 times: health: HTTP 503');
+    expect(fake.calls).toContain('switchTraffic green->blue');
+    expect(fake.state).toEqual(restored);
+  });
+
+  it('old slot cannot be deleted: Failed, saying the candidate serves', async () => {
+    const fake = fakeCluster(live());
+    fake.failOn('deleteSlot', 'HTTP 403: forbidden', 'KubernetesRejected');
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('Failed');
+    expect(status.reason).toContain('the candidate serves traffic, but the old slot blue could not be deleted');
+    expect(fake.state.live).toBe('green');
+  });
+
+  it('a rollback step fails: Failed, naming what the cluster still needs', async () => {
+    const fake = fakeCluster(live());
+    fake.verifyOk = false;
+    fake.failOn('deleteSlot', 'HTTP 403: forbidden', 'KubernetesRejected');
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('Failed');
+    expect(status.reason).toContain('rollback stopped at "delete candidate slot green"');
+    expect(status.timeline.at(-1)?.detail).toBe('the cluster still needs: delete candidate slot green');
+    expect(fake.state.preview).toBe('blue');
+  });
+});
+
+describe('one release per model service', () => {
+  it('refuses a second start while one runs, naming its phase', async () => {
+    const fake = fakeCluster(live());
+    const spec = testSpec({ approval: { beforeSwitch: true } });
+    await runRelease(h, fake, spec, async ({ handle, reach }) => {
+      await reach('AwaitingApproval');
+      const second = startRelease(h.env.client, { ...spec, version: 'v3' }, TASK_QUEUE);
+      await expect(second).rejects.toThrow(UserError);
+      await expect(second).rejects.toThrow(`a release of ml/${spec.model} is already running (version v2, phase AwaitingApproval)`);
+      await handle.signal(approveSignal, approve);
+    });
+  });
+});
