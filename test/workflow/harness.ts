@@ -4,6 +4,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { writeFileSync } from 'node:fs';
 import { startRelease } from '../../src/client/releases.js';
 import { validateSpec } from '../../src/release/validate.js';
 import type { ReleaseSpec, ReleaseSpecInput } from '../../src/release/spec.js';
@@ -65,20 +67,20 @@ export interface RunContext {
 
 /** Runs a release with `fake` as its activities; `during` steers it while it runs. */
 export async function runRelease(
-  h: Harness, fake: FakeCluster, spec: ReleaseSpec, during?: (ctx: RunContext) => Promise<void>,
+  h: Harness, fake: FakeCluster, spec: ReleaseSpec, during?: (ctx: RunContext) => Promise<void>, fixture?: string,
 ): Promise<{ status: ReleaseStatus; handle: WorkflowHandle }> {
   // The time-skipping server leaks a time-skipping lock when an activity ends
   // cancelled, which stops skipping for later tests: such releases get a server of their own.
   const env = fake.blocks ? await startEnv() : h.env;
   try {
-    return await runOn(env, h.bundle, fake, spec, during);
+    return await runOn(env, h.bundle, fake, spec, during, fixture);
   } finally {
     if (env !== h.env) await env.teardown();
   }
 }
 
 async function runOn(
-  env: TestWorkflowEnvironment, bundle: WorkflowBundleWithSourceMap, fake: FakeCluster, spec: ReleaseSpec, during?: (ctx: RunContext) => Promise<void>,
+  env: TestWorkflowEnvironment, bundle: WorkflowBundleWithSourceMap, fake: FakeCluster, spec: ReleaseSpec, during?: (ctx: RunContext) => Promise<void>, fixture?: string,
 ): Promise<{ status: ReleaseStatus; handle: WorkflowHandle }> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -102,6 +104,9 @@ async function runOn(
     };
     if (during !== undefined) await during({ handle, status, reach });
     await handle.result();
+    if (fixture !== undefined && process.env.BLUEGREEN_RECORD_FIXTURES) {
+      writeFileSync(new URL(`../fixtures/${fixture}.json`, import.meta.url), historyToJSON(await handle.fetchHistory()));
+    }
     return { status: await status(), handle };
   });
 }

@@ -19,7 +19,7 @@ const abort = { by: 'ben', reason: 'p99 latency regressed' };
 describe('a release that goes well', () => {
   it('deploys into the other slot, switches, monitors and deletes the old slot', async () => {
     const fake = fakeCluster(live());
-    const { status } = await runRelease(h, fake, testSpec());
+    const { status } = await runRelease(h, fake, testSpec(), undefined, 'happy');
     expect(status.phase).toBe('Succeeded');
     expect(phasesOf(status)).toEqual(['Preflight', 'Deploying', 'Verifying', 'Switching', 'Monitoring', 'Finalizing', 'Succeeded']);
     expect(fake.state).toEqual({ live: 'green', preview: 'green', deployments: { green: { version: 'v2', replicas: 2 } } });
@@ -57,7 +57,7 @@ describe('a release that goes well', () => {
       expect(fake.calls).not.toContain('switchTraffic blue->green');
       expect(waiting.liveSlot).toBe('blue');
       await handle.signal(approveSignal, approve);
-    });
+    }, 'approved-at-gate');
     expect(status.phase).toBe('Succeeded');
     expect(status.approvedBy).toBe('ana');
     expect(status.timeline).toContainEqual(expect.objectContaining({ event: 'approve', by: 'ana', accepted: true, phase: 'AwaitingApproval' }));
@@ -161,7 +161,7 @@ describe('abort rolls back to exactly what served before', () => {
       const { status } = await runRelease(h, fake, testSpec(c.spec), async ({ handle, reach }) => {
         await reach(c.phase, () => c.block === undefined || fake.calls.some((call) => call.startsWith(c.block!)));
         await handle.signal(abortSignal, abort);
-      });
+      }, c.phase === 'Monitoring' ? 'abort-in-monitoring' : undefined);
       expect(status.phase).toBe('RolledBack');
       expect(status.abortedBy).toBe('ben');
       expect(status.reason).toBe('aborted by ben: p99 latency regressed');
@@ -230,7 +230,7 @@ describe('a failing step rolls back and says why', () => {
   it('rollout fails (image pull): rolls back at once', async () => {
     const fake = fakeCluster(live());
     fake.failOn('waitForRollout', 'pod m-green-1 container model-server: ImagePullBackOff', 'RolloutFailed');
-    const { status } = await runRelease(h, fake, testSpec());
+    const { status } = await runRelease(h, fake, testSpec(), undefined, 'rollout-failed');
     expect(status.phase).toBe('RolledBack');
     expect(status.reason).toBe('waitForRollout failed [RolloutFailed]: pod m-green-1 container model-server: ImagePullBackOff');
     expect(fake.calls.filter((c) => c.startsWith('waitForRollout'))).toHaveLength(1);
@@ -258,7 +258,7 @@ describe('a failing step rolls back and says why', () => {
   it('analysis fails during monitoring: switches back', async () => {
     const fake = fakeCluster(live());
     fake.analysis = { ok: false, runs: 2, failures: 1, checks: [{ name: 'health', ok: false, detail: 'HTTP 503' }] };
-    const { status } = await runRelease(h, fake, testSpec());
+    const { status } = await runRelease(h, fake, testSpec(), undefined, 'analysis-failed');
     expect(status.phase).toBe('RolledBack');
     expect(status.reason).toBe('analysis failed 1 of 2 times: health: HTTP 503');
     expect(fake.calls).toContain('switchTraffic green->blue');

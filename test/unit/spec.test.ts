@@ -1,0 +1,102 @@
+// The spec schema: defaults, and bad input refused with the field, the value and what is allowed.
+import { describe, expect, it } from 'vitest';
+import { InvalidSpecError, formatFieldError, parseSpecText, validateSpec } from '../../src/release/validate.js';
+
+const base = { model: 'fraud', version: 'v2', image: 'registry.example.com/ml/fraud:2.0' };
+
+function errorsOf(input: unknown): string[] {
+  try {
+    validateSpec(input);
+  } catch (err) {
+    if (err instanceof InvalidSpecError) return err.errors.map(formatFieldError);
+    throw err;
+  }
+  throw new Error('expected the spec to be refused');
+}
+
+describe('a valid spec', () => {
+  it('fills defaults a user would expect', () => {
+    const spec = validateSpec(base);
+    expect(spec).toMatchObject({
+      namespace: 'default', replicas: 1, port: 8080, slotLabel: 'slot', readinessPath: '/v2/health/ready',
+      approval: { beforeSwitch: false, afterSwitch: 'auto', timeout: '1h', onTimeout: 'rollback' },
+      monitor: { window: '5m', interval: '30s', failureLimit: 1 }, scaleDownDelay: '30s', rolloutTimeout: '10m',
+      verify: { protocol: 'v2', requests: [] },
+    });
+    expect(spec.service).toBeUndefined();
+  });
+
+  it('accepts GPUs, secret references, a custom slot label and golden requests', () => {
+    const spec = validateSpec({
+      ...base, namespace: 'ml-prod', replicas: 4, previewReplicas: 1, slotLabel: 'example.com/color',
+      resources: { limits: { 'nvidia.com/gpu': 1, memory: '16Gi' }, requests: { cpu: '500m' } },
+      env: [{ name: 'MODEL_TOKEN', secretKeyRef: { name: 'fraud-secrets', key: 'token' } }, { name: 'LOG_LEVEL', value: 'info' }],
+      verify: { requests: [{ name: 'row', inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [1, 2] }], expected: { y: [0.5] }, tolerance: 0.01 }], maxLatencyMs: 200 },
+    });
+    expect(spec.resources?.limits?.['nvidia.com/gpu']).toBe('1');
+    expect(spec.verify.requests[0]?.tolerance).toBe(0.01);
+  });
+
+  it('reads YAML and JSON alike', () => {
+    expect(parseSpecText('model: fraud\nversion: v2\nimage: fraud:2\n').model).toBe('fraud');
+    expect(parseSpecText(JSON.stringify(base)).image).toBe(base.image);
+  });
+});
+
+const bad: [string, unknown, string][] = [
+  ['model missing', { version: 'v2', image: 'x:1' }, 'model: is required'],
+  ['model upper case', { ...base, model: 'Fraud' }, 'model: must be a DNS-1035 label'],
+  ['model starts with a digit', { ...base, model: '1fraud' }, 'model: must be a DNS-1035 label'],
+  ['model too long', { ...base, model: 'a'.repeat(64) }, 'model: must be at most 63 characters'],
+  ['namespace with dots', { ...base, namespace: 'ml.prod' }, 'namespace: must be a DNS-1123 label'],
+  ['version missing', { model: 'fraud', image: 'x:1' }, 'version: is required'],
+  ['version with a space', { ...base, version: 'v 2' }, 'version: must be a label value'],
+  ['image with upper case path', { ...base, image: 'Registry/Fraud:1' }, 'image: must be an image reference'],
+  ['image with a space', { ...base, image: 'fraud :1' }, 'image: must be an image reference'],
+  ['replicas zero', { ...base, replicas: 0 }, 'replicas: Too small'],
+  ['replicas negative', { ...base, replicas: -3 }, 'replicas: Too small'],
+  ['replicas fractional', { ...base, replicas: 1.5 }, 'replicas: must be a whole number'],
+  ['replicas absurd', { ...base, replicas: 1e9 }, 'replicas: Too big'],
+  ['replicas a string', { ...base, replicas: 'three' }, 'replicas: Invalid input: expected number, received string'],
+  ['previewReplicas above replicas', { ...base, replicas: 2, previewReplicas: 3 }, 'previewReplicas: must be between 1 and replicas (2) (got 3)'],
+  ['port out of range', { ...base, port: 70000 }, 'port: Too big'],
+  ['unknown top-level field', { ...base, replica: 3 }, 'replica: is not a known field (check its spelling)'],
+  ['unknown nested field', { ...base, approval: { beforeSwich: true } }, 'approval.beforeSwich: is not a known field'],
+  ['duration without unit', { ...base, monitor: { window: '10' } }, 'monitor.window: must be a duration such as 30s'],
+  ['negative duration', { ...base, scaleDownDelay: '-5m' }, 'scaleDownDelay: must be a duration'],
+  ['duration too long', { ...base, rolloutTimeout: '2h' }, 'rolloutTimeout: must be at most 1h'],
+  ['interval under a second', { ...base, monitor: { interval: '10ms' } }, 'monitor.interval: must be at least 1s'],
+  ['afterSwitch unknown', { ...base, approval: { afterSwitch: 'sometimes' } }, 'approval.afterSwitch: Invalid option: expected one of "auto"|"manual"'],
+  ['onTimeout unknown', { ...base, approval: { onTimeout: 'panic' } }, 'approval.onTimeout: Invalid option'],
+  ['beforeSwitch not a boolean', { ...base, approval: { beforeSwitch: 'yes' } }, 'approval.beforeSwitch: Invalid input: expected boolean'],
+  ['env name invalid', { ...base, env: [{ name: '1X', value: 'a' }] }, 'env[0].name: must be a variable name'],
+  ['env with both value and secret', { ...base, env: [{ name: 'X', value: 'a', secretKeyRef: { name: 's', key: 'k' } }] }, 'env[0]: give exactly one of value or secretKeyRef'],
+  ['env given twice', { ...base, env: [{ name: 'X', value: 'a' }, { name: 'X', value: 'b' }] }, 'env[1].name: is given twice'],
+  ['resource quantity invalid', { ...base, resources: { limits: { memory: 'lots' } } }, 'resources.limits.memory: must be a Kubernetes quantity'],
+  ['slotLabel invalid', { ...base, slotLabel: 'my slot' }, 'slotLabel: must be a label key'],
+  ['v2 request without inputs', { ...base, verify: { requests: [{ expected: {} }] } }, 'verify.requests[0].inputs: is required when protocol is v2'],
+  ['http request without body', { ...base, verify: { protocol: 'http', requests: [{ expected: {} }] } }, 'verify.requests[0].body: is required when protocol is http'],
+  ['verify endpoint not a URL', { ...base, verify: { endpoint: 'preview:8080' } }, 'verify.endpoint: must be an http(s) URL'],
+  ['negative tolerance', { ...base, verify: { requests: [{ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], expected: {}, tolerance: -1 }] } }, 'verify.requests[0].tolerance: Too small'],
+  ['not a mapping', ['model', 'fraud'], 'spec: must be a mapping of fields'],
+];
+
+describe('a bad spec is refused with the field, the value and what is allowed', () => {
+  it.each(bad)('%s', (_name, input, message) => {
+    expect(errorsOf(input).join('\n')).toContain(message);
+  });
+
+  it('reports every error at once', () => {
+    const errors = errorsOf({ model: 'Bad_Name', replicas: 0, image: '', colour: 'blue' });
+    expect(errors).toHaveLength(5);
+    expect(errors.map((e) => e.split(':')[0]).sort()).toEqual(['colour', 'image', 'model', 'replicas', 'version']);
+  });
+
+  it('refuses YAML alias bombs, oversized files and broken YAML before validation', () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`)].join('\n');
+    expect(() => parseSpecText(bomb)).toThrow(/Excessive alias count/);
+    expect(() => parseSpecText(`model: fraud\n#${'x'.repeat(300_000)}\n`)).toThrow(/bytes; at most 262144 are allowed/);
+    expect(() => parseSpecText('model: [fraud\n')).toThrow(/is not valid YAML or JSON/);
+    expect(() => parseSpecText('model: a\nmodel: b\n')).toThrow(/is not valid YAML or JSON/);
+  });
+});

@@ -1,0 +1,23 @@
+// Determinism: recorded histories of real releases must replay against today's
+// workflow code. A change that would break running releases fails here.
+// Re-record with `BLUEGREEN_RECORD_FIXTURES=1 npx vitest run test/workflow/release.test.ts`.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { workflowsPath } from '../../src/worker.js';
+
+const dir = new URL('../fixtures/', import.meta.url);
+const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+
+describe('recorded release histories replay', () => {
+  it('has the histories it promises (happy, abort, failure rollback)', () => {
+    expect(fixtures).toEqual(expect.arrayContaining(['happy.json', 'abort-in-monitoring.json', 'rollout-failed.json']));
+  });
+
+  it.each(fixtures)('%s', async (file) => {
+    try { Runtime.install({ logger: new DefaultLogger('ERROR') }); } catch { /* installed by an earlier file */ }
+    const history = historyFromJSON(JSON.parse(readFileSync(new URL(file, dir), 'utf8')));
+    await Worker.runReplayHistory({ workflowsPath }, history, `replay-${file}`);
+  });
+});
