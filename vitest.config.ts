@@ -5,6 +5,7 @@ export default defineConfig({
     // The native Temporal bridge crashes under worker threads.
     pool: 'forks',
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/setup/global.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
   },

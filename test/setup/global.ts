@@ -1,0 +1,61 @@
+// One Temporal dev server and one Kubernetes test cluster per test run, shared by
+// the files that need them (activity and end-to-end layers).
+//   BLUEGREEN_KUBECONFIG   use this cluster instead of starting one (test/cluster/start.sh)
+//   TEMPORAL_ADDRESS       use this Temporal server instead of starting a dev server
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { searchAttributes } from '../../src/release/status.js';
+import { temporalCli } from '../helpers/binaries.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kubeconfig: string;
+    temporalAddress: string;
+    temporalDbFile: string;
+  }
+}
+
+const root = new URL('../../', import.meta.url).pathname;
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const stops: (() => Promise<void> | void)[] = [];
+
+  let kubeconfig = process.env.BLUEGREEN_KUBECONFIG;
+  if (!kubeconfig) {
+    kubeconfig = join(process.env.BLUEGREEN_CACHE ?? join(process.env.HOME ?? tmpdir(), '.cache/bluegreen'), 'kubeconfig-bluegreen-vitest');
+    const env = { ...process.env, BLUEGREEN_CLUSTER: 'bluegreen-vitest', BLUEGREEN_KUBECONFIG: kubeconfig };
+    execFileSync('bash', [join(root, 'test/cluster/start.sh')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    stops.push(() => { execFileSync('bash', [join(root, 'test/cluster/stop.sh')], { env, stdio: 'ignore' }); });
+  }
+  if (!existsSync(kubeconfig)) throw new Error(`no kubeconfig at ${kubeconfig}`);
+  project.provide('kubeconfig', kubeconfig);
+
+  // The end-to-end worker runs the built JavaScript, as a user runs it.
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+
+  const dbFile = join(mkdtempSync(join(tmpdir(), 'bluegreen-temporal-')), 'temporal.db');
+  let address = process.env.TEMPORAL_ADDRESS;
+  if (!address) {
+    const executable = temporalCli();
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        ...(executable ? { executable } : {}),
+        dbFilename: dbFile,
+        searchAttributes: Object.values(searchAttributes),
+        extraArgs: ['--log-level', 'error'],
+      },
+    });
+    address = env.address;
+    stops.push(() => env.teardown());
+  }
+  project.provide('temporalAddress', address);
+  project.provide('temporalDbFile', dbFile);
+
+  return async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+}
