@@ -1,0 +1,67 @@
+// Real processes for end-to-end tests: the worker and model servers as their own
+// processes, and the CLI run the way a user runs it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const children = new Set<ChildProcess>();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
+export interface Started { child: ChildProcess; output: () => string; line: string }
+
+/** Spawns a process and waits for a stdout line matching `ready`. */
+function startProcess(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs = 30_000): Promise<Started> {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = out.split('\n').find((l) => ready.test(l));
+      if (match !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, output: () => out, line: match });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (c: Buffer) => { out += c.toString(); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`)); });
+  });
+}
+
+export interface WorkerEnv { temporalAddress: string; kubeconfig: string; taskQueue: string; namespaces?: string }
+
+export function startWorker(w: WorkerEnv): Promise<Started> {
+  return startProcess(['dist/worker.js'], {
+    TEMPORAL_ADDRESS: w.temporalAddress, KUBECONFIG: w.kubeconfig, BLUEGREEN_TASK_QUEUE: w.taskQueue,
+    BLUEGREEN_NAMESPACES: w.namespaces ?? '*',
+  }, /^bluegreen worker:/);
+}
+
+export async function startModelServer(modelFile: string): Promise<{ url: string; stop: () => void }> {
+  const started = await startProcess(['examples/model-server/server.mjs', '--model', modelFile, '--port', '0'], {}, /^model server:/);
+  const url = started.line.match(/(http:\/\/\S+)/)?.[1];
+  if (url === undefined) throw new Error(`no URL in "${started.line}"`);
+  return { url, stop: () => started.child.kill('SIGTERM') };
+}
+
+export async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill(signal);
+  return exited;
+}
+
+export interface CliResult { code: number | null; stdout: string; stderr: string }
+
+/** Runs `bluegreen ...` as a user would (node dist/client/cli.js). */
+export function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const child = spawn(process.execPath, ['dist/client/cli.js', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
