@@ -7,16 +7,20 @@
 //
 // GET /v2/health/live, GET /v2/health/ready, GET /v2/models/{name}, GET /v2/models/{name}/ready,
 // POST /v2/models/{name}/infer with one FP32 input of shape [rows, features].
-// POST /admin/health {"ready": false} makes it report not ready (for trying analysis failures).
+// POST /admin/health {"ready": false} makes it report not ready (for trying analysis failures);
+// --delay-ms slows every inference answer (for trying latency bounds and crashes mid-verification).
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
-  options: { model: { type: 'string' }, port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' } },
+  options: {
+    model: { type: 'string' }, port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' },
+    'delay-ms': { type: 'string', default: '0' },
+  },
 });
 if (!args.model) {
-  console.error('usage: server.mjs --model FILE [--port 8080] [--host 127.0.0.1]');
+  console.error('usage: server.mjs --model FILE [--port 8080] [--host 127.0.0.1] [--delay-ms 0]');
   process.exit(2);
 }
 const model = JSON.parse(readFileSync(args.model, 'utf8'));
@@ -73,9 +77,12 @@ const server = createServer((req, res) => {
     } catch {
       body = null;
     }
-    const [status, payload] = body === null ? [400, { error: 'body is not JSON' }] : route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://x').pathname, body);
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(payload));
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const [status, payload] = body === null ? [400, { error: 'body is not JSON' }] : route(req.method ?? 'GET', path, body);
+    setTimeout(() => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(payload));
+    }, path.endsWith('/infer') ? Number(args['delay-ms']) : 0);
   });
 });
 server.listen(Number(args.port), args.host, () => {

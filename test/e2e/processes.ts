@@ -40,8 +40,8 @@ export function startWorker(w: WorkerEnv): Promise<Started> {
   }, /^bluegreen worker:/);
 }
 
-export async function startModelServer(modelFile: string): Promise<{ url: string; stop: () => void }> {
-  const started = await startProcess(['examples/model-server/server.mjs', '--model', modelFile, '--port', '0'], {}, /^model server:/);
+export async function startModelServer(modelFile: string, delayMs = 0): Promise<{ url: string; stop: () => void }> {
+  const started = await startProcess(['examples/model-server/server.mjs', '--model', modelFile, '--port', '0', '--delay-ms', String(delayMs)], {}, /^model server:/);
   const url = started.line.match(/(http:\/\/\S+)/)?.[1];
   if (url === undefined) throw new Error(`no URL in "${started.line}"`);
   return { url, stop: () => started.child.kill('SIGTERM') };
