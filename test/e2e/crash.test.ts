@@ -1,0 +1,193 @@
+// The crash matrix: at each point of a release, SIGKILL the worker (or restart the
+// Temporal server on the same database file), bring it back, and check that the
+// release ends right and the cluster holds exactly what it should.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { searchAttributes } from '../../src/release/status.js';
+import { temporalCli } from '../helpers/binaries.js';
+import { stop } from './processes.js';
+import { World } from './world.js';
+
+/** A Temporal dev server of this file's own, so it can be restarted on the same database. */
+class DevServer {
+  child?: ChildProcess;
+  constructor(readonly port: number, readonly dbFile: string) {}
+  get address() { return `127.0.0.1:${this.port}`; }
+
+  async start(): Promise<void> {
+    const cli = temporalCli();
+    if (cli === undefined) throw new Error('crash tests need the temporal CLI: set TEMPORAL_CLI_PATH or put `temporal` on PATH');
+    const attrs = Object.values(searchAttributes).flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]);
+    this.child = spawn(cli.path, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.port), '--db-filename', this.dbFile, '--log-level', 'error', ...attrs], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i += 1) {
+      if (await portOpen(this.port)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`Temporal dev server did not listen on ${this.address}`);
+  }
+
+  async restart(): Promise<void> {
+    if (this.child) await stop(this.child, 'SIGKILL');
+    await this.start();
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(true));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+let server: DevServer;
+let w: World;
+beforeAll(async () => {
+  server = new DevServer(await freePort(), join(mkdtempSync(join(tmpdir(), 'bluegreen-crash-')), 'temporal.db'));
+  await server.start();
+  w = await new World({ prefix: 'crash', temporalAddress: server.address, kubeconfig: inject('kubeconfig'), modelDelayMs: 0 }).start();
+});
+afterAll(async () => {
+  if (w) console.log(w.report('crash matrix'));
+  await w?.close();
+  if (server?.child) await stop(server.child);
+});
+
+type Model = string;
+/** The cluster after a successful v2 release: green live, blue gone. */
+async function expectPromoted(model: Model): Promise<void> {
+  const after = await w.snapshot(model);
+  expect(after.selector).toEqual({ 'app.kubernetes.io/name': model, slot: 'green' });
+  expect(after.preview?.selector).toEqual({ 'app.kubernetes.io/name': model, slot: 'green' });
+  expect(after.blue).toBeUndefined();
+  expect(after.green?.labels?.['bluegreen.dev/version']).toBe('v2');
+}
+
+async function killAndRestartWorker(): Promise<void> {
+  await w.killWorker();
+  await w.startWorker();
+}
+
+async function restartServer(): Promise<void> {
+  await server.restart();
+  await w.connect();
+}
+
+describe('worker killed with SIGKILL', () => {
+  it('right after preflight: the rollout goes on and the release succeeds', async () => {
+    const watch = await w.bootstrap('k-preflight');
+    await w.cli(['start', '-f', w.specFile('k-preflight', 'v2', { image: 'slow.invalid/model:slow-start' })]);
+    await w.waitFor('k-preflight', (s) => s.timeline.some((e) => e.event === 'plan'), 'plan');
+    await killAndRestartWorker();
+    await w.waitForPhase('k-preflight', 'Succeeded');
+    await expectPromoted('k-preflight');
+    await watch.done();
+  }, 180_000);
+
+  it('at the gate before the switch: approve reaches the new worker, nothing switched before', async () => {
+    const watch = await w.bootstrap('k-gate');
+    await w.cli(['start', '-f', w.specFile('k-gate', 'v2', { approval: { beforeSwitch: true } })]);
+    await w.waitForPhase('k-gate', 'AwaitingApproval');
+    await killAndRestartWorker();
+    expect((await w.snapshot('k-gate')).selector?.slot).toBe('blue');
+    const approved = await w.cli(['approve', 'k-gate', '-n', w.namespace]);
+    expect(approved.code, approved.stderr).toBe(0);
+    await w.waitForPhase('k-gate', 'Succeeded');
+    await expectPromoted('k-gate');
+    await watch.done();
+  }, 180_000);
+
+  it('in Switching, while the candidate scales up before the selector patch', async () => {
+    const watch = await w.bootstrap('k-switch');
+    // previewReplicas 1 and a slow-start image keep the release in Switching for ~10s.
+    await w.cli(['start', '-f', w.specFile('k-switch', 'v2', { image: 'slow.invalid/model:slow-start', previewReplicas: 1 })]);
+    await w.waitForPhase('k-switch', 'Switching');
+    await killAndRestartWorker();
+    await w.waitForPhase('k-switch', 'Succeeded');
+    await expectPromoted('k-switch');
+    await watch.done();
+  }, 180_000);
+
+  it('during monitoring: analysis resumes on the new worker and the release promotes', async () => {
+    const watch = await w.bootstrap('k-monitor');
+    await w.cli(['start', '-f', w.specFile('k-monitor', 'v2', { monitor: { window: '8s', interval: '1s', endpoint: w.url('v2') } })]);
+    await w.waitForPhase('k-monitor', 'Monitoring');
+    await killAndRestartWorker();
+    const done = await w.waitForPhase('k-monitor', 'Succeeded');
+    expect(done.analysis?.ok).toBe(true);
+    await expectPromoted('k-monitor');
+    await watch.done();
+  }, 180_000);
+
+  it('during the scale-down delay: the old slot is deleted by the new worker', async () => {
+    const watch = await w.bootstrap('k-delay');
+    await w.cli(['start', '-f', w.specFile('k-delay', 'v2', { scaleDownDelay: '6s' })]);
+    await w.waitForPhase('k-delay', 'Finalizing');
+    await killAndRestartWorker();
+    expect((await w.snapshot('k-delay')).blue).toBeDefined();
+    await w.waitForPhase('k-delay', 'Succeeded');
+    await expectPromoted('k-delay');
+    await watch.done();
+  }, 180_000);
+
+  it('mid rollback: the new worker finishes restoring exactly what served before', async () => {
+    const watch = await w.bootstrap('k-rollback');
+    const before = await w.snapshot('k-rollback');
+    await w.cli(['start', '-f', w.specFile('k-rollback', 'v2', { monitor: { window: '10m', interval: '1s', endpoint: w.url('v2') } })]);
+    await w.waitForPhase('k-rollback', 'Monitoring');
+    const aborted = await w.cli(['abort', 'k-rollback', '-n', w.namespace, '--reason', 'crash test']);
+    expect(aborted.code, aborted.stderr).toBe(0);
+    await killAndRestartWorker();
+    await w.waitForPhase('k-rollback', 'RolledBack');
+    expect(await w.snapshot('k-rollback')).toEqual({ ...before, green: undefined });
+    await watch.done();
+  }, 180_000);
+});
+
+describe('Temporal server restarted on the same database', () => {
+  it('at the gate before the switch', async () => {
+    const watch = await w.bootstrap('s-gate');
+    await w.cli(['start', '-f', w.specFile('s-gate', 'v2', { approval: { beforeSwitch: true } })]);
+    await w.waitForPhase('s-gate', 'AwaitingApproval');
+    await restartServer();
+    const approved = await w.cli(['approve', 's-gate', '-n', w.namespace]);
+    expect(approved.code, approved.stderr).toBe(0);
+    await w.waitForPhase('s-gate', 'Succeeded');
+    await expectPromoted('s-gate');
+    await watch.done();
+  }, 180_000);
+
+  it('during monitoring', async () => {
+    const watch = await w.bootstrap('s-monitor');
+    await w.cli(['start', '-f', w.specFile('s-monitor', 'v2', { monitor: { window: '8s', interval: '1s', endpoint: w.url('v2') } })]);
+    await w.waitForPhase('s-monitor', 'Monitoring');
+    await restartServer();
+    await w.waitForPhase('s-monitor', 'Succeeded');
+    await expectPromoted('s-monitor');
+    await watch.done();
+  }, 180_000);
+
+  it('during the scale-down delay', async () => {
+    const watch = await w.bootstrap('s-delay');
+    await w.cli(['start', '-f', w.specFile('s-delay', 'v2', { scaleDownDelay: '6s' })]);
+    await w.waitForPhase('s-delay', 'Finalizing');
+    await restartServer();
+    await w.waitForPhase('s-delay', 'Succeeded');
+    await expectPromoted('s-delay');
+    await watch.done();
+  }, 180_000);
+});
