@@ -19,7 +19,16 @@ import { watchDowntime, type DowntimeReport } from './downtime-watcher.js';
 
 const GOLDEN = { v1: [0.562177, 0.53743], v2: [0.731059, 0.562177] };
 
-export interface WorldOptions { prefix: string; temporalAddress: string; kubeconfig: string; modelDelayMs?: number }
+export interface WorldOptions {
+  prefix: string;
+  temporalAddress: string;
+  kubeconfig: string;
+  modelDelayMs?: number;
+  /** the worker's own kubeconfig (default: kubeconfig) */
+  workerKubeconfig?: string;
+  /** called after the namespace exists, before the worker starts */
+  prepare?: (world: World) => Promise<void>;
+}
 
 export class World {
   readonly namespace: string;
@@ -31,7 +40,7 @@ export class World {
   private servers!: Record<'v1' | 'v2', { url: string; stop: () => void }>;
   private readonly dir = mkdtempSync(join(tmpdir(), 'bluegreen-e2e-'));
 
-  constructor(readonly options: WorldOptions) {
+  constructor(public options: WorldOptions) {
     this.namespace = `${options.prefix}-${randomBytes(3).toString('hex')}`;
     this.taskQueue = `bluegreen-${this.namespace}`;
   }
@@ -46,6 +55,7 @@ export class World {
       startModelServer('examples/model-server/models/fraud-v2.json', this.options.modelDelayMs),
     ]);
     this.servers = { v1, v2 };
+    await this.options.prepare?.(this);
     await this.connect();
     await this.startWorker();
     return this;
@@ -57,7 +67,8 @@ export class World {
   }
 
   async startWorker(): Promise<void> {
-    this.worker = await startWorker({ temporalAddress: this.options.temporalAddress, kubeconfig: this.options.kubeconfig, taskQueue: this.taskQueue, namespaces: this.namespace });
+    const kubeconfig = this.options.workerKubeconfig ?? this.options.kubeconfig;
+    this.worker = await startWorker({ temporalAddress: this.options.temporalAddress, kubeconfig, taskQueue: this.taskQueue, namespaces: this.namespace });
   }
 
   /** SIGKILL: no drain, no goodbye, as when a node dies. */

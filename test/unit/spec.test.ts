@@ -79,6 +79,16 @@ const bad: [string, unknown, string][] = [
   ['verify endpoint not a URL', { ...base, verify: { endpoint: 'preview:8080' } }, 'verify.endpoint: must be an http(s) URL'],
   ['negative tolerance', { ...base, verify: { requests: [{ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], expected: {}, tolerance: -1 }] } }, 'verify.requests[0].tolerance: Too small'],
   ['not a mapping', ['model', 'fraud'], 'spec: must be a mapping of fields'],
+  ['an empty document', null, 'spec: must be a mapping of fields'],
+  ['model with non-ASCII letters', { ...base, model: 'frаud' }, 'model: must be a DNS-1035 label'],
+  ['model with a shell metacharacter', { ...base, model: 'fraud;rm' }, 'model: must be a DNS-1035 label'],
+  ['version too long', { ...base, version: 'v'.repeat(64) }, 'version: must be at most 63 characters'],
+  ['port as a string', { ...base, port: '8080' }, 'port: Invalid input: expected number, received string'],
+  ['replicas NaN', { ...base, replicas: Number.NaN }, 'replicas: Invalid input: expected number, received NaN'],
+  ['fractional duration', { ...base, approval: { timeout: '0.5h' } }, 'approval.timeout: must be a duration'],
+  ['unknown resources section', { ...base, resources: { limit: { cpu: '1' } } }, 'resources.limit: is not a known field'],
+  ['secret name invalid', { ...base, env: [{ name: 'TOKEN', secretKeyRef: { name: 'Bad_Name', key: 'k' } }] }, 'env[0].secretKeyRef.name: must be a Secret name'],
+  ['unknown protocol', { ...base, verify: { protocol: 'grpc' } }, 'verify.protocol: Invalid option: expected one of "v2"|"http"'],
 ];
 
 describe('a bad spec is refused with the field, the value and what is allowed', () => {

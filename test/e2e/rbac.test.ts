@@ -1,0 +1,75 @@
+// The worker authenticated as the ServiceAccount of deploy/rbac.yaml: the
+// ClusterRole there must grant every verb a release uses, and nothing outside
+// the namespaces it is bound in.
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../../src/activities/index.js';
+import { kubeFromConfig } from '../../src/activities/cluster.js';
+import { validateSpec } from '../../src/release/validate.js';
+import { World } from './world.js';
+
+const manifests = parseAllDocuments(readFileSync(new URL('../../deploy/rbac.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as KubernetesObject);
+let w: World;
+let saKubeconfig: string;
+
+/** Applies deploy/rbac.yaml, binding the role in the world's namespace, and writes a kubeconfig with the ServiceAccount's token. */
+async function asServiceAccount(world: World): Promise<void> {
+  const admin = new KubeConfig();
+  admin.loadFromFile(inject('kubeconfig'));
+  const objects = KubernetesObjectApi.makeApiClient(admin);
+  for (const m of manifests) {
+    const object = m.kind === 'RoleBinding' ? { ...m, metadata: { ...m.metadata, namespace: world.namespace } } : m;
+    await objects.create(object).catch((err: { code?: number }) => { if (err.code !== 409) throw err; });
+  }
+  const token = await world.kube.core.createNamespacedServiceAccountToken({
+    name: 'bluegreen-worker', namespace: 'bluegreen-system', body: { spec: { expirationSeconds: 3600, audiences: [] } },
+  });
+  const cluster = admin.getCurrentCluster();
+  if (!cluster || !token.status?.token) throw new Error('no cluster or token');
+  const sa = new KubeConfig();
+  sa.loadFromOptions({
+    clusters: [cluster], users: [{ name: 'bluegreen-worker', token: token.status.token }],
+    contexts: [{ name: 'sa', cluster: cluster.name, user: 'bluegreen-worker' }], currentContext: 'sa',
+  });
+  saKubeconfig = join(mkdtempSync(join(tmpdir(), 'bluegreen-sa-')), 'kubeconfig');
+  writeFileSync(saKubeconfig, sa.exportConfig());
+  world.options = { ...world.options, workerKubeconfig: saKubeconfig };
+}
+
+beforeAll(async () => {
+  w = await new World({ prefix: 'rbac', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig'), prepare: asServiceAccount }).start();
+});
+afterAll(async () => {
+  await w?.close();
+});
+
+describe('the worker as the ServiceAccount of deploy/rbac.yaml', () => {
+  it('runs a first release, a blue-green release and an abort', async () => {
+    const watch = await w.bootstrap('rbac-model');
+    const v2 = await w.cli(['start', '-f', w.specFile('rbac-model', 'v2', { previewReplicas: 1 }), '--wait']);
+    expect(v2.stderr).toBe('');
+    expect(v2.code).toBe(0);
+    const before = await w.snapshot('rbac-model');
+    await w.cli(['start', '-f', w.specFile('rbac-model', 'v1', { monitor: { window: '10m', interval: '1s', endpoint: w.url('v1') } })]);
+    await w.waitForPhase('rbac-model', 'Monitoring');
+    await w.cli(['abort', 'rbac-model', '-n', w.namespace, '--reason', 'rbac test']);
+    await w.waitForPhase('rbac-model', 'RolledBack');
+    expect(await w.snapshot('rbac-model')).toEqual({ ...before, blue: undefined });
+    await watch.done();
+  }, 180_000);
+
+  it('is refused outside the namespaces its role is bound in, with a reason no retry changes', async () => {
+    const config = new KubeConfig();
+    config.loadFromFile(saKubeconfig);
+    const acts = createActivities({ kube: kubeFromConfig(config) });
+    const spec = validateSpec({ model: 'elsewhere', namespace: 'default', version: 'v1', image: 'x:1' });
+    const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+    await expect(env.run(acts.inspect, spec)).rejects.toMatchObject({ type: 'KubernetesRejected', nonRetryable: true, message: expect.stringContaining('HTTP 403') });
+  });
+});
