@@ -6,6 +6,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities } from './activities/index.js';
 import { kubeFromConfig } from './activities/cluster.js';
 import { allowedNamespaces, temporalConfig } from './config.js';
+import { parseDuration } from './release/duration.js';
 
 /** The workflow code the worker bundles; ships beside this file (src in tests, dist when built). */
 export const workflowsPath = fileURLToPath(new URL(`./workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
@@ -34,7 +35,11 @@ export async function createWorker({ connection, kubeConfig, options, env = proc
 /** Loads the kubeconfig the way kubectl does (in-cluster, KUBECONFIG, ~/.kube/config) and checks the API answers. */
 export async function connectCluster(): Promise<KubeConfig> {
   const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
+  try {
+    kubeConfig.loadFromDefault();
+  } catch (err) {
+    throw new Error(`cannot load the kubeconfig (KUBECONFIG=${process.env.KUBECONFIG ?? 'unset'}): ${(err as Error).message.split('\n')[0]}`);
+  }
   const server = kubeConfig.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';
   try {
     await kubeConfig.makeApiClient(VersionApi).getCode();
@@ -44,12 +49,24 @@ export async function connectCluster(): Promise<KubeConfig> {
   return kubeConfig;
 }
 
+/**
+ * Connects to Temporal, waiting for it up to BLUEGREEN_CONNECT_TIMEOUT (default 60s):
+ * a worker started beside a server that is still starting, or restarting, waits
+ * for it instead of crash-looping. One line per attempt says what it waits for.
+ */
 export async function connectTemporal(env: NodeJS.ProcessEnv = process.env): Promise<NativeConnection> {
   const { address, tls, apiKey } = temporalConfig(env);
-  try {
-    return await NativeConnection.connect({ address, tls, apiKey });
-  } catch (err) {
-    throw new Error(`cannot reach Temporal at ${address}: ${(err as Error).message.split('\n')[0]}`);
+  const waitMs = parseDuration(env.BLUEGREEN_CONNECT_TIMEOUT || '60s') ?? 60_000;
+  const deadline = Date.now() + waitMs;
+  for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await NativeConnection.connect({ address, tls, apiKey });
+    } catch (err) {
+      const reason = (err as Error).message.split('\n')[0];
+      if (Date.now() + delay > deadline) throw new Error(`cannot reach Temporal at ${address}: ${reason}`);
+      console.error(`bluegreen worker: waiting for Temporal at ${address} (${reason})`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { searchAttributes } from '../../src/release/status.js';
 import { temporalCli } from '../helpers/binaries.js';
-import { stop } from './processes.js';
+import { startWorker, stop } from './processes.js';
 import { World } from './world.js';
 
 /** A Temporal dev server of this file's own, so it can be restarted on the same database. */
@@ -154,6 +154,39 @@ describe('worker killed with SIGKILL', () => {
     await killAndRestartWorker();
     await w.waitForPhase('k-rollback', 'RolledBack');
     expect(await w.snapshot('k-rollback')).toEqual({ ...before, green: undefined });
+    await watch.done();
+  }, 180_000);
+});
+
+describe('Temporal faults', () => {
+  it('a worker started while the server is down waits for it and connects', async () => {
+    const later = new DevServer(await freePort(), join(mkdtempSync(join(tmpdir(), 'bluegreen-late-')), 'temporal.db'));
+    const worker = startWorker({ temporalAddress: later.address, kubeconfig: inject('kubeconfig'), taskQueue: 'late', waitForTemporal: '60s' });
+    await new Promise((r) => setTimeout(r, 3_000));
+    await later.start();
+    const started = await worker;
+    expect(started.output()).toContain(`bluegreen worker: waiting for Temporal at ${later.address}`);
+    await stop(started.child);
+    if (later.child) await stop(later.child);
+  }, 120_000);
+
+  it('a worker gone longer than the monitor window: on its return the spec\'s policy decides (manual, timeout, rollback)', async () => {
+    const watch = await w.bootstrap('k-gone');
+    const before = await w.snapshot('k-gone');
+    await w.cli(['start', '-f', w.specFile('k-gone', 'v2', {
+      monitor: { window: '4s', interval: '1s', endpoint: w.url('v2') },
+      approval: { afterSwitch: 'manual', timeout: '3s', onTimeout: 'rollback' },
+    })]);
+    await w.waitForPhase('k-gone', 'Monitoring');
+    await w.killWorker();
+    await new Promise((r) => setTimeout(r, 8_000));
+    // No worker answers queries now; the phase search attribute still tells.
+    const described = await w.client.workflow.getHandle(`bluegreen/${w.namespace}/k-gone`).describe();
+    expect(described.typedSearchAttributes.get(searchAttributes.phase)).toBe('Monitoring');
+    await w.startWorker();
+    const end = await w.waitForPhase('k-gone', 'RolledBack');
+    expect(end.reason).toBe('no approval within 3s after the monitor window');
+    expect(await w.snapshot('k-gone')).toEqual({ ...before, green: undefined });
     await watch.done();
   }, 180_000);
 });

@@ -31,13 +31,13 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, tim
   });
 }
 
-export interface WorkerEnv { temporalAddress: string; kubeconfig: string; taskQueue: string; namespaces?: string }
+export interface WorkerEnv { temporalAddress: string; kubeconfig: string; taskQueue: string; namespaces?: string; waitForTemporal?: string }
 
 export function startWorker(w: WorkerEnv): Promise<Started> {
   return startProcess(['dist/worker.js'], {
     TEMPORAL_ADDRESS: w.temporalAddress, KUBECONFIG: w.kubeconfig, BLUEGREEN_TASK_QUEUE: w.taskQueue,
-    BLUEGREEN_NAMESPACES: w.namespaces ?? '*',
-  }, /^bluegreen worker:/);
+    BLUEGREEN_NAMESPACES: w.namespaces ?? '*', BLUEGREEN_CONNECT_TIMEOUT: w.waitForTemporal ?? '60s',
+  }, /^bluegreen worker: Temporal/, 90_000);
 }
 
 export async function startModelServer(modelFile: string, delayMs = 0): Promise<{ url: string; stop: () => void }> {
