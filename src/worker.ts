@@ -32,42 +32,42 @@ export async function createWorker({ connection, kubeConfig, options, env = proc
   });
 }
 
-/** Loads the kubeconfig the way kubectl does (in-cluster, KUBECONFIG, ~/.kube/config) and checks the API answers. */
-export async function connectCluster(): Promise<KubeConfig> {
+/** Loads the kubeconfig the way kubectl does (in-cluster, KUBECONFIG, ~/.kube/config) and waits until the API answers. */
+export async function connectCluster(env: NodeJS.ProcessEnv = process.env): Promise<KubeConfig> {
   const kubeConfig = new KubeConfig();
   try {
     kubeConfig.loadFromDefault();
   } catch (err) {
-    throw new Error(`cannot load the kubeconfig (KUBECONFIG=${process.env.KUBECONFIG ?? 'unset'}): ${(err as Error).message.split('\n')[0]}`);
+    throw new Error(`cannot load the kubeconfig (KUBECONFIG=${env.KUBECONFIG ?? 'unset'}): ${(err as Error).message.split('\n')[0]}`);
   }
   const server = kubeConfig.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';
-  try {
-    await kubeConfig.makeApiClient(VersionApi).getCode();
-  } catch (err) {
-    throw new Error(`cannot reach the Kubernetes API at ${server}: ${(err as Error).message.split('\n')[0]}`);
-  }
+  const version = kubeConfig.makeApiClient(VersionApi);
+  await patiently(`the Kubernetes API at ${server}`, env, () => version.getCode());
   return kubeConfig;
 }
 
 /**
- * Connects to Temporal, waiting for it up to BLUEGREEN_CONNECT_TIMEOUT (default 60s):
- * a worker started beside a server that is still starting, or restarting, waits
- * for it instead of crash-looping. One line per attempt says what it waits for.
+ * Retries `attempt` up to BLUEGREEN_CONNECT_TIMEOUT (default 60s), one line per
+ * failed attempt: a worker started beside a server that is still starting, or
+ * restarting, waits for it instead of crash-looping.
  */
-export async function connectTemporal(env: NodeJS.ProcessEnv = process.env): Promise<NativeConnection> {
-  const { address, tls, apiKey } = temporalConfig(env);
-  const waitMs = parseDuration(env.BLUEGREEN_CONNECT_TIMEOUT || '60s') ?? 60_000;
-  const deadline = Date.now() + waitMs;
+async function patiently<T>(what: string, env: NodeJS.ProcessEnv, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + (parseDuration(env.BLUEGREEN_CONNECT_TIMEOUT || '60s') ?? 60_000);
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
-      return await NativeConnection.connect({ address, tls, apiKey });
+      return await attempt();
     } catch (err) {
       const reason = (err as Error).message.split('\n')[0];
-      if (Date.now() + delay > deadline) throw new Error(`cannot reach Temporal at ${address}: ${reason}`);
-      console.error(`bluegreen worker: waiting for Temporal at ${address} (${reason})`);
+      if (Date.now() + delay > deadline) throw new Error(`cannot reach ${what}: ${reason}`);
+      console.error(`bluegreen worker: waiting for ${what} (${reason})`);
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+export async function connectTemporal(env: NodeJS.ProcessEnv = process.env): Promise<NativeConnection> {
+  const { address, tls, apiKey } = temporalConfig(env);
+  return patiently(`Temporal at ${address}`, env, () => NativeConnection.connect({ address, tls, apiKey }));
 }
 
 async function main(): Promise<void> {

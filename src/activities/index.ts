@@ -24,6 +24,9 @@ export interface ActivityDeps {
 }
 
 const HEARTBEAT_STEP_MS = 5_000;
+/** Errors worth another try: no answer at all, 429, or a 5xx. */
+const isTransient = (err: unknown): err is KubeError =>
+  err instanceof KubeError && (err.code === undefined || err.code === 429 || err.code >= 500);
 const nonRetryable = (type: string, message: string) => ApplicationFailure.nonRetryable(message, type);
 
 export function createActivities(deps: ActivityDeps) {
@@ -47,11 +50,20 @@ export function createActivities(deps: ActivityDeps) {
   /** Re-reads until `check` says done; heartbeats each round so a dead worker is noticed. */
   async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<{ done: boolean; progress: T }>, errorType: string = ErrorTypes.waitTimeout): Promise<T> {
     const deadline = Date.now() + timeoutMs;
+    let last: unknown;
     for (;;) {
-      const { done, progress } = await check();
-      Context.current().heartbeat(progress);
-      if (done) return progress;
-      if (Date.now() > deadline) throw nonRetryable(errorType, `${what} not done after ${Math.round(timeoutMs / 1000)}s (last: ${JSON.stringify(progress)})`);
+      try {
+        const { done, progress } = await check();
+        Context.current().heartbeat(progress);
+        if (done) return progress;
+        last = progress;
+      } catch (err) {
+        // A blip of the API server must not fail a long wait: keep polling until the deadline.
+        if (!isTransient(err)) throw err;
+        last = err.message;
+        Context.current().heartbeat({ error: err.message });
+      }
+      if (Date.now() > deadline) throw nonRetryable(errorType, `${what} not done after ${Math.round(timeoutMs / 1000)}s (last: ${JSON.stringify(last)})`);
       await sleep(pollMs);
     }
   }

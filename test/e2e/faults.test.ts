@@ -1,0 +1,79 @@
+// Kubernetes API faults: the worker talks to the API server through a proxy that
+// answers 500/503/429, resets connections, answers slowly and refuses writes with
+// 409 at a set rate. Releases must still end right, with no duplicate objects,
+// and say why when they give up.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { World } from './world.js';
+
+const RATE = 0.2;
+let proxy: FaultProxy;
+let w: World;
+
+async function throughProxy(world: World): Promise<void> {
+  const admin = new KubeConfig();
+  admin.loadFromFile(inject('kubeconfig'));
+  proxy = await startFaultProxy(admin, RATE);
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'faulty', server: proxy.url, skipTLSVerify: true }], users: [{ name: 'proxied' }],
+    contexts: [{ name: 'faulty', cluster: 'faulty', user: 'proxied' }], currentContext: 'faulty',
+  });
+  const file = join(mkdtempSync(join(tmpdir(), 'bluegreen-faults-')), 'kubeconfig');
+  writeFileSync(file, config.exportConfig());
+  world.options = { ...world.options, workerKubeconfig: file };
+}
+
+beforeAll(async () => {
+  w = await new World({ prefix: 'faults', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig'), prepare: throughProxy }).start();
+});
+afterAll(async () => {
+  await w?.close();
+  await proxy?.close();
+});
+
+async function deploymentsOf(model: string): Promise<string[]> {
+  const list = await w.kube.apps.listNamespacedDeployment({ namespace: w.namespace, labelSelector: `app.kubernetes.io/name=${model}` });
+  return list.items.map((d) => d.metadata?.name ?? '').sort();
+}
+
+describe(`releases with ${RATE * 100}% of API calls failing`, () => {
+  it('a first release, a blue-green release and an aborted one all end right, with no duplicates', async () => {
+    const watch = await w.bootstrap('faulty');
+    expect(await deploymentsOf('faulty')).toEqual(['faulty-blue']);
+
+    const v2 = await w.cli(['start', '-f', w.specFile('faulty', 'v2', { previewReplicas: 1 }), '--wait']);
+    expect(v2.stderr).toBe('');
+    expect(v2.code).toBe(0);
+    expect(await deploymentsOf('faulty')).toEqual(['faulty-green']);
+    const before = await w.snapshot('faulty');
+
+    await w.cli(['start', '-f', w.specFile('faulty', 'v1', { monitor: { window: '10m', interval: '1s', endpoint: w.url('v1') } })]);
+    await w.waitForPhase('faulty', 'Monitoring');
+    const aborted = await w.cli(['abort', 'faulty', '-n', w.namespace, '--reason', 'fault test']);
+    expect(aborted.code, aborted.stderr).toBe(0);
+    await w.waitForPhase('faulty', 'RolledBack', 300_000);
+    expect(await w.snapshot('faulty')).toEqual({ ...before, blue: undefined });
+    expect(await deploymentsOf('faulty')).toEqual(['faulty-green']);
+    expect(Object.values(proxy.injected).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    console.log(`fault proxy at ${RATE * 100}%: ${proxy.requests} requests, injected ${JSON.stringify(proxy.injected)}`);
+    await watch.done();
+  }, 400_000);
+
+  it('gives up after bounded retries when every call fails, and says why', async () => {
+    proxy.rate = 1;
+    try {
+      await w.cli(['start', '-f', w.specFile('unreachable', 'v2')]);
+      const end = await w.waitForPhase('unreachable', 'RolledBack', 180_000);
+      expect(end.reason).toMatch(/^inspect failed \[KubeError\]: read (Service|Deployment) unreachable: /);
+      expect(end.timeline.filter((e) => e.event === 'undone')).toEqual([]);
+    } finally {
+      proxy.rate = RATE;
+    }
+    expect(await deploymentsOf('unreachable')).toEqual([]);
+  }, 240_000);
+});
