@@ -32,7 +32,8 @@ export async function startFaultProxy(admin: KubeConfig, rate: number, random: (
   const server: Server = createServer((req, res) => {
     proxy.requests += 1;
     const write = req.method !== 'GET';
-    const kinds = FAULTS.filter((f) => f !== 'conflict409' || write);
+    // Writes get 409 more often: it is the answer a write most needs to survive.
+    const kinds: Fault[] = write ? [...FAULTS, 'conflict409', 'conflict409'] : FAULTS.filter((f) => f !== 'conflict409');
     const fault = random() < proxy.rate ? kinds[Math.floor(random() * kinds.length)] : undefined;
     if (fault !== undefined) proxy.injected[fault] += 1;
     const status = (code: number, reason: string, headers: Record<string, string> = {}) => {
