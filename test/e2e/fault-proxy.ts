@@ -8,10 +8,13 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 export type Fault = 'http500' | 'http503' | 'http429' | 'reset' | 'slow' | 'conflict409';
 export const FAULTS: readonly Fault[] = ['http500', 'http503', 'http429', 'reset', 'slow', 'conflict409'];
+const READ_FAULTS = FAULTS.filter((f) => f !== 'conflict409');
 
 export interface FaultProxy {
   url: string;
   rate: number;
+  /** when set, faults are drawn from these kinds only */
+  only?: Fault[];
   requests: number;
   injected: Record<Fault, number>;
   close(): Promise<void>;
@@ -29,12 +32,18 @@ export async function startFaultProxy(admin: KubeConfig, rate: number, random: (
     injected: Object.fromEntries(FAULTS.map((f) => [f, 0])) as Record<Fault, number>,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+  let turn = 0;
   const server: Server = createServer((req, res) => {
     proxy.requests += 1;
     const write = req.method !== 'GET';
-    // Writes get 409 more often: it is the answer a write most needs to survive.
-    const kinds: Fault[] = write ? [...FAULTS, 'conflict409', 'conflict409'] : FAULTS.filter((f) => f !== 'conflict409');
-    const fault = random() < proxy.rate ? kinds[Math.floor(random() * kinds.length)] : undefined;
+    // Faults take turns so each kind happens; writes get a 409 every other time,
+    // as it is the answer a write most needs to survive.
+    let fault: Fault | undefined;
+    if (random() < proxy.rate) {
+      const kinds = proxy.only ?? READ_FAULTS;
+      fault = write && proxy.only === undefined && proxy.injected.conflict409 <= turn / 2 ? 'conflict409' : kinds[turn % kinds.length];
+      turn += 1;
+    }
     if (fault !== undefined) proxy.injected[fault] += 1;
     const status = (code: number, reason: string, headers: Record<string, string> = {}) => {
       res.writeHead(code, { 'content-type': 'application/json', ...headers });

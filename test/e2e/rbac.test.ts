@@ -46,6 +46,7 @@ beforeAll(async () => {
   w = await new World({ prefix: 'rbac', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig'), prepare: asServiceAccount }).start();
 });
 afterAll(async () => {
+  if (w) console.log(w.report('rbac'));
   await w?.close();
 });
 
