@@ -52,13 +52,28 @@ export async function startRelease(client: Client, spec: ReleaseSpec, taskQueue 
   }
 }
 
+/** How long the status query may wait for a worker to answer. */
+const QUERY_DEADLINE_MS = 10_000;
+
 export async function readStatus(client: Client, ref: ReleaseRef): Promise<ReleaseStatus> {
   const handle = client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service));
   try {
-    return await handle.query(statusQuery);
+    return await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`no release of ${ref.namespace}/${ref.service} found (workflow ${handle.workflowId})`);
-    throw err;
+    // Queries need a worker; without one, the server still knows the phase and version.
+    const described = await handle.describe().catch(() => undefined);
+    if (described === undefined) throw err;
+    const sa = described.typedSearchAttributes;
+    return {
+      releaseId: `${described.workflowId}/${described.runId}`,
+      model: sa.get(searchAttributes.model) ?? ref.service,
+      namespace: sa.get(searchAttributes.namespace) ?? ref.namespace,
+      version: sa.get(searchAttributes.version) ?? 'unknown',
+      phase: (sa.get(searchAttributes.phase) ?? 'Pending') as ReleaseStatus['phase'],
+      reason: `no worker answered the status query (${(err as Error).message.split('\n')[0]}); phase and version are from the server's search attributes, the timeline is in the workflow history`,
+      timeline: [],
+    };
   }
 }
 

@@ -180,9 +180,11 @@ describe('Temporal faults', () => {
     await w.waitForPhase('k-gone', 'Monitoring');
     await w.killWorker();
     await new Promise((r) => setTimeout(r, 8_000));
-    // No worker answers queries now; the phase search attribute still tells.
-    const described = await w.client.workflow.getHandle(`bluegreen/${w.namespace}/k-gone`).describe();
-    expect(described.typedSearchAttributes.get(searchAttributes.phase)).toBe('Monitoring');
+    // No worker answers queries now; `status` still tells the phase, from the search attributes.
+    const status = await w.cli(['status', 'k-gone', '-n', w.namespace]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/phase\s+Monitoring\n/);
+    expect(status.stdout).toContain('no worker answered the status query');
     await w.startWorker();
     const end = await w.waitForPhase('k-gone', 'RolledBack');
     expect(end.reason).toBe('no approval within 3s after the monitor window');
