@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { searchAttributes } from '../../src/release/status.js';
 import { temporalCli } from '../helpers/binaries.js';
-import { startWorker, stop } from './processes.js';
+import { startModelServer, startWorker, stop } from './processes.js';
 import { World } from './world.js';
 
 /** A Temporal dev server of this file's own, so it can be restarted on the same database. */
@@ -96,6 +96,23 @@ describe('worker killed with SIGKILL', () => {
     await w.waitForPhase('k-preflight', 'Succeeded');
     await expectPromoted('k-preflight');
     await watch.done();
+  }, 180_000);
+
+  it('mid verification: the new worker verifies again and the release succeeds', async () => {
+    const slow = await startModelServer('examples/model-server/models/fraud-v2.json', 6_000);
+    try {
+      const watch = await w.bootstrap('k-verify');
+      await w.cli(['start', '-f', w.specFile('k-verify', 'v2', { verify: w.verify('v2', slow.url) })]);
+      await w.waitForPhase('k-verify', 'Verifying');
+      await killAndRestartWorker();
+      expect((await w.snapshot('k-verify')).selector?.slot).toBe('blue');
+      const done = await w.waitForPhase('k-verify', 'Succeeded');
+      expect(done.verification?.ok).toBe(true);
+      await expectPromoted('k-verify');
+      await watch.done();
+    } finally {
+      slow.stop();
+    }
   }, 180_000);
 
   it('at the gate before the switch: approve reaches the new worker, nothing switched before', async () => {

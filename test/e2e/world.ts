@@ -98,10 +98,7 @@ export class World {
     const server = this.servers[version];
     const spec: ReleaseSpecInput = {
       model, namespace: this.namespace, version, image: `registry.example.com/ml/fraud:${version}`, replicas: 2,
-      verify: {
-        endpoint: server.url, modelName: 'fraud', maxLatencyMs: 20_000,
-        requests: [{ name: 'two-rows', inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 0.5, 0, 1] }], expected: { probability: GOLDEN[version] }, tolerance: 1e-4 }],
-      },
+      verify: this.verify(version),
       monitor: { window: '3s', interval: '1s', endpoint: server.url },
       scaleDownDelay: '1s',
       ...more,
@@ -109,6 +106,14 @@ export class World {
     const file = join(this.dir, `${model}-${version}-${randomBytes(2).toString('hex')}.json`);
     writeFileSync(file, JSON.stringify(spec, null, 2));
     return file;
+  }
+
+  /** Verification with the golden answer of a version, against its server or `endpoint`. */
+  verify(version: 'v1' | 'v2', endpoint = this.servers[version].url): NonNullable<ReleaseSpecInput['verify']> {
+    return {
+      endpoint, modelName: 'fraud', maxLatencyMs: 20_000,
+      requests: [{ name: 'two-rows', inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 0.5, 0, 1] }], expected: { probability: GOLDEN[version] }, tolerance: 1e-4 }],
+    };
   }
 
   url(version: 'v1' | 'v2'): string {
