@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readService } from '../../src/activities/cluster.js';
 import { searchAttributes } from '../../src/release/status.js';
 import { temporalCli } from '../helpers/binaries.js';
 import { startModelServer, startWorker, stop } from './processes.js';
@@ -136,6 +137,27 @@ describe('worker killed with SIGKILL', () => {
     await killAndRestartWorker();
     await w.waitForPhase('k-switch', 'Succeeded');
     await expectPromoted('k-switch');
+    await watch.done();
+  }, 180_000);
+
+  it('between the selector patch and the EndpointSlices settling: the switch is retried, not redone wrong', async () => {
+    const watch = await w.bootstrap('k-settle');
+    await w.cli(['start', '-f', w.specFile('k-settle', 'v2')]);
+    // Kill the moment the API server holds the patched selector: the switch
+    // activity is then still waiting for the EndpointSlices to follow.
+    const t = w.target('k-settle');
+    const deadline = Date.now() + 60_000;
+    while ((await readService(w.kube, t, 'k-settle'))?.spec?.selector?.slot !== 'green') {
+      if (Date.now() > deadline) throw new Error('the selector never switched');
+    }
+    await killAndRestartWorker();
+    await w.waitForPhase('k-settle', 'Succeeded');
+    await expectPromoted('k-settle');
+    // The history shows the switch activity's first attempt was cut off and a second one finished it.
+    const history = await w.client.workflow.getHandle(`bluegreen/${w.namespace}/k-settle`).fetchHistory();
+    const scheduled = new Map((history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]));
+    const switchStart = (history.events ?? []).find((e) => scheduled.get(String(e.activityTaskStartedEventAttributes?.scheduledEventId)) === 'switchTraffic');
+    expect(switchStart?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
     await watch.done();
   }, 180_000);
 
