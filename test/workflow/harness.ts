@@ -105,7 +105,9 @@ async function runOn(
     if (during !== undefined) await during({ handle, status, reach });
     await handle.result();
     if (fixture !== undefined && process.env.BLUEGREEN_RECORD_FIXTURES) {
-      writeFileSync(new URL(`../fixtures/${fixture}.json`, import.meta.url), historyToJSON(await handle.fetchHistory()));
+      // Stack traces name this checkout's folder: keep fixtures free of it.
+      const json = historyToJSON(await handle.fetchHistory()).replaceAll(`${process.cwd()}/`, '');
+      writeFileSync(new URL(`../fixtures/${fixture}.json`, import.meta.url), json);
     }
     return { status: await status(), handle };
   });
