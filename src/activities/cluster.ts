@@ -67,9 +67,9 @@ async function call<T>(step: string, run: () => Promise<T>): Promise<T> {
 }
 
 export async function observe(kube: Kube, t: Target): Promise<Observed> {
-  const readService = (name: string) => orUndefined(`read Service ${name}`, () => kube.core.readNamespacedService({ name, namespace: t.namespace }));
-  const readSlot = (slot: Slot) => orUndefined(`read Deployment ${deploymentName(t, slot)}`, () => kube.apps.readNamespacedDeployment({ name: deploymentName(t, slot), namespace: t.namespace }));
-  const [service, preview, blue, green] = await Promise.all([readService(t.service), readService(previewServiceName(t)), readSlot('blue'), readSlot('green')]);
+  const [service, preview, blue, green] = await Promise.all([
+    readService(kube, t, t.service), readService(kube, t, previewServiceName(t)), readDeployment(kube, t, 'blue'), readDeployment(kube, t, 'green'),
+  ]);
   return { service, preview, slots: { ...(blue && { blue }), ...(green && { green }) } };
 }
 
@@ -111,7 +111,7 @@ export async function deleteDeployment(kube: Kube, t: Target, slot: Slot): Promi
 
 /** Deletes a Service only if this release created it (its annotation names the release). */
 export async function deleteServiceOf(kube: Kube, t: Target, name: string, releaseId?: string): Promise<boolean> {
-  const service = await orUndefined(`read Service ${name}`, () => kube.core.readNamespacedService({ name, namespace: t.namespace }));
+  const service = await readService(kube, t, name);
   if (service === undefined) return false;
   if (releaseId !== undefined && service.metadata?.annotations?.[RELEASE_ANNOTATION] !== releaseId) return false;
   try {

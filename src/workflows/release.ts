@@ -226,13 +226,14 @@ export async function release(spec: ReleaseSpec): Promise<ReleaseResult> {
 
   async function rollBack(steps: typeof compensations): Promise<ReleaseResult> {
     enter('RollingBack', status.reason);
-    for (const step of [...steps].reverse()) {
+    const order = [...steps].reverse();
+    for (const [i, step] of order.entries()) {
       try {
         await step.run();
         record('undone', { detail: step.name });
       } catch (err) {
         status.reason = `${status.reason}; rollback stopped at "${step.name}": ${describeFailure(err)}`;
-        enter('Failed', `the cluster still needs: ${[...steps].reverse().slice([...steps].reverse().indexOf(step)).map((s) => s.name).join(', ')}`);
+        enter('Failed', `the cluster still needs: ${order.slice(i).map((s) => s.name).join(', ')}`);
         return result();
       }
     }

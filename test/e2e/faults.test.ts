@@ -2,13 +2,10 @@
 // answers 500/503/429, resets connections, answers slowly and refuses writes with
 // 409 at a set rate. Releases must still end right, with no duplicate objects,
 // and say why when they give up.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { World } from './world.js';
+import { World, writeKubeconfig } from './world.js';
 
 const RATE = 0.2;
 let proxy: FaultProxy;
@@ -18,13 +15,7 @@ async function throughProxy(world: World): Promise<void> {
   const admin = new KubeConfig();
   admin.loadFromFile(inject('kubeconfig'));
   proxy = await startFaultProxy(admin, RATE);
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ name: 'faulty', server: proxy.url, skipTLSVerify: true }], users: [{ name: 'proxied' }],
-    contexts: [{ name: 'faulty', cluster: 'faulty', user: 'proxied' }], currentContext: 'faulty',
-  });
-  const file = join(mkdtempSync(join(tmpdir(), 'bluegreen-faults-')), 'kubeconfig');
-  writeFileSync(file, config.exportConfig());
+  const file = writeKubeconfig({ name: 'faulty', server: proxy.url, skipTLSVerify: true }, { name: 'proxied' });
   world.options = { ...world.options, workerKubeconfig: file };
 }
 

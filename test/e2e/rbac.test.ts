@@ -1,9 +1,7 @@
 // The worker authenticated as the ServiceAccount of deploy/rbac.yaml: the
 // ClusterRole there must grant every verb a release uses, and nothing outside
 // the namespaces it is bound in.
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
@@ -12,7 +10,7 @@ import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.js';
 import { kubeFromConfig } from '../../src/activities/cluster.js';
 import { validateSpec } from '../../src/release/validate.js';
-import { World } from './world.js';
+import { World, writeKubeconfig } from './world.js';
 
 const manifests = parseAllDocuments(readFileSync(new URL('../../deploy/rbac.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as KubernetesObject);
 let w: World;
@@ -32,13 +30,7 @@ async function asServiceAccount(world: World): Promise<void> {
   });
   const cluster = admin.getCurrentCluster();
   if (!cluster || !token.status?.token) throw new Error('no cluster or token');
-  const sa = new KubeConfig();
-  sa.loadFromOptions({
-    clusters: [cluster], users: [{ name: 'bluegreen-worker', token: token.status.token }],
-    contexts: [{ name: 'sa', cluster: cluster.name, user: 'bluegreen-worker' }], currentContext: 'sa',
-  });
-  saKubeconfig = join(mkdtempSync(join(tmpdir(), 'bluegreen-sa-')), 'kubeconfig');
-  writeFileSync(saKubeconfig, sa.exportConfig());
+  saKubeconfig = writeKubeconfig(cluster, { name: 'bluegreen-worker', token: token.status.token });
   world.options = { ...world.options, workerKubeconfig: saKubeconfig };
 }
 

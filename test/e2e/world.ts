@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type Cluster, type User } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { kubeFromConfig, readDeployment, readService, type Kube } from '../../src/activities/cluster.js';
 import { readStatus } from '../../src/client/releases.js';
@@ -18,6 +18,18 @@ import { cli, startModelServer, startWorker, stop, type CliResult, type Started 
 import { watchDowntime, type DowntimeReport } from './downtime-watcher.js';
 
 const GOLDEN = { v1: [0.562177, 0.53743], v2: [0.731059, 0.562177] };
+
+/** Writes a one-context kubeconfig for the worker to a fresh temporary file and returns its path. */
+export function writeKubeconfig(cluster: Cluster, user: User): string {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [cluster], users: [user],
+    contexts: [{ name: 'worker', cluster: cluster.name, user: user.name }], currentContext: 'worker',
+  });
+  const file = join(mkdtempSync(join(tmpdir(), 'bluegreen-kubeconfig-')), 'kubeconfig');
+  writeFileSync(file, config.exportConfig());
+  return file;
+}
 
 export interface WorldOptions {
   prefix: string;
