@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
-# Runs two releases of the example fraud model on a local default setup, all on
-# loopback: a Kubernetes test cluster (built from Go modules, cached), a Temporal
-# dev server, the Bluegreen worker and two example model servers (v1, v2).
+# Runs two releases of the example fraud model on a local default setup: a
+# Kubernetes test cluster (built from Go modules, cached), a Temporal dev server
+# and the Bluegreen worker. Where the machine allows it (root on Linux with
+# containerd and friends, see test/cluster/node/check.sh), all of it runs in a
+# network namespace of its own with a real node, and the releases are real
+# model-server pods answering through their Services; otherwise pods run on fake
+# nodes and the checks go to two example model servers on loopback.
 # First release bootstraps v1 into blue; the second moves traffic to v2 in green.
 # Everything it started is stopped on exit. Needs Node 20+, Go and Python 3.
+#   BLUEGREEN_DEMO_NODE=fake   use the fake nodes even where a real node could run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ -z "${BLUEGREEN_NETNS:-}" ] && [ "${BLUEGREEN_DEMO_NODE:-real}" != fake ]; then
+  why="$(bash test/cluster/node/check.sh)"
+  if [ -z "$why" ]; then
+    [ -d node_modules ] || npm ci --no-audit --no-fund
+    npm run --silent build
+    bash test/cluster/build.sh >/dev/null
+    # Things that need the network happen before entering the namespace, which has none.
+    TEMPORAL_CLI_PATH="${TEMPORAL_CLI_PATH:-$(command -v temporal || echo "$(bash scripts/temporal-binaries.sh)/temporal")}"
+    echo "== a real node: everything runs in network namespace bluegreen-demo"
+    TEMPORAL_CLI_PATH="$TEMPORAL_CLI_PATH" exec bash test/cluster/netns.sh run bluegreen-demo bash "$0" "$@"
+  fi
+  echo "== fake nodes: no real node here ($why)"
+fi
 export BLUEGREEN_CACHE="${BLUEGREEN_CACHE:-$HOME/.cache/bluegreen}"
 export BLUEGREEN_CLUSTER=bluegreen-demo
 export BLUEGREEN_KUBECONFIG="$BLUEGREEN_CACHE/kubeconfig-bluegreen-demo"
@@ -13,8 +32,11 @@ export KUBECONFIG="$BLUEGREEN_KUBECONFIG"
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
 logs="$(mktemp -d)"
 pids=()
+real="${BLUEGREEN_NETNS:+yes}"
+export BLUEGREEN_NODE_DIR="$logs/node"
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -z "$real" ] || bash test/cluster/node/stop.sh >/dev/null 2>&1 || true
   bash test/cluster/stop.sh >/dev/null 2>&1 || true
   echo "logs: $logs"
 }
@@ -25,6 +47,10 @@ npm run --silent build
 temporal="${TEMPORAL_CLI_PATH:-$(command -v temporal || echo "$(bash scripts/temporal-binaries.sh)/temporal")}"
 echo "== starting the test cluster (the first run builds it from Go modules: several minutes)"
 bash test/cluster/start.sh > "$logs/cluster.log" 2>&1 || { cat "$logs/cluster.log"; exit 1; }
+if [ -n "$real" ]; then
+  echo "== adding the real node (containerd, kubelet, kube-proxy)"
+  bash test/cluster/node/start.sh > "$logs/node.log" 2>&1 || { cat "$logs/node.log"; exit 1; }
+fi
 
 echo "== starting Temporal dev server at $TEMPORAL_ADDRESS (UI at http://127.0.0.1:8233)"
 "$temporal" server start-dev --ip 127.0.0.1 --port "${TEMPORAL_ADDRESS##*:}" --db-filename "$logs/temporal.db" --log-level error \
@@ -37,12 +63,29 @@ node examples/model-server/server.mjs --model examples/model-server/models/fraud
 pids+=($!)
 for _ in $(seq 60); do "$temporal" operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1 && break; sleep 0.5; done
 
-node dist/worker.js > "$logs/worker.log" 2>&1 &
+BLUEGREEN_VERIFY_HOSTS=127.0.0.1 node dist/worker.js > "$logs/worker.log" 2>&1 &
 pids+=($!)
 
+specs=examples
+[ -z "$real" ] || specs=examples/real-node
+# A few answers through the live Service, each on a new connection, as a client sees them.
+ask() {
+  [ -n "$real" ] || return 0
+  ip="$("$K8S_BIN_DIR/kubectl" get svc fraud -o 'jsonpath={.spec.clusterIP}')"
+  node -e '
+    const [host, n] = [process.argv[1], Number(process.argv[2])];
+    const body = JSON.stringify({ inputs: [{ name: "features", shape: [1, 3], datatype: "FP32", data: [1, 2, 3] }] });
+    (async () => { for (let i = 0; i < n; i += 1) {
+      const r = await fetch(`http://${host}:8080/v2/models/fraud/infer`, { method: "POST", body, headers: { "content-type": "application/json", connection: "close" } });
+      const a = await r.json(); console.log(`   answer from ${a.model_version}: ${a.outputs[0].data[0]}`); } })();' "$ip" 3
+}
+. test/cluster/versions.sh
+
 echo "== release 1: bootstrap fraud v1"
-node dist/client/cli.js start -f examples/fraud-v1.yaml --wait
+node dist/client/cli.js start -f "$specs/fraud-v1.yaml" --wait
+ask
 echo "== release 2: fraud v2 beside v1, then switch"
-node dist/client/cli.js start -f examples/fraud-v2.yaml --wait
+node dist/client/cli.js start -f "$specs/fraud-v2.yaml" --wait
+ask
 node dist/client/cli.js status fraud
 node dist/client/cli.js list --all

@@ -13,17 +13,29 @@ export interface TemporalConfig {
 
 /**
  * TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default), BLUEGREEN_TASK_QUEUE (bluegreen);
- * for Temporal Cloud: TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (file paths).
+ * for Temporal Cloud: TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (file paths);
+ * for a self-hosted server with its own CA: TEMPORAL_TLS_CA (file) and TEMPORAL_TLS_SERVER_NAME.
+ * BLUEGREEN_CLUSTER names the cluster a worker serves: its task queue becomes
+ * `<queue>-<cluster>`, so workers of two clusters on one Temporal namespace never
+ * take each other's releases.
  */
 export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
   const config: TemporalConfig = {
     address: env.TEMPORAL_ADDRESS || 'localhost:7233',
     namespace: env.TEMPORAL_NAMESPACE || 'default',
-    taskQueue: env.BLUEGREEN_TASK_QUEUE || TASK_QUEUE,
+    taskQueue: taskQueueFor(baseTaskQueue(env), env.BLUEGREEN_CLUSTER_NAME),
   };
   if (env.TEMPORAL_TLS_CERT || env.TEMPORAL_TLS_KEY) {
     if (!env.TEMPORAL_TLS_CERT || !env.TEMPORAL_TLS_KEY) throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
     config.tls = { clientCertPair: { crt: readFileSync(env.TEMPORAL_TLS_CERT), key: readFileSync(env.TEMPORAL_TLS_KEY) } };
+  }
+  if (env.TEMPORAL_TLS_CA || env.TEMPORAL_TLS_SERVER_NAME) {
+    const base = typeof config.tls === 'object' ? config.tls : {};
+    config.tls = {
+      ...base,
+      ...(env.TEMPORAL_TLS_CA ? { serverRootCACertificate: readFileSync(env.TEMPORAL_TLS_CA) } : {}),
+      ...(env.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: env.TEMPORAL_TLS_SERVER_NAME } : {}),
+    };
   }
   if (env.TEMPORAL_API_KEY) {
     config.apiKey = env.TEMPORAL_API_KEY;
@@ -32,9 +44,56 @@ export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalCo
   return config;
 }
 
+/** BLUEGREEN_TASK_QUEUE (bluegreen): the queue before any cluster name is added. */
+export const baseTaskQueue = (env: NodeJS.ProcessEnv = process.env): string => env.BLUEGREEN_TASK_QUEUE || TASK_QUEUE;
+
+/** The task queue of a cluster's releases: one queue per cluster when clusters are named. */
+export const taskQueueFor = (queue: string, cluster: string | undefined): string => (cluster ? `${queue}-${cluster}` : queue);
+
+/** BLUEGREEN_CLUSTER_NAME: the cluster this worker serves (and its releases name). */
+export const clusterName = (env: NodeJS.ProcessEnv = process.env): string | undefined => env.BLUEGREEN_CLUSTER_NAME?.trim() || undefined;
+
+/**
+ * A worker running inside a cluster must be told which namespaces it may touch:
+ * an unset BLUEGREEN_NAMESPACES there is an error, not a silent allow-all
+ * (`*` says allow-all on purpose).
+ */
+export function requireNamespaceAllowlist(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.KUBERNETES_SERVICE_HOST && !env.BLUEGREEN_NAMESPACES?.trim()) {
+    throw new Error('BLUEGREEN_NAMESPACES is not set: a worker in a cluster must name the namespaces it may release into (comma-separated, or * for all)');
+  }
+}
+
 /** BLUEGREEN_NAMESPACES: comma-separated namespaces the worker may touch; unset or `*` allows all. */
 export function allowedNamespaces(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
   const raw = env.BLUEGREEN_NAMESPACES?.trim();
   if (!raw || raw === '*') return undefined;
   return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/**
+ * BLUEGREEN_VERIFY_HOSTS: comma-separated hosts (or host:port) that verification
+ * and analysis may send requests to besides the release's own Services. Unset:
+ * the release's own Services only, so a spec cannot aim the worker at a
+ * metadata service or an internal admin API.
+ */
+export function allowedEndpointHosts(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.BLUEGREEN_VERIFY_HOSTS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+}
+
+/** The default of BLUEGREEN_MAX_CACHED_WORKFLOWS: releases a worker keeps in memory between their steps. */
+export const DEFAULT_CACHED_RELEASES = 250;
+
+/**
+ * BLUEGREEN_MAX_CACHED_WORKFLOWS: how many releases the worker keeps in memory
+ * between their steps. Each costs about 2.5 MiB; one that is not kept is rebuilt
+ * from its history (a few milliseconds) when its next step comes, so this bounds
+ * the worker's memory however many releases are in flight.
+ */
+export function maxCachedReleases(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.BLUEGREEN_MAX_CACHED_WORKFLOWS?.trim();
+  if (!raw) return DEFAULT_CACHED_RELEASES;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 2) throw new Error(`BLUEGREEN_MAX_CACHED_WORKFLOWS is "${raw}": it must be a whole number of at least 2`);
+  return n;
 }

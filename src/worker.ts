@@ -5,7 +5,7 @@ import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { kubeFromConfig } from './activities/cluster.js';
-import { allowedNamespaces, temporalConfig } from './config.js';
+import { allowedEndpointHosts, allowedNamespaces, clusterName, maxCachedReleases, requireNamespaceAllowlist, temporalConfig } from './config.js';
 import { parseDuration } from './release/duration.js';
 
 /** The workflow code the worker bundles; ships beside this file (src in tests, dist when built). */
@@ -25,9 +25,16 @@ export async function createWorker({ connection, kubeConfig, options, env = proc
     namespace: config.namespace,
     taskQueue: config.taskQueue,
     workflowsPath,
-    activities: createActivities({ kube: kubeFromConfig(kubeConfig), allowedNamespaces: allowedNamespaces(env) }),
+    activities: createActivities({
+      kube: kubeFromConfig(kubeConfig), allowedNamespaces: allowedNamespaces(env), allowedEndpointHosts: allowedEndpointHosts(env), clusterName: clusterName(env),
+    }),
     // An abort reaches a running activity with a heartbeat's answer: keep that prompt.
     maxHeartbeatThrottleInterval: '2s',
+    // On SIGTERM (a deploy), running steps get this long to finish before they are
+    // cancelled; a long wait then resumes from its heartbeat on the next worker.
+    shutdownGraceTime: env.BLUEGREEN_SHUTDOWN_GRACE || '20s',
+    // Bounds memory with many releases in flight; an evicted release replays its history.
+    maxCachedWorkflows: maxCachedReleases(env),
     ...options,
   });
 }
@@ -71,12 +78,14 @@ export async function connectTemporal(env: NodeJS.ProcessEnv = process.env): Pro
 }
 
 async function main(): Promise<void> {
+  requireNamespaceAllowlist();
   const kubeConfig = await connectCluster();
   const connection = await connectTemporal();
   try {
     const worker = await createWorker({ connection, kubeConfig });
     const { address, namespace, taskQueue } = temporalConfig();
-    console.log(`bluegreen worker: Temporal ${address} namespace ${namespace} task queue ${taskQueue}; cluster ${kubeConfig.getCurrentCluster()?.server}`);
+    const named = clusterName();
+    console.log(`bluegreen worker: Temporal ${address} namespace ${namespace} task queue ${taskQueue}; cluster ${named === undefined ? '' : `${named} at `}${kubeConfig.getCurrentCluster()?.server}`);
     // The SDK's runtime stops the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks drain.
     await worker.run();
   } finally {

@@ -8,19 +8,22 @@
 // GET /v2/health/live, GET /v2/health/ready, GET /v2/models/{name}, GET /v2/models/{name}/ready,
 // POST /v2/models/{name}/infer with one FP32 input of shape [rows, features].
 // POST /admin/health {"ready": false} makes it report not ready (for trying analysis failures);
-// --delay-ms slows every inference answer (for trying latency bounds and crashes mid-verification).
+// --delay-ms slows every inference answer (for trying latency bounds and crashes mid-verification);
+// --not-ready starts it reporting not ready (a candidate whose readiness probe never passes).
+// In a container: MODEL_FILE, PORT and HOST stand in for --model, --port and --host.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string' }, port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' },
-    'delay-ms': { type: 'string', default: '0' },
+    model: { type: 'string', default: process.env.MODEL_FILE }, port: { type: 'string', default: process.env.PORT ?? '8080' },
+    host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' }, 'delay-ms': { type: 'string', default: '0' },
+    'not-ready': { type: 'boolean', default: false },
   },
 });
 if (!args.model) {
-  console.error('usage: server.mjs --model FILE [--port 8080] [--host 127.0.0.1] [--delay-ms 0]');
+  console.error('usage: server.mjs --model FILE [--port 8080] [--host 127.0.0.1] [--delay-ms 0] [--not-ready]');
   process.exit(2);
 }
 const model = JSON.parse(readFileSync(args.model, 'utf8'));
@@ -28,7 +31,7 @@ if (!Array.isArray(model.weights) || typeof model.bias !== 'number' || typeof mo
   console.error(`${args.model}: expected {"name", "version", "weights": [numbers], "bias": number}`);
   process.exit(2);
 }
-let ready = true;
+let ready = !args['not-ready'];
 
 const sigmoid = (z) => 1 / (1 + Math.exp(-z));
 

@@ -2,13 +2,11 @@
 // there and moves it to what should be, so a retry after a crash is harmless.
 import {
   ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
-  type V1Deployment, type V1Pod, type V1Service,
+  type V1Deployment, type V1Pod, type V1ReplicaSet, type V1Service,
 } from '@kubernetes/client-node';
-import type { Slot } from '../release/status.js';
-import {
-  FIELD_MANAGER, RELEASE_ANNOTATION, deploymentName, previewServiceName, type Target,
-} from '../release/target.js';
-import { endpointsState, slotService, type EndpointsState, type Observed } from './cluster-logic.js';
+import { FIELD_MANAGER, previewServiceName, type Target } from '../release/target.js';
+import { endpointsState, isReadyPod, type EndpointsState, type Observed } from './cluster-logic.js';
+import type { Selector } from './types.js';
 
 export interface Kube {
   core: CoreV1Api;
@@ -49,12 +47,34 @@ function safeJson(text: string): unknown {
 
 export const isNotFound = (err: unknown): boolean => err instanceof ApiException && err.code === 404;
 
-async function orUndefined<T>(step: string, read: () => Promise<T>): Promise<T | undefined> {
+/** Answers a read may be retried on at once: no answer at all, 429, or a 5xx. */
+const isTransientAnswer = (err: unknown): boolean =>
+  !(err instanceof ApiException) || err.code === 429 || err.code >= 500;
+const READ_TRIES = 4;
+
+/**
+ * A read, tried again on a transient answer (with 100, 200, 400 ms between), so
+ * one blip of the API server does not cost a whole activity attempt. Writes are
+ * not retried here: a guarded patch retried after a lost answer would report a
+ * conflict with itself.
+ */
+async function read<T>(step: string, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await run();
+    } catch (err) {
+      if (attempt >= READ_TRIES || !isTransientAnswer(err)) throw kubeError(step, err);
+      await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+async function orUndefined<T>(step: string, run: () => Promise<T>): Promise<T | undefined> {
   try {
-    return await read();
+    return await read(step, run);
   } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw kubeError(step, err);
+    if (err instanceof KubeError && err.code === 404) return undefined;
+    throw err;
   }
 }
 
@@ -67,39 +87,76 @@ async function call<T>(step: string, run: () => Promise<T>): Promise<T> {
 }
 
 export async function observe(kube: Kube, t: Target): Promise<Observed> {
-  const [service, preview, blue, green] = await Promise.all([
-    readService(kube, t, t.service), readService(kube, t, previewServiceName(t)), readDeployment(kube, t, 'blue'), readDeployment(kube, t, 'green'),
+  const namespace = t.namespace;
+  const [service, preview, deployments, services] = await Promise.all([
+    readService(kube, t, t.service), readService(kube, t, previewServiceName(t)),
+    read(`list Deployments in ${namespace}`, () => kube.apps.listNamespacedDeployment({ namespace })),
+    read(`list Services in ${namespace}`, () => kube.core.listNamespacedService({ namespace })),
   ]);
-  return { service, preview, slots: { ...(blue && { blue }), ...(green && { green }) } };
+  return { service, preview, deployments: deployments.items, services: services.items };
 }
 
-/** Server-side apply under our field manager: creates or updates in one idempotent call. */
-export async function apply<T extends V1Deployment | V1Service>(kube: Kube, object: T): Promise<T> {
-  const step = `apply ${object.kind} ${object.metadata?.namespace}/${object.metadata?.name}`;
-  return call(step, () => kube.objects.patch(object, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
+/** Server-side apply under our field manager: creates or updates in one idempotent call. `dryRun` asks the API server to judge it only. */
+export async function apply<T extends V1Deployment | V1Service>(kube: Kube, object: T, dryRun = false): Promise<T> {
+  const step = `${dryRun ? 'dry-run ' : ''}apply ${object.kind} ${object.metadata?.namespace}/${object.metadata?.name}`;
+  return call(step, () => kube.objects.patch(object, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
 }
 
-export async function readDeployment(kube: Kube, t: Target, slot: Slot): Promise<V1Deployment | undefined> {
-  const name = deploymentName(t, slot);
+export async function readDeployment(kube: Kube, t: Target, name: string): Promise<V1Deployment | undefined> {
   return orUndefined(`read Deployment ${name}`, () => kube.apps.readNamespacedDeployment({ name, namespace: t.namespace }));
 }
 
-export async function slotPods(kube: Kube, t: Target, slot?: Slot): Promise<V1Pod[]> {
-  const selector = [`app.kubernetes.io/name=${t.model}`, ...(slot === undefined ? [] : [`${t.slotLabel}=${slot}`])].join(',');
-  const list = await call(`list pods of ${t.model}`, () => kube.core.listNamespacedPod({ namespace: t.namespace, labelSelector: selector }));
-  return list.items;
+const labelSelector = (selector: Selector): string => Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
+const ownedBy = (obj: { metadata?: { ownerReferences?: { uid: string; controller?: boolean }[] } }, uids: ReadonlySet<string>): boolean =>
+  (obj.metadata?.ownerReferences ?? []).some((o) => o.controller === true && uids.has(o.uid));
+
+/**
+ * The pods a Deployment runs, by ownership (pod -> ReplicaSet -> Deployment), so
+ * a pod that merely carries the same labels never counts as the Deployment's.
+ * `current`: only pods of the ReplicaSet of the Deployment's current revision.
+ */
+export async function deploymentPods(kube: Kube, deployment: V1Deployment, current = false): Promise<V1Pod[]> {
+  const namespace = deployment.metadata?.namespace ?? '';
+  const name = deployment.metadata?.name ?? '';
+  const selector = labelSelector(deployment.spec?.selector?.matchLabels ?? {});
+  const [sets, pods] = await Promise.all([
+    read(`list ReplicaSets of ${name}`, () => kube.apps.listNamespacedReplicaSet({ namespace, labelSelector: selector })),
+    read(`list pods of ${name}`, () => kube.core.listNamespacedPod({ namespace, labelSelector: selector })),
+  ]);
+  return podsOwnedBy(deployment, pods.items, sets.items, current);
 }
 
-export async function scaleDeployment(kube: Kube, t: Target, slot: Slot, replicas: number): Promise<void> {
-  const name = deploymentName(t, slot);
+/** Of `pods`, those a Deployment runs through one of `sets` (its current revision's only, with `current`). */
+export function podsOwnedBy(deployment: V1Deployment, pods: V1Pod[], sets: V1ReplicaSet[], current = false): V1Pod[] {
+  const revision = deployment.metadata?.annotations?.['deployment.kubernetes.io/revision'];
+  const owned = sets.filter((rs) => ownedBy(rs, new Set([deployment.metadata?.uid ?? '']))
+    && (!current || revision === undefined || rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] === revision));
+  const uids = new Set(owned.map((rs) => rs.metadata?.uid ?? ''));
+  return pods.filter((p) => ownedBy(p, uids));
+}
+
+/**
+ * Pods whose labels a selector matches, whoever runs them, and the ReplicaSets it
+ * matches: a Deployment's ReplicaSets carry its pod labels, so these are enough
+ * to tell which of the pods are a Deployment's (podsOwnedBy) without another read.
+ */
+export async function selectedPods(kube: Kube, t: Target, selector: Selector): Promise<{ pods: V1Pod[]; sets: V1ReplicaSet[] }> {
+  const labels = labelSelector(selector);
+  const [pods, sets] = await Promise.all([
+    read('list pods by selector', () => kube.core.listNamespacedPod({ namespace: t.namespace, labelSelector: labels })),
+    read('list ReplicaSets by selector', () => kube.apps.listNamespacedReplicaSet({ namespace: t.namespace, labelSelector: labels })),
+  ]);
+  return { pods: pods.items, sets: sets.items };
+}
+
+export async function scaleDeployment(kube: Kube, t: Target, name: string, replicas: number): Promise<void> {
   await call(`scale Deployment ${name}`, () => kube.apps.patchNamespacedDeploymentScale(
     { name, namespace: t.namespace, body: { spec: { replicas } }, fieldManager: FIELD_MANAGER },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   ));
 }
 
-export async function deleteDeployment(kube: Kube, t: Target, slot: Slot): Promise<boolean> {
-  const name = deploymentName(t, slot);
+export async function deleteDeployment(kube: Kube, t: Target, name: string): Promise<boolean> {
   try {
     await kube.apps.deleteNamespacedDeployment({ name, namespace: t.namespace, propagationPolicy: 'Background' });
     return true;
@@ -109,11 +166,10 @@ export async function deleteDeployment(kube: Kube, t: Target, slot: Slot): Promi
   }
 }
 
-/** Deletes a Service only if this release created it (its annotation names the release). */
-export async function deleteServiceOf(kube: Kube, t: Target, name: string, releaseId?: string): Promise<boolean> {
+/** Deletes a Service only if `ours` says it is (and only the one read: the delete is preconditioned on its uid). */
+export async function deleteServiceOf(kube: Kube, t: Target, name: string, ours: (service: V1Service) => boolean): Promise<boolean> {
   const service = await readService(kube, t, name);
-  if (service === undefined) return false;
-  if (releaseId !== undefined && service.metadata?.annotations?.[RELEASE_ANNOTATION] !== releaseId) return false;
+  if (service === undefined || !ours(service)) return false;
   try {
     await kube.core.deleteNamespacedService({ name, namespace: t.namespace, body: { preconditions: { uid: service.metadata?.uid } } });
     return true;
@@ -123,21 +179,15 @@ export async function deleteServiceOf(kube: Kube, t: Target, name: string, relea
   }
 }
 
-/** Points a Service (live or preview) at a slot, creating it if absent. */
-export async function pointService(kube: Kube, t: Target, name: string, slot: Slot, releaseId: string): Promise<void> {
-  await apply(kube, slotService(t, name, slot, releaseId));
-}
-
 /**
- * Moves the live selector from one slot to another with a JSON patch whose
- * `test` op makes the API server refuse it if someone changed the selector
- * since: a concurrent change is reported, never overwritten.
+ * Replaces a Service's whole selector with a JSON patch whose `test` op makes
+ * the API server refuse it if someone changed the selector since: a concurrent
+ * change is reported, never overwritten.
  */
-export async function patchSelector(kube: Kube, t: Target, from: Slot, to: Slot): Promise<'switched' | 'conflict'> {
-  const path = `/spec/selector/${t.slotLabel.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+export async function patchSelector(kube: Kube, t: Target, from: Selector, to: Selector): Promise<'switched' | 'conflict'> {
   try {
     await kube.core.patchNamespacedService(
-      { name: t.service, namespace: t.namespace, fieldManager: FIELD_MANAGER, body: [{ op: 'test', path, value: from }, { op: 'replace', path, value: to }] },
+      { name: t.service, namespace: t.namespace, fieldManager: FIELD_MANAGER, body: [{ op: 'test', path: '/spec/selector', value: from }, { op: 'replace', path: '/spec/selector', value: to }] },
       setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
     );
     return 'switched';
@@ -152,11 +202,12 @@ export async function readService(kube: Kube, t: Target, name: string): Promise<
   return orUndefined(`read Service ${name}`, () => kube.core.readNamespacedService({ name, namespace: t.namespace }));
 }
 
-/** What a Service's EndpointSlices hold, judged against a slot. */
-export async function serviceEndpoints(kube: Kube, t: Target, service: string, slot: Slot): Promise<EndpointsState> {
+/** What a Service's EndpointSlices hold, judged against the pods a Deployment runs. */
+export async function serviceEndpoints(kube: Kube, t: Target, service: string, deployment: V1Deployment): Promise<EndpointsState & { podsReady: number }> {
   const [slices, pods] = await Promise.all([
-    call(`list EndpointSlices of ${service}`, () => kube.discovery.listNamespacedEndpointSlice({ namespace: t.namespace, labelSelector: `kubernetes.io/service-name=${service}` })),
-    slotPods(kube, t),
+    read(`list EndpointSlices of ${service}`, () => kube.discovery.listNamespacedEndpointSlice({ namespace: t.namespace, labelSelector: `kubernetes.io/service-name=${service}` })),
+    deploymentPods(kube, deployment),
   ]);
-  return endpointsState(slices.items, pods, t.slotLabel, slot);
+  const podsReady = pods.filter(isReadyPod).length;
+  return { ...endpointsState(slices.items, new Set(pods.map((p) => p.metadata?.name ?? ''))), podsReady };
 }

@@ -4,26 +4,33 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { durationMs } from '../release/duration.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { ErrorTypes, type AnalysisResult, type CheckResult, type Slot, type VerificationResult } from '../release/status.js';
-import { deploymentName, previewServiceName, targetOf, type Target } from '../release/target.js';
+import { RELEASE_ANNOTATION, previewServiceName, targetOf, type Target } from '../release/target.js';
 import { InvalidSpecError, formatFieldError, validateSpec } from '../release/validate.js';
 import {
-  apply, deleteDeployment, deleteServiceOf, observe, patchSelector, pointService, readDeployment, readService,
-  scaleDeployment, serviceEndpoints, slotPods, KubeError, type Kube,
+  apply, deleteDeployment, deleteServiceOf, deploymentPods, observe, patchSelector, readDeployment, readService,
+  podsOwnedBy, scaleDeployment, selectedPods, serviceEndpoints, KubeError, type Kube,
 } from './cluster.js';
-import { RefusedError, candidateDeployment, planRelease, rolloutState, selectedSlot } from './cluster-logic.js';
-import type { Plan, RolloutInput, RolloutReport, SlotRef, SwitchInput } from './types.js';
+import { RefusedError, isBluegreens, isReadyPod, ownService, planRelease, rolloutState, sameSelector, selects } from './cluster-logic.js';
+import type { Plan, PreviewInput, RolloutInput, RolloutReport, SlotRef, SwitchInput } from './types.js';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { probeModelServer, type Fetch } from './verify.js';
+import { beat, countingFailures, resumed } from './attempts.js';
 
 export interface ActivityDeps {
   kube: Kube;
   /** namespaces the worker may touch; undefined allows all */
   allowedNamespaces?: readonly string[];
+  /** hosts (or host:port) verification may reach besides the release's own Services */
+  allowedEndpointHosts?: readonly string[];
+  /** the cluster this worker serves; a release that names another is refused */
+  clusterName?: string;
   fetch?: Fetch;
   /** how often waits re-read the cluster */
   pollMs?: number;
 }
 
-const HEARTBEAT_STEP_MS = 5_000;
+/** How often long steps heartbeat: five beats fit in the 10s heartbeat timeout. */
+const HEARTBEAT_STEP_MS = 2_000;
 /** Errors worth another try: no answer at all, 429, or a 5xx. */
 const isTransient = (err: unknown): err is KubeError =>
   err instanceof KubeError && (err.code === undefined || err.code === 429 || err.code >= 500);
@@ -40,142 +47,263 @@ export function createActivities(deps: ActivityDeps) {
       throw nonRetryable(ErrorTypes.forbiddenNamespace, `namespace "${t.namespace}" is not in this worker's allowlist (${deps.allowedNamespaces.join(', ')})`);
     }
   };
+  /** Refuses a verification or analysis endpoint outside the release's own Services and the worker's allowlist. */
+  const guardEndpoints = (spec: ReleaseSpec, t: Target): void => {
+    const own = [t.service, previewServiceName(t)].flatMap((n) => [`${n}.${t.namespace}.svc`, `${n}.${t.namespace}.svc.cluster.local`]);
+    const allowed = deps.allowedEndpointHosts ?? [];
+    for (const [field, endpoint] of [['verify.endpoint', spec.verify.endpoint], ['monitor.endpoint', spec.monitor.endpoint]] as const) {
+      if (endpoint === undefined) continue;
+      const url = new URL(endpoint);
+      const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+      if (own.includes(host) || allowed.includes(host) || allowed.includes(`${host}:${url.port}`)) continue;
+      throw nonRetryable(ErrorTypes.endpointNotAllowed, `${field}: ${url.host} is not one of this release's Services (${t.service}, ${previewServiceName(t)} in ${t.namespace}) nor in the worker's BLUEGREEN_VERIFY_HOSTS (${allowed.join(', ') || 'empty'})`);
+    }
+  };
   // 401, 403 and 422 are answers a retry will not change.
   const rethrow = (err: unknown): never => {
     if (err instanceof KubeError && (err.code === 401 || err.code === 403 || err.code === 422)) throw nonRetryable('KubernetesRejected', err.message);
     throw err;
   };
   const sleep = (ms: number) => Context.current().sleep(ms);
+  /** Sleeps in short steps, heartbeating `details` after each, so heartbeats keep flowing through long waits. */
+  async function sleepBeating(ms: number, details: object): Promise<void> {
+    for (let left = ms; left > 0; left -= HEARTBEAT_STEP_MS) {
+      await sleep(Math.min(HEARTBEAT_STEP_MS, left));
+      beat(details);
+    }
+  }
+  /**
+   * Runs a long step with a heartbeat every few seconds, so a live worker is never
+   * taken for a dead one; `details` are what a retry resumes from, so they go with each beat.
+   */
+  async function heartbeating<T>(run: () => Promise<T>, details?: object): Promise<T> {
+    const timer = setInterval(() => beat(details), HEARTBEAT_STEP_MS);
+    try {
+      return await run();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+  /**
+   * A Service's URL for verification and analysis: its ClusterIP, which needs no
+   * cluster DNS (a worker beside the cluster, or in it); the DNS name if it has none.
+   */
+  const serviceUrl = async (t: Target, name: string, port: number): Promise<string> => {
+    const service = await readService(kube, t, name).catch(rethrow);
+    const ip = service?.spec?.clusterIP;
+    const host = ip && ip !== 'None' ? (ip.includes(':') ? `[${ip}]` : ip) : `${name}.${t.namespace}.svc.cluster.local`;
+    return `http://${host}:${port}`;
+  };
+  const mustRead = async (t: Target, name: string, type: string): Promise<V1Deployment> => {
+    const d = await readDeployment(kube, t, name).catch(rethrow);
+    if (d === undefined) throw nonRetryable(type, `Deployment ${t.namespace}/${name} does not exist`);
+    return d;
+  };
 
-  /** Re-reads until `check` says done; heartbeats each round so a dead worker is noticed. */
+  /**
+   * Re-reads until `check` says done; heartbeats each round so a dead worker is
+   * noticed. The deadline counts from the first attempt: a restarted worker goes
+   * on with the same wait, it does not start a new one.
+   */
   async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<{ done: boolean; progress: T }>, errorType: string = ErrorTypes.waitTimeout): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
+    const since = resumed<{ since: number }>()?.since ?? Date.now();
+    const deadline = since + timeoutMs;
     let last: unknown;
     for (;;) {
       try {
         const { done, progress } = await check();
-        Context.current().heartbeat(progress);
+        beat({ since, progress });
         if (done) return progress;
         last = progress;
       } catch (err) {
         // A blip of the API server must not fail a long wait: keep polling until the deadline.
         if (!isTransient(err)) throw err;
         last = err.message;
-        Context.current().heartbeat({ error: err.message });
+        beat({ since, error: err.message });
       }
       if (Date.now() > deadline) throw nonRetryable(errorType, `${what} not done after ${Math.round(timeoutMs / 1000)}s (last: ${JSON.stringify(last)})`);
       await sleep(pollMs);
     }
   }
 
-  return {
-    /** Preflight: validate the spec again (the worker trusts no client) and decide the slots. */
-    async inspect(spec: ReleaseSpec): Promise<Plan> {
+  return countingAll({
+    /**
+     * Preflight: validate the spec again (the worker trusts no client), find the
+     * live slot, build the candidate and have the API server judge it in a dry
+     * run, all before anything in the cluster changes.
+     */
+    async inspect(input: ReleaseSpec): Promise<Plan> {
+      let spec: ReleaseSpec;
       try {
-        validateSpec(spec);
+        spec = validateSpec(input);
       } catch (err) {
         if (err instanceof InvalidSpecError) throw nonRetryable(ErrorTypes.invalidSpec, err.errors.map(formatFieldError).join('; '));
         throw err;
       }
+      if (spec.templateFrom !== undefined) {
+        throw nonRetryable(ErrorTypes.invalidSpec, `templateFrom: the client reads ${spec.templateFrom.file} and inlines it as template before starting (the bluegreen CLI does); the worker reads no files`);
+      }
       const t = targetOf(spec);
       guard(t);
+      guardEndpoints(spec, t);
+      if ((spec.cluster ?? deps.clusterName) !== undefined && spec.cluster !== deps.clusterName) {
+        throw nonRetryable(ErrorTypes.refused, `the release targets cluster ${spec.cluster ?? '(none named)'}, but this worker serves ${deps.clusterName ?? 'a cluster with no name (BLUEGREEN_CLUSTER_NAME unset)'}`);
+      }
       const observed = await observe(kube, t).catch(rethrow);
+      let plan: Plan;
       try {
-        return planRelease(t, observed);
+        plan = planRelease(spec, t, observed);
       } catch (err) {
         if (err instanceof RefusedError) throw nonRetryable(ErrorTypes.refused, err.message);
         throw err;
       }
+      try {
+        await apply(kube, plan.object, true);
+      } catch (err) {
+        // 400 and 403 are what admission webhooks and quotas answer, 422 a field the API server rejects;
+        // anything else (409, 429, 5xx, no answer) is worth another try.
+        if (!(err instanceof KubeError) || ![400, 403, 404, 422].includes(err.code ?? 0)) throw err;
+        if (err.code === 404) throw nonRetryable(ErrorTypes.refused, `namespace "${t.namespace}" does not exist (${err.message})`);
+        throw nonRetryable(ErrorTypes.refused, `the API server refused the candidate Deployment ${t.namespace}/${plan.candidate.deployment} in a dry run: ${err.message}`);
+      }
+      return plan;
     },
 
-    async applyCandidate(input: { spec: ReleaseSpec; slot: Slot; releaseId: string; replicas: number }): Promise<void> {
-      const t = targetOf(input.spec);
-      guard(t);
-      await apply(kube, candidateDeployment(input.spec, t, input.slot, input.releaseId, input.replicas)).catch(rethrow);
-    },
-
-    async pointPreview({ target, slot, releaseId }: SlotRef & { releaseId: string }): Promise<void> {
+    async applyCandidate({ target, object, replicas, releaseId }: { target: Target; object: V1Deployment; replicas: number; releaseId: string }): Promise<void> {
       guard(target);
-      await pointService(kube, target, previewServiceName(target), slot, releaseId).catch(rethrow);
+      const annotations = { ...object.metadata?.annotations, [RELEASE_ANNOTATION]: releaseId };
+      await apply(kube, { ...object, metadata: { ...object.metadata, annotations }, spec: { ...object.spec!, replicas } }).catch(rethrow);
     },
 
+    /** Points the preview Service at a selector (creating it if absent); preflight made sure it is ours. */
+    async pointPreview({ target, selector, ports, releaseId }: PreviewInput): Promise<void> {
+      guard(target);
+      await apply(kube, ownService(target, previewServiceName(target), selector, ports, releaseId)).catch(rethrow);
+    },
+
+    /** Removes the preview Service if it is Bluegreen's for this model service; anyone else's is never touched. */
     async removePreview({ target }: { target: Target }): Promise<void> {
       guard(target);
-      await deleteServiceOf(kube, target, previewServiceName(target)).catch(rethrow);
+      await deleteServiceOf(kube, target, previewServiceName(target), (s) => isBluegreens(s, target)).catch(rethrow);
     },
 
+    /** Removes the live Service if this release created it (its annotation names the release). */
     async removeService({ target, releaseId }: { target: Target; releaseId: string }): Promise<void> {
       guard(target);
-      await deleteServiceOf(kube, target, target.service, releaseId).catch(rethrow);
+      await deleteServiceOf(kube, target, target.service, (s) => s.metadata?.annotations?.[RELEASE_ANNOTATION] === releaseId).catch(rethrow);
     },
 
-    async waitForRollout({ target, slot, replicas, timeoutMs }: RolloutInput): Promise<RolloutReport> {
+    /**
+     * Waits until a slot's Deployment has rolled out. With `restoreReplicas` (a
+     * rollback), a slot scaled to 0 is scaled back first, and one ready pod is
+     * enough: traffic can go back as soon as something serves it.
+     */
+    async waitForRollout({ target, deployment: name, replicas, restoreReplicas, timeoutMs }: RolloutInput): Promise<RolloutReport> {
       guard(target);
-      const name = deploymentName(target, slot);
+      let restored = false;
       return waitFor(`rollout of ${name}`, timeoutMs, async () => {
-        const deployment = await readDeployment(kube, target, slot).catch(rethrow);
-        if (deployment === undefined) throw nonRetryable(ErrorTypes.rolloutFailed, `Deployment ${target.namespace}/${name} does not exist`);
+        const deployment = await mustRead(target, name, ErrorTypes.rolloutFailed);
+        if (restoreReplicas !== undefined && !restored && (deployment.spec?.replicas ?? 1) === 0) {
+          await scaleDeployment(kube, target, name, restoreReplicas).catch(rethrow);
+          restored = true;
+          return { done: false, progress: { ready: 0, total: restoreReplicas } };
+        }
         if (replicas !== undefined && deployment.spec?.replicas !== replicas) {
           return { done: false, progress: { ready: deployment.status?.availableReplicas ?? 0, total: replicas } };
         }
-        const state = rolloutState(deployment, await slotPods(kube, target, slot).catch(rethrow));
+        // Until the controller has seen this generation, its current ReplicaSet may be the previous one's.
+        if ((deployment.status?.observedGeneration ?? 0) < (deployment.metadata?.generation ?? 1)) {
+          return { done: false, progress: { ready: deployment.status?.availableReplicas ?? 0, total: deployment.spec?.replicas ?? 1 } };
+        }
+        const state = rolloutState(deployment, await deploymentPods(kube, deployment, true).catch(rethrow));
+        if (restoreReplicas !== undefined) return { done: state.ready >= 1, progress: { ready: state.ready, total: state.total } };
         if (state.failure !== undefined) throw nonRetryable(ErrorTypes.rolloutFailed, state.failure);
         return { done: state.done, progress: { ready: state.ready, total: state.total } };
       }, ErrorTypes.rolloutTimeout);
     },
 
-    async scaleSlot({ target, slot, replicas }: SlotRef & { replicas: number }): Promise<void> {
+    async scaleSlot({ target, deployment, replicas }: SlotRef & { replicas: number }): Promise<void> {
       guard(target);
-      await scaleDeployment(kube, target, slot, replicas).catch(rethrow);
+      await scaleDeployment(kube, target, deployment, replicas).catch(rethrow);
     },
 
-    async deleteSlot({ target, slot }: SlotRef): Promise<{ deleted: boolean }> {
+    /** Deletes a slot's Deployment, unless the live Service selects its pods: what serves traffic is never deleted. */
+    async deleteSlot({ target, deployment: name }: SlotRef): Promise<{ deleted: boolean }> {
       guard(target);
-      return { deleted: await deleteDeployment(kube, target, slot).catch(rethrow) };
+      const [deployment, service] = await Promise.all([readDeployment(kube, target, name), readService(kube, target, target.service)]).catch(rethrow);
+      if (deployment === undefined) return { deleted: false };
+      const selector = service?.spec?.selector;
+      if (selects(selector, deployment.spec?.template?.metadata?.labels)) {
+        throw nonRetryable(ErrorTypes.slotIsLive, `Service ${target.namespace}/${target.service} selects ${JSON.stringify(selector)}, the pods of Deployment ${name}: it serves live traffic, so it was not deleted`);
+      }
+      return { deleted: await deleteDeployment(kube, target, name).catch(rethrow) };
     },
 
     /**
-     * Switches live traffic with a guarded patch, then waits until the Service's
-     * EndpointSlices hold only pods of the new slot. `from` undefined means a
-     * first release: the live Service is created pointing at `to`.
+     * Moves the live Service from one slot's selector to another's, after proving
+     * that the new selector matches ready pods of `to`'s Deployment and nothing
+     * else; then waits (at most settleMs) until its EndpointSlices hold only those
+     * pods. `from` undefined: a first release, which creates the live Service.
+     * `back`: a rollback; a Service that no longer selects `from` is left alone.
      */
-    async switchTraffic({ target, from, to, releaseId }: SwitchInput): Promise<void> {
+    async switchTraffic({ target, from, to, ports, releaseId, settleMs, back }: SwitchInput & { back?: boolean }): Promise<{ switched: boolean; detail: string }> {
       guard(target);
-      const service = await readService(kube, target, target.service).catch(rethrow);
-      if (service === undefined) {
-        if (from !== undefined) throw nonRetryable(ErrorTypes.selectorConflict, `Service ${target.namespace}/${target.service} is gone; expected it to select ${from}`);
-        await pointService(kube, target, target.service, to, releaseId).catch(rethrow);
-      } else {
-        const live = selectedSlot(service, target.slotLabel);
-        if (live !== to) {
-          if (live !== from) {
-            const now = typeof live === 'string' ? live : live.problem;
-            throw nonRetryable(ErrorTypes.selectorConflict, `Service ${target.namespace}/${target.service} changed under the release: expected it to select ${from ?? 'nothing'}, found ${now}; not overwritten`);
-          }
-          const outcome = await patchSelector(kube, target, from, to).catch(rethrow);
-          if (outcome === 'conflict') throw nonRetryable(ErrorTypes.selectorConflict, `Service ${target.namespace}/${target.service} selector changed between read and patch; not overwritten`);
+      const where = `Service ${target.namespace}/${target.service}`;
+      // Read together: the switch waits on nothing it does not need.
+      const [service, toDeployment, matching] = await Promise.all([
+        readService(kube, target, target.service).catch(rethrow),
+        mustRead(target, to.deployment, ErrorTypes.switchRefused),
+        selectedPods(kube, target, to.selector).catch(rethrow),
+      ]);
+      const current = service?.spec?.selector;
+      if (service === undefined && from !== undefined) {
+        if (back) return { switched: false, detail: `${where} is gone; nothing to switch back` };
+        throw nonRetryable(ErrorTypes.selectorConflict, `${where} is gone; expected it to select ${JSON.stringify(from.selector)}`);
+      }
+      if (!sameSelector(current, to.selector)) {
+        if (service !== undefined && !sameSelector(current, from?.selector)) {
+          if (back) return { switched: false, detail: `${where} selects ${JSON.stringify(current)}, not the candidate; left as it is` };
+          throw nonRetryable(ErrorTypes.selectorConflict, `${where} changed under the release: expected it to select ${JSON.stringify(from?.selector ?? null)}, found ${JSON.stringify(current ?? null)}; not overwritten`);
+        }
+        // The proof: after the patch the Service would select exactly these pods.
+        const own = new Set(podsOwnedBy(toDeployment, matching.pods, matching.sets));
+        const strangers = matching.pods.filter((p) => !own.has(p)).map((p) => p.metadata?.name);
+        const ready = [...own].filter(isReadyPod);
+        if (strangers.length > 0) {
+          throw nonRetryable(ErrorTypes.switchRefused, `not switched: the selector ${JSON.stringify(to.selector)} would also select pods that are not Deployment ${to.deployment}'s (${strangers.slice(0, 5).join(', ')})`);
+        }
+        if (ready.length === 0) {
+          throw nonRetryable(ErrorTypes.switchRefused, `not switched: the selector ${JSON.stringify(to.selector)} matches no ready pod of Deployment ${to.deployment}; the Service would have no endpoints`);
+        }
+        if (service === undefined) {
+          await apply(kube, ownService(target, target.service, to.selector, ports, releaseId)).catch(rethrow);
+        } else if (await patchSelector(kube, target, from!.selector, to.selector).catch(rethrow) === 'conflict') {
+          throw nonRetryable(ErrorTypes.selectorConflict, `${where} selector changed between read and patch; not overwritten`);
         }
       }
-      const want = (await readDeployment(kube, target, to).catch(rethrow))?.spec?.replicas ?? 1;
-      await waitFor(`EndpointSlices of ${target.service} holding only ${to} pods`, 4 * 60_000, async () => {
-        const state = await serviceEndpoints(kube, target, target.service, to).catch(rethrow);
-        return { done: state.strangers.length === 0 && state.ready >= want, progress: { ready: state.ready, others: state.strangers.length } };
-      });
+      const settled = await waitFor(`EndpointSlices of ${target.service} holding only ${to.deployment}'s ready pods`, settleMs, async () => {
+        const state = await serviceEndpoints(kube, target, target.service, toDeployment).catch(rethrow);
+        return { done: state.strangers.length === 0 && state.ready >= Math.max(1, state.podsReady), progress: { ready: state.ready, others: state.strangers.length } };
+      }, ErrorTypes.switchTimeout);
+      return { switched: true, detail: `${where} selects ${JSON.stringify(to.selector)}: ${settled.ready} ready endpoints of ${to.deployment}` };
     },
 
     /** Checks that the preview holds only candidate pods, then sends the golden requests. */
-    async verifyCandidate({ spec, slot }: { spec: ReleaseSpec; slot: Slot }): Promise<VerificationResult> {
+    async verifyCandidate({ spec, deployment: name, port }: { spec: ReleaseSpec; slot: Slot; deployment: string; port: number }): Promise<VerificationResult> {
       const t = targetOf(spec);
       guard(t);
+      guardEndpoints(spec, t);
       const preview = previewServiceName(t);
       const endpoints = await waitFor(`EndpointSlices of ${preview}`, 2 * 60_000, async () => {
-        const state = await serviceEndpoints(kube, t, preview, slot).catch(rethrow);
+        const deployment = await mustRead(t, name, ErrorTypes.verificationFailed);
+        const state = await serviceEndpoints(kube, t, preview, deployment).catch(rethrow);
         return { done: state.strangers.length === 0 && state.ready > 0, progress: state };
       });
-      const endpoint = spec.verify.endpoint ?? `http://${preview}.${t.namespace}.svc.cluster.local:${t.port}`;
+      const endpoint = spec.verify.endpoint ?? await serviceUrl(t, preview, port);
+      const probes = await heartbeating(() => probeModelServer(spec, { fetch: fetchFn, endpoint, healthRetries: 5, sleep }));
       const checks: CheckResult[] = [
-        { name: 'preview endpoints', ok: true, detail: `${endpoints.ready} ready endpoints, all ${slot} pods` },
-        ...await probeModelServer(spec, { fetch: fetchFn, endpoint, healthRetries: 5, sleep }),
+        { name: 'preview endpoints', ok: true, detail: `${endpoints.ready} ready endpoints, all pods of ${name}` },
+        ...probes,
       ];
       return { ok: checks.every((c) => c.ok), endpoint, checks };
     },
@@ -185,34 +313,40 @@ export function createActivities(deps: ActivityDeps) {
      * and stops early at the failure limit. Progress is heartbeated, so a new
      * worker continues the same window instead of starting it again.
      */
-    async monitor({ spec }: { spec: ReleaseSpec }): Promise<AnalysisResult> {
+    async monitor({ spec, port }: { spec: ReleaseSpec; port?: number }): Promise<AnalysisResult> {
       const t = targetOf(spec);
       guard(t);
-      const ctx = Context.current();
+      guardEndpoints(spec, t);
       const windowMs = durationMs(spec.monitor.window);
       const intervalMs = durationMs(spec.monitor.interval);
-      const endpoint = spec.monitor.endpoint ?? `http://${t.service}.${t.namespace}.svc.cluster.local:${t.port}`;
-      const resumed = ctx.info.heartbeatDetails as { startedAt: number; runs: number; failures: number; checks: CheckResult[] } | undefined;
-      const progress = resumed ?? { startedAt: Date.now(), runs: 0, failures: 0, checks: [] as CheckResult[] };
+      const endpoint = spec.monitor.endpoint ?? await serviceUrl(t, t.service, port ?? spec.port ?? 8080);
+      type Window = { startedAt: number; runs: number; failures: number; checks: CheckResult[] };
+      const before = resumed<Window>();
+      const progress: Window = before?.startedAt !== undefined ? before as Window : { startedAt: Date.now(), runs: 0, failures: 0, checks: [] };
+      // Let every proxy route to the candidate first (a resumed window has waited already).
+      await sleepBeating(progress.startedAt + durationMs(spec.monitor.initialDelay) - Date.now(), progress);
       for (;;) {
-        const checks = await probeModelServer(spec, { fetch: fetchFn, endpoint });
+        // A Service that was just created routes only once kube-proxy has synced: the first run allows for that.
+        const healthRetries = progress.runs === 0 ? 5 : 0;
+        const checks = await heartbeating(() => probeModelServer(spec, { fetch: fetchFn, endpoint, healthRetries, sleep }), progress);
         progress.runs += 1;
         if (!checks.every((c) => c.ok)) progress.failures += 1;
         progress.checks = checks;
-        ctx.heartbeat(progress);
+        beat(progress);
         const done = progress.failures >= spec.monitor.failureLimit;
         const left = progress.startedAt + windowMs - Date.now();
         if (done || left <= 0) break;
-        // Sleep in short steps so heartbeats keep flowing through long intervals.
-        for (let waited = 0, wait = Math.min(intervalMs, left); waited < wait; waited += HEARTBEAT_STEP_MS) {
-          await sleep(Math.min(HEARTBEAT_STEP_MS, wait - waited));
-          ctx.heartbeat(progress);
-        }
+        await sleepBeating(Math.min(intervalMs, left), progress);
       }
       const { runs, failures, checks } = progress;
       return { ok: failures < spec.monitor.failureLimit, runs, failures, checks };
     },
-  };
+  });
+}
+
+/** Every activity counts its real failures apart from worker restarts (see attempts.ts). */
+function countingAll<T extends Record<string, (...args: never[]) => Promise<unknown>>>(acts: T): T {
+  return Object.fromEntries(Object.entries(acts).map(([name, fn]) => [name, countingFailures(fn)])) as T;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

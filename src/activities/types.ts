@@ -1,17 +1,52 @@
 // Inputs and outputs of the activities, shared with the workflow (types only).
+import type { V1Deployment, V1ServicePort } from '@kubernetes/client-node';
 import type { Slot } from '../release/status.js';
 import type { Target } from '../release/target.js';
 
-/** What preflight found and decided. */
+export type Selector = Record<string, string>;
+
+/** A slot's Deployment and the Service selector that selects its pods. */
+export interface SlotPlan {
+  slot: Slot;
+  deployment: string;
+  selector: Selector;
+}
+
+/** What preflight found and decided: everything later steps need, so they never guess. */
 export interface Plan {
   /** the slot the live Service selects; undefined on a first release (no Service yet) */
   oldSlot?: Slot;
   candidateSlot: Slot;
-  /** the slot the preview Service selected before the release; null when there was no preview Service */
-  previewBefore: Slot | null;
+  /** the live slot: its Deployment (found by the live Service's selector), replicas at the start, whether Bluegreen created it */
+  live?: SlotPlan & { replicas: number; adopted: boolean };
+  candidate: SlotPlan;
+  /** the replicas the candidate serves with: the spec's, else the live Deployment's, else 1 */
+  replicas: number;
+  /** the candidate Deployment exactly as it will be applied (the API server accepted it in a dry run) */
+  object: V1Deployment;
+  /** the preview Service's selector before the release; null when there was no preview Service */
+  previewBefore: Selector | null;
+  /** the live Service's ports, which the preview copies (a first release: the serving container's ports) */
+  ports: V1ServicePort[];
+  /** the Service port that verification and analysis send requests to */
+  port: number;
 }
 
-export interface SlotRef { target: Target; slot: Slot }
-export interface RolloutInput extends SlotRef { replicas?: number; timeoutMs: number }
+export interface SlotRef { target: Target; slot: Slot; deployment: string }
+export interface RolloutInput extends SlotRef {
+  replicas?: number;
+  /** a rollback: scale the slot back to this many replicas first if it was scaled to 0 */
+  restoreReplicas?: number;
+  timeoutMs: number;
+}
 export interface RolloutReport { ready: number; total: number }
-export interface SwitchInput { target: Target; from?: Slot; to: Slot; releaseId: string }
+export interface SwitchInput {
+  target: Target;
+  from?: SlotPlan;
+  to: SlotPlan;
+  ports: V1ServicePort[];
+  releaseId: string;
+  /** how long the live Service may take to hold only `to`'s ready pods after the patch */
+  settleMs: number;
+}
+export interface PreviewInput { target: Target; selector: Selector; ports: V1ServicePort[]; releaseId: string }

@@ -6,6 +6,32 @@ import type { CheckResult } from '../release/status.js';
 
 export type Fetch = typeof fetch;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Largest answer read from a model server; a bigger one fails the check unread. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Longest text of an answer reflected into a check (and so into the history and status). */
+const MAX_REFLECTED = 200;
+
+export const clip = (text: string, max = MAX_REFLECTED): string => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
+
+/** The body of an answer, at most MAX_RESPONSE_BYTES, read as it streams in. */
+async function readCapped(res: Response): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  if (declared > MAX_RESPONSE_BYTES) {
+    await res.body?.cancel();
+    throw new Error(`answer of ${declared} bytes; at most ${MAX_RESPONSE_BYTES} are read`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_RESPONSE_BYTES) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new Error(`answer longer than ${MAX_RESPONSE_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export interface ProbeOptions {
   fetch: Fetch;
@@ -40,20 +66,21 @@ export async function probeModelServer(spec: ReleaseSpec, options: ProbeOptions)
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
+      const text = await readCapped(res);
       if (!res.ok) {
-        checks.push({ name, ok: false, detail: `POST ${url} answered HTTP ${res.status}: ${(await res.text()).slice(0, 200)}` });
+        checks.push({ name, ok: false, detail: clip(`POST ${url} answered HTTP ${res.status}: ${text}`) });
         continue;
       }
-      answer = await res.json();
+      answer = JSON.parse(text);
     } catch (err) {
-      checks.push({ name, ok: false, detail: `POST ${url} failed: ${errorText(err)}` });
+      checks.push({ name, ok: false, detail: clip(`POST ${url} failed: ${errorText(err)}`) });
       continue;
     }
     const latencyMs = Math.round(performance.now() - started);
     const actual = spec.verify.protocol === 'v2' ? v2Outputs(answer) : answer;
     const mismatch = compareJson(request.expected, actual, request.tolerance, '');
     const slow = spec.verify.maxLatencyMs !== undefined && latencyMs > spec.verify.maxLatencyMs;
-    const detail = mismatch ?? (slow ? `took ${latencyMs} ms; maxLatencyMs is ${spec.verify.maxLatencyMs}` : `matched in ${latencyMs} ms`);
+    const detail = mismatch !== undefined ? clip(mismatch) : (slow ? `took ${latencyMs} ms; maxLatencyMs is ${spec.verify.maxLatencyMs}` : `matched in ${latencyMs} ms`);
     checks.push({ name, ok: mismatch === undefined && !slow, detail, latencyMs });
   }
   return checks;

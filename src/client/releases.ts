@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import {
   Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import { temporalConfig, type TemporalConfig } from '../config.js';
+import { baseTaskQueue, taskQueueFor, temporalConfig, type TemporalConfig } from '../config.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import {
-  FINAL_PHASES, WORKFLOW_TYPE, abortSignal, approveSignal, releaseWorkflowId, searchAttributes, statusQuery,
+  FINAL_PHASES, STARTED_BY_MEMO, WORKFLOW_TYPE, abortSignal, approveSignal, releaseWorkflowId, searchAttributes, statusQuery,
   type ReleaseResult, type ReleaseStatus, type TimelineEntry,
 } from '../release/status.js';
 import { targetOf } from '../release/target.js';
@@ -25,9 +25,19 @@ export async function connectClient(config: TemporalConfig = temporalConfig()): 
   }
 }
 
-export interface ReleaseRef { namespace: string; service: string }
+/** A model service's releases; `runId` pins one run (one release) of them. */
+export interface ReleaseRef { namespace: string; service: string; runId?: string }
 
-export async function startRelease(client: Client, spec: ReleaseSpec, taskQueue = temporalConfig().taskQueue): Promise<WorkflowHandleWithFirstExecutionRunId> {
+/** The run id of a status's releaseId (`<workflowId>/<runId>`). */
+export const runIdOf = (status: ReleaseStatus): string | undefined => status.releaseId.split('/').at(-1);
+
+/** A release goes to the workers of the cluster it names, and only to them. */
+export const releaseTaskQueue = (spec: ReleaseSpec, queue = baseTaskQueue()): string => taskQueueFor(queue, spec.cluster);
+
+export async function startRelease(
+  client: Client, spec: ReleaseSpec, queue = baseTaskQueue(), startedBy?: string,
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  const taskQueue = releaseTaskQueue(spec, queue);
   const { namespace, service } = targetOf(spec);
   const workflowId = releaseWorkflowId(namespace, service);
   try {
@@ -36,6 +46,7 @@ export async function startRelease(client: Client, spec: ReleaseSpec, taskQueue 
       workflowId,
       args: [spec],
       workflowIdConflictPolicy: 'FAIL',
+      ...(startedBy === undefined ? {} : { memo: { [STARTED_BY_MEMO]: startedBy } }),
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       typedSearchAttributes: [
         { key: searchAttributes.model, value: spec.model },
@@ -56,7 +67,7 @@ export async function startRelease(client: Client, spec: ReleaseSpec, taskQueue 
 const QUERY_DEADLINE_MS = 10_000;
 
 export async function readStatus(client: Client, ref: ReleaseRef): Promise<ReleaseStatus> {
-  const handle = client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service));
+  const handle = client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), ref.runId);
   try {
     return await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
   } catch (err) {
@@ -85,18 +96,31 @@ export type MessageOutcome = { accepted: boolean; entry: TimelineEntry; status: 
  */
 export async function sendMessage(
   client: Client, ref: ReleaseRef,
-  message: { kind: 'approve'; by: string; comment?: string } | { kind: 'abort'; by: string; reason: string },
+  message: { kind: 'approve'; by: string; comment?: string; version?: string } | { kind: 'abort'; by: string; reason: string; version?: string },
   timeoutMs = 30_000,
 ): Promise<MessageOutcome> {
   const before = await readStatus(client, ref);
-  if (FINAL_PHASES.includes(before.phase)) throw new UserError(`the release of ${ref.namespace}/${ref.service} has ended (${before.phase}); nothing to ${message.kind}`);
-  const handle = client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service));
+  const what = `the release of ${ref.namespace}/${ref.service}`;
+  if (message.version !== undefined && message.version !== before.version) {
+    throw new UserError(`${what} is of version ${before.version}, not ${message.version}; nothing sent`);
+  }
+  if (FINAL_PHASES.includes(before.phase)) throw new UserError(`${what} has ended (${before.phase}); nothing to ${message.kind}`);
+  // Pinned to the run the user looked at and to its version: a message meant for
+  // a release that just ended never passes the next release's gate.
+  const pinned = { ...ref, runId: ref.runId ?? runIdOf(before) };
+  const handle = client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), pinned.runId);
   const requestId = randomUUID();
-  if (message.kind === 'approve') await handle.signal(approveSignal, { by: message.by, requestId, ...(message.comment ? { comment: message.comment } : {}) });
-  else await handle.signal(abortSignal, { by: message.by, reason: message.reason, requestId });
+  const version = before.version;
+  try {
+    if (message.kind === 'approve') await handle.signal(approveSignal, { by: message.by, requestId, version, ...(message.comment ? { comment: message.comment } : {}) });
+    else await handle.signal(abortSignal, { by: message.by, reason: message.reason, requestId, version });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UserError(`${what} (run ${pinned.runId}) has ended; nothing sent`);
+    throw err;
+  }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await readStatus(client, ref);
+    const status = await readStatus(client, pinned);
     const entry = status.timeline.find((e) => e.requestId === requestId);
     if (entry !== undefined) return { accepted: entry.accepted === true, entry, status };
     if (Date.now() > deadline) throw new UserError(`${message.kind} was sent but the release has not recorded it after ${timeoutMs / 1000}s: is a worker running?`);
@@ -104,27 +128,73 @@ export async function sendMessage(
   }
 }
 
-/** Follows a release until it ends, calling onChange with each new timeline entry. */
-export async function followRelease(client: Client, ref: ReleaseRef, onEntry: (e: TimelineEntry) => void, pollMs = 1_000): Promise<ReleaseResult> {
-  let seen = 0;
+/** How long following a release rides out a Temporal outage before it gives up. */
+const FOLLOW_OUTAGE_MS = 120_000;
+/** How long following waits for a worker to answer about a release that has ended. */
+const ENDED_UNANSWERED_MS = 20_000;
+
+/**
+ * Follows a release until it ends, calling onEntry with each new timeline entry
+ * once. A brief outage of Temporal is ridden out (onNote says so), not taken
+ * for the end of the release.
+ */
+export async function followRelease(
+  client: Client, ref: ReleaseRef, onEntry: (e: TimelineEntry) => void, pollMs = 1_000, onNote: (text: string) => void = () => undefined, seenBefore = 0,
+): Promise<ReleaseResult> {
+  let seen = seenBefore;
+  let failingSince: number | undefined;
+  let endedUnanswered: number | undefined;
   for (;;) {
-    const status = await readStatus(client, ref);
+    let status: ReleaseStatus;
+    try {
+      status = await readStatus(client, ref);
+      failingSince = undefined;
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      const now = Date.now();
+      if (failingSince === undefined) onNote(`cannot read the release (${(err as Error).message.split('\n')[0]}); retrying for ${FOLLOW_OUTAGE_MS / 1000}s: the release goes on in the worker`);
+      failingSince ??= now;
+      if (now - failingSince > FOLLOW_OUTAGE_MS) throw err;
+      await new Promise((r) => setTimeout(r, pollMs));
+      continue;
+    }
+    // A status from the search attributes (no worker answered) has no timeline: keep what was printed.
     status.timeline.slice(seen).forEach(onEntry);
-    seen = status.timeline.length;
+    seen = Math.max(seen, status.timeline.length);
     if (FINAL_PHASES.includes(status.phase)) {
-      const { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason } = status;
-      return { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason };
+      if (status.timeline.length > 0) {
+        const { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason } = status;
+        return { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason };
+      }
+      // Ended while no worker answered: ask again for the rest of the timeline for a
+      // while, then take the result from the history, which needs no worker.
+      endedUnanswered ??= Date.now();
+      if (Date.now() - endedUnanswered > ENDED_UNANSWERED_MS) {
+        return client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), ref.runId ?? runIdOf(status)).result() as Promise<ReleaseResult>;
+      }
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
+/** Whether any worker polls a task queue (a release started without one waits silently). */
+export async function hasWorker(client: Client, taskQueue: string): Promise<boolean> {
+  const answer = await client.workflowService.describeTaskQueue({
+        // 1 is TASK_QUEUE_TYPE_WORKFLOW: the workflow pollers are what a new release needs first.
+    namespace: client.options.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1,
+  });
+  return (answer.pollers ?? []).length > 0;
+}
+
 export interface ReleaseListing { workflowId: string; status: string; model?: string; namespace?: string; version?: string; phase?: string; startTime: Date }
 
-export async function listReleases(client: Client, options: { namespace?: string; all?: boolean; limit?: number } = {}): Promise<ReleaseListing[]> {
+export async function listReleases(client: Client, options: { namespace?: string; model?: string; phase?: string; all?: boolean; limit?: number } = {}): Promise<ReleaseListing[]> {
+  const quoted = (v: string) => `'${v.replaceAll("'", '')}'`;
   const clauses = [`WorkflowType = '${WORKFLOW_TYPE}'`];
   if (!options.all) clauses.push(`ExecutionStatus = 'Running'`);
-  if (options.namespace) clauses.push(`BluegreenNamespace = '${options.namespace.replaceAll("'", '')}'`);
+  if (options.namespace) clauses.push(`${searchAttributes.namespace.name} = ${quoted(options.namespace)}`);
+  if (options.model) clauses.push(`${searchAttributes.model.name} = ${quoted(options.model)}`);
+  if (options.phase) clauses.push(`${searchAttributes.phase.name} = ${quoted(options.phase)}`);
   const out: ReleaseListing[] = [];
   for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
     const sa = wf.typedSearchAttributes;
@@ -135,5 +205,29 @@ export async function listReleases(client: Client, options: { namespace?: string
     });
     if (out.length >= (options.limit ?? 100)) break;
   }
-  return out;
+  return out.sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
+}
+
+/**
+ * Adds to each message in a status's timeline the identity Temporal recorded for
+ * its sender (the signal event in the history), beside the `by` the sender
+ * stated. Workflow code cannot see that identity; the history keeps it.
+ */
+export async function withSenderIdentities(client: Client, status: ReleaseStatus): Promise<ReleaseStatus> {
+  const [workflowId, runId] = [status.releaseId.slice(0, status.releaseId.lastIndexOf('/')), status.releaseId.split('/').at(-1)];
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory().catch(() => undefined);
+  const identities = new Map<string, string>();
+  for (const event of history?.events ?? []) {
+    const signaled = event.workflowExecutionSignaledEventAttributes;
+    const data = signaled?.input?.payloads?.[0]?.data;
+    if (!signaled?.identity || !data) continue;
+    try {
+      const requestId = (JSON.parse(Buffer.from(data).toString('utf8')) as { requestId?: unknown }).requestId;
+      if (typeof requestId === 'string') identities.set(requestId, signaled.identity);
+    } catch { /* a payload that is not JSON carries no requestId */ }
+  }
+  return {
+    ...status,
+    timeline: status.timeline.map((e) => (e.requestId !== undefined && identities.has(e.requestId) ? { ...e, identity: identities.get(e.requestId) } : e)),
+  };
 }

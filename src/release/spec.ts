@@ -71,44 +71,109 @@ const verify = z.strictObject({
   });
 });
 
+const labelMap = z.record(
+  z.string().refine(isQualifiedName, { error: 'must be a label key such as app or example.com/tier' }),
+  z.string().max(63, { error: 'must be at most 63 characters' }).regex(LABEL_VALUE, { error: 'must be a label value' }),
+);
+
+/** Largest pod template a release carries, as JSON: it is stored in the release's history. */
+export const MAX_TEMPLATE_BYTES = 64 * 1024;
+
+/**
+ * A pod template as users write it in a Deployment. Only its outline is checked
+ * here; the API server validates the rest in preflight (a dry-run apply).
+ */
+const podTemplate = z.strictObject({
+  metadata: z.strictObject({
+    labels: labelMap.optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  }).optional(),
+  spec: z.looseObject({
+    containers: z.array(z.looseObject({
+      name: z.string().regex(DNS1123_LABEL, { error: 'must be a container name (DNS-1123 label)' }).max(63),
+    })).min(1, { error: 'must list at least one container' }),
+  }),
+}).refine((t) => JSON.stringify(t).length <= MAX_TEMPLATE_BYTES, {
+  error: `must be at most ${MAX_TEMPLATE_BYTES / 1024} KiB as JSON (it is stored in the release's history; mount large configuration from a ConfigMap)`,
+});
+
+/** Preview Service names are `<service>-preview`, and Service names have at most 63 characters. */
+export const MAX_SERVICE_NAME = 63 - '-preview'.length;
+
 export const ReleaseSpecSchema = z.strictObject({
   model: dns1035(63),
+  /** The cluster the release targets, as its workers name it (BLUEGREEN_CLUSTER_NAME); a worker of another refuses it. */
+  cluster: z.string().max(40, { error: 'must be at most 40 characters' }).regex(DNS1123_LABEL, { error: 'must be a DNS-1123 label: lower-case letters, digits and "-"' }).optional(),
   namespace: z.string().max(63, { error: 'must be at most 63 characters' }).regex(DNS1123_LABEL, {
     error: 'must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit',
   }).default('default'),
   /** The live Service's name; the preview Service is `<service>-preview`. Default: model. */
-  service: dns1035(55).optional(),
+  service: dns1035(MAX_SERVICE_NAME).optional(),
   version: z.string().min(1, { error: 'is required' }).max(63, { error: 'must be at most 63 characters' }).regex(LABEL_VALUE, {
     error: 'must be a label value: letters, digits, "-", "_", ".", starting and ending with a letter or digit',
   }),
-  image: z.string().refine(isImageReference, { error: 'must be an image reference such as registry.example.com/team/model:1.2 (lower-case path, optional tag and digest)' }),
-  replicas: z.number().int({ error: 'must be a whole number' }).min(1).max(1000).default(1),
+  /** The serving container's image; default: the template's (or the live Deployment's). */
+  image: z.string().refine(isImageReference, { error: 'must be an image reference such as registry.example.com/team/model:1.2 (lower-case path, optional tag and digest)' }).optional(),
+  /** The candidate's pod template; default: the template of the Deployment that serves live traffic. */
+  template: podTemplate.optional(),
+  /** A Deployment or pod-template manifest the CLI reads and inlines as `template` before starting. */
+  templateFrom: z.strictObject({ file: z.string().min(1) }).optional(),
+  /** The container that `image`, `env`, `resources`, `port` and `args` set; default: the first. */
+  container: z.string().regex(DNS1123_LABEL, { error: 'must be a container name (DNS-1123 label)' }).max(63).optional(),
+  args: z.array(z.string().max(4096)).max(200).optional(),
+  /** Default: the live Deployment's replicas (an adopted setup keeps its size), else 1. */
+  replicas: z.number().int({ error: 'must be a whole number' }).min(1).max(1000).optional(),
   /** Verify on fewer replicas, then scale up before the switch (spares GPUs). */
   previewReplicas: z.number().int({ error: 'must be a whole number' }).min(1).max(1000).optional(),
-  port: z.number().int().min(1).max(65535).default(8080),
+  /** The serving port; default: the serving container's first port, else 8080. */
+  port: z.number().int().min(1).max(65535).optional(),
   env: z.array(envVar).max(200).default([]),
   resources: z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() }).optional(),
   slotLabel: z.string().refine(isQualifiedName, { error: 'must be a label key such as slot, env or example.com/color' }).default('slot'),
   readinessPath: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /v2/health/ready' }).default('/v2/health/ready'),
   rolloutTimeout: duration('1h', 3_600_000).default('10m'),
+  /** How long the live Service may take to hold the candidate's endpoints after the switch before it is switched back. */
+  switchTimeout: duration('5m', 300_000).default('30s'),
   verify: verify.default({ protocol: 'v2', path: '/predict', requests: [] }),
   approval: z.strictObject({
     beforeSwitch: z.boolean().default(false),
     afterSwitch: z.enum(['auto', 'manual']).default('auto'),
     timeout: duration('7d', 7 * 86_400_000).default('1h'),
     onTimeout: z.enum(['rollback', 'promote']).default('rollback'),
-  }).default({ beforeSwitch: false, afterSwitch: 'auto', timeout: '1h', onTimeout: 'rollback' }),
+    /** Four eyes: an approve from whoever started the release is refused. */
+    notByStarter: z.boolean().default(false),
+  }).default({ beforeSwitch: false, afterSwitch: 'auto', timeout: '1h', onTimeout: 'rollback', notByStarter: false }),
   monitor: z.strictObject({
     window: duration('7d', 7 * 86_400_000).default('5m'),
     interval: duration('1h', 3_600_000).refine((s) => (parseDuration(s) ?? 0) >= 1_000, { error: 'must be at least 1s' }).default('30s'),
+    /**
+     * Before the first analysis: EndpointSlices follow a switch at once, but each
+     * node's proxy routes by them only after its next sync (kube-proxy: about a
+     * second), so a probe right after the switch may still reach the old pods.
+     */
+    initialDelay: duration('1h', 3_600_000).default('5s'),
     /** Where analysis sends its requests; default: the live Service's cluster URL. */
     endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** Failed analyses that make the release roll back. */
     failureLimit: z.number().int().min(1).max(100).default(1),
-  }).default({ window: '5m', interval: '30s', failureLimit: 1 }),
+  }).default({ window: '5m', interval: '30s', initialDelay: '5s', failureLimit: 1 }),
   scaleDownDelay: duration('1d', 86_400_000).default('30s'),
 }).superRefine((s, ctx) => {
-  if (s.previewReplicas !== undefined && s.previewReplicas > s.replicas) {
+  if (s.service === undefined && s.model.length > MAX_SERVICE_NAME) {
+    ctx.addIssue({ code: 'custom', path: ['model'], input: s.model, message: `must be at most ${MAX_SERVICE_NAME} characters when service is not set: the Services are named after it and "${s.model}-preview" would be longer than 63` });
+  }
+  if (s.template !== undefined && s.templateFrom !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['templateFrom'], message: 'give either template or templateFrom, not both' });
+  }
+  const labels = s.template?.metadata?.labels ?? {};
+  if (labels[s.slotLabel] !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['template', 'metadata', 'labels', s.slotLabel], input: labels[s.slotLabel], message: `is the slot label, which Bluegreen sets (blue or green); remove it from the template` });
+  }
+  const containers = s.template?.spec.containers ?? [];
+  if (s.container !== undefined && s.template !== undefined && !containers.some((c) => c.name === s.container)) {
+    ctx.addIssue({ code: 'custom', path: ['container'], input: s.container, message: `must name a container of the template (${containers.map((c) => c.name).join(', ')})` });
+  }
+  if (s.previewReplicas !== undefined && s.replicas !== undefined && s.previewReplicas > s.replicas) {
     ctx.addIssue({ code: 'custom', path: ['previewReplicas'], message: `must be between 1 and replicas (${s.replicas})`, input: s.previewReplicas });
   }
   const names = new Set<string>();

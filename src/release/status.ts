@@ -13,8 +13,9 @@ export const FINAL_PHASES: readonly Phase[] = ['Succeeded', 'RolledBack', 'Faile
 export type Slot = 'blue' | 'green';
 export const otherSlot = (slot: Slot): Slot => (slot === 'blue' ? 'green' : 'blue');
 
-export interface Approval { by: string; comment?: string; requestId?: string }
-export interface Abort { by: string; reason: string; requestId?: string }
+/** `version`, when given, pins the message to the release of that version: one meant for another is ignored. */
+export interface Approval { by: string; comment?: string; requestId?: string; version?: string }
+export interface Abort { by: string; reason: string; requestId?: string; version?: string }
 
 export interface TimelineEntry {
   /** ISO time from the workflow's clock */
@@ -26,6 +27,8 @@ export interface TimelineEntry {
   /** set for messages: whether the release acted on it */
   accepted?: boolean;
   requestId?: string;
+  /** for messages, added by clients from the history: the identity the Temporal server recorded for the sender */
+  identity?: string;
 }
 
 export interface CheckResult { name: string; ok: boolean; detail: string; latencyMs?: number }
@@ -46,9 +49,13 @@ export interface ReleaseStatus {
   candidateSlot?: Slot;
   /** the slot the live Service selects now, as far as the release knows */
   liveSlot?: Slot;
+  /** the Deployments of the old slot (adopted or Bluegreen's) and of the candidate */
+  oldDeployment?: string;
+  candidateDeployment?: string;
   waitingFor?: Gate;
   verification?: VerificationResult;
   analysis?: AnalysisResult;
+  startedBy?: string;
   approvedBy?: string;
   abortedBy?: string;
   /** why the release rolled back or failed */
@@ -61,6 +68,9 @@ export type ReleaseResult = Pick<ReleaseStatus, 'releaseId' | 'phase' | 'oldSlot
 export const approveSignal = defineSignal<[Approval]>('approve');
 export const abortSignal = defineSignal<[Abort]>('abort');
 export const statusQuery = defineQuery<ReleaseStatus>('status');
+
+/** Memo key of who started a release (as the client that started it said). */
+export const STARTED_BY_MEMO = 'startedBy';
 
 export const TASK_QUEUE = 'bluegreen';
 export const WORKFLOW_TYPE = 'release';
@@ -85,4 +95,8 @@ export const ErrorTypes = {
   verificationFailed: 'VerificationFailed',
   selectorConflict: 'SelectorConflict',
   forbiddenNamespace: 'NamespaceNotAllowed',
+  switchRefused: 'SwitchRefused',
+  switchTimeout: 'SwitchTimeout',
+  slotIsLive: 'SlotIsLive',
+  endpointNotAllowed: 'EndpointNotAllowed',
 } as const;

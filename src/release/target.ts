@@ -5,7 +5,10 @@ import type { Slot } from './status.js';
 
 export const FIELD_MANAGER = 'bluegreen';
 export const MANAGED_BY = 'bluegreen';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const VERSION_LABEL = 'bluegreen.dev/version';
+/** Names the model service a pod belongs to, so Services of one model never select each other's pods. */
+export const SERVICE_LABEL = 'bluegreen.dev/service';
 export const RELEASE_ANNOTATION = 'bluegreen.dev/release';
 
 /** The part of a spec that names objects in the cluster. */
@@ -14,7 +17,6 @@ export interface Target {
   model: string;
   service: string;
   slotLabel: string;
-  port: number;
 }
 
 export const targetOf = (spec: ReleaseSpec): Target => ({
@@ -22,13 +24,18 @@ export const targetOf = (spec: ReleaseSpec): Target => ({
   model: spec.model,
   service: spec.service ?? spec.model,
   slotLabel: spec.slotLabel,
-  port: spec.port,
 });
 
+/** Bluegreen's own name for a slot's Deployment; an adopted live Deployment keeps its own. */
 export const deploymentName = (t: Target, slot: Slot): string => `${t.service}-${slot}`;
 export const previewServiceName = (t: Target): string => `${t.service}-preview`;
 
-/** Labels on a slot's Deployment and pods; the selector uses all but the version. */
+/** The selector of a Service that Bluegreen creates (a first release). */
 export function slotSelector(t: Target, slot: Slot): Record<string, string> {
-  return { 'app.kubernetes.io/name': t.model, [t.slotLabel]: slot };
+  return { [SERVICE_LABEL]: t.service, [t.slotLabel]: slot };
 }
+
+/** Labels that mark an object as Bluegreen's for this model service. */
+export const ownLabels = (t: Target): Record<string, string> => ({
+  'app.kubernetes.io/name': t.model, [MANAGED_BY_LABEL]: MANAGED_BY, [SERVICE_LABEL]: t.service,
+});

@@ -1,11 +1,7 @@
-// Reading and validating spec files: every error at once, each naming the field,
-// the value given and what is allowed.
-import { parseDocument } from 'yaml';
+// Validating specs: every error at once, each naming the field, the value given
+// and what is allowed. No I/O, so the workflow validates its input with it too.
 import type { z } from 'zod';
 import { ReleaseSpecSchema, type ReleaseSpec } from './spec.js';
-
-export const MAX_SPEC_BYTES = 256 * 1024;
-const MAX_YAML_ALIASES = 50;
 
 export interface FieldError {
   /** e.g. `verify.requests[0].inputs`; empty for the document itself */
@@ -60,23 +56,4 @@ export function validateSpec(input: unknown, source = 'spec'): ReleaseSpec {
   const result = ReleaseSpecSchema.safeParse(input, { reportInput: true });
   if (!result.success) throw new InvalidSpecError(source, toFieldErrors(result.error.issues));
   return result.data;
-}
-
-/** Parses YAML or JSON text (JSON is YAML) with bounded size and aliases, then validates. */
-export function parseSpecText(text: string, source = 'spec'): ReleaseSpec {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_SPEC_BYTES) {
-    throw new InvalidSpecError(source, [{ field: '', message: `is ${bytes} bytes; at most ${MAX_SPEC_BYTES} are allowed` }]);
-  }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new InvalidSpecError(source, doc.errors.map((e) => ({ field: '', message: `is not valid YAML or JSON: ${e.message.split('\n')[0]}` })));
-  }
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
-  } catch (err) {
-    throw new InvalidSpecError(source, [{ field: '', message: `cannot be read: ${(err as Error).message}` }]);
-  }
-  return validateSpec(data, source);
 }

@@ -1,17 +1,23 @@
 // The release workflow: deterministic, no I/O. Every effect on the cluster is an
 // activity; every decision is recorded in the timeline the `status` query returns.
+// The release is a flat list of named steps (as Argo Rollouts' rolloutBlueGreen):
+// each says with guard clauses why it skips, and pushes its compensation before
+// it acts, so a rollback undoes exactly what happened.
 import {
-  ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation,
+  ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, patched,
   proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
+import type { Plan, SlotPlan } from '../activities/types.js';
 import { durationMs } from '../release/duration.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import {
-  abortSignal, approveSignal, searchAttributes, ErrorTypes, statusQuery, FINAL_PHASES,
+  abortSignal, approveSignal, searchAttributes, ErrorTypes, statusQuery, FINAL_PHASES, STARTED_BY_MEMO,
   type Abort, type Approval, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry,
 } from '../release/status.js';
-import { targetOf } from '../release/target.js';
+import { targetOf, type Target } from '../release/target.js';
+import { InvalidSpecError, formatFieldError, validateSpec } from '../release/validate.js';
+import { upgradePlan } from './legacy-plan.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -23,23 +29,192 @@ const quick: ActivityOptions = {
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE },
 };
+// A wait's attempt also ends when its worker goes away (a deploy, a crash: the
+// heartbeat times out). That is no failure of the step, so waits have no attempt
+// limit: the activity counts its real failures in its heartbeat and gives up at
+// the limit (activities/attempts.ts). Its progress is in its heartbeat too, so a
+// new attempt goes on where the last one stood, under the same deadline.
 const waiting = (startToClose: number): ActivityOptions => ({
   ...quick,
   startToCloseTimeout: startToClose,
-  heartbeatTimeout: '30s',
-  retry: { ...quick.retry, maximumAttempts: 4 },
+  // Beats go out every 2s (activities/index.ts, the worker's throttle), so 10s is
+  // five missed beats: a dead worker costs about 10s, a busy one no false retry.
+  heartbeatTimeout: '10s',
+  retry: { ...quick.retry, maximumAttempts: Number.POSITIVE_INFINITY },
 });
 // Undoing must try harder than doing: it is what restores the old version.
 const undo: ActivityOptions = { ...quick, retry: { ...quick.retry, maximumInterval: '30s', maximumAttempts: 30 } };
+/** A switch back waits at least this long for the old pods' endpoints. */
+const SWITCH_BACK_SETTLE_MS = 60_000;
 
-export async function release(spec: ReleaseSpec): Promise<ReleaseResult> {
-  const target = targetOf(spec);
+/** One release in flight: the spec, what preflight decided, the status, and the saga. */
+interface Run {
+  spec: ReleaseSpec;
+  target: Target;
+  status: ReleaseStatus;
+  plan?: Plan;
+  approval?: Approval;
+  compensations: { name: string; run: () => Promise<unknown> }[];
+  record: (event: string, more?: Partial<TimelineEntry>) => void;
+  enter: (phase: Phase, detail?: string) => void;
+  awaitApproval: (gate: Gate, timeoutMs: number) => Promise<boolean>;
+  acts: Activities;
+  rollout: Activities;
+  verifying: Activities;
+  switching: Activities;
+  monitoring: Activities;
+  undoing: Activities;
+  undoRollout: Activities;
+}
+
+const plannedOf = (run: Run): Plan => {
+  if (run.plan === undefined) throw new Error('preflight has not run');
+  return run.plan;
+};
+
+async function preflight(run: Run): Promise<void> {
+  run.enter('Preflight');
+  const plan = upgradePlan(await run.acts.inspect(run.spec), run.spec, run.target);
+  run.plan = plan;
+  const { status } = run;
+  status.oldSlot = plan.oldSlot;
+  status.liveSlot = plan.oldSlot;
+  status.candidateSlot = plan.candidateSlot;
+  status.oldDeployment = plan.live?.deployment;
+  status.candidateDeployment = plan.candidate.deployment;
+  if (plan.live === undefined) return run.record('plan', { detail: `first release: bootstrap into ${plan.candidateSlot} as Deployment ${plan.candidate.deployment}` });
+  const adopted = plan.live.adopted ? ' (adopted: found by the live Service\'s selector, not created by Bluegreen)' : '';
+  run.record('plan', { detail: `live slot ${plan.live.slot} is Deployment ${plan.live.deployment}${adopted}; candidate goes into ${plan.candidateSlot} as Deployment ${plan.candidate.deployment}` });
+}
+
+async function deploy(run: Run): Promise<void> {
+  run.enter('Deploying');
+  const { spec, target, status } = run;
+  const plan = plannedOf(run);
+  const candidate = { target, slot: plan.candidateSlot, deployment: plan.candidate.deployment };
+  run.compensations.push({ name: `delete candidate Deployment ${candidate.deployment}`, run: () => run.undoing.deleteSlot(candidate) });
+  await run.acts.applyCandidate({ target, object: plan.object, releaseId: status.releaseId, replicas: spec.previewReplicas ?? plan.replicas });
+  const { previewBefore, ports } = plan;
+  run.compensations.push(previewBefore === null
+    ? { name: 'remove preview Service', run: () => run.undoing.removePreview({ target }) }
+    : { name: `point preview back at ${JSON.stringify(previewBefore)}`, run: () => run.undoing.pointPreview({ target, selector: previewBefore, ports, releaseId: status.releaseId }) });
+  // The preview gets exactly the selector the live Service will get, so verification proves it too.
+  await run.acts.pointPreview({ target, selector: plan.candidate.selector, ports, releaseId: status.releaseId });
+  const ready = await run.rollout.waitForRollout({ ...candidate, timeoutMs: durationMs(spec.rolloutTimeout) });
+  run.record('rollout', { detail: `${ready.ready}/${ready.total} replicas available` });
+}
+
+async function verify(run: Run): Promise<void> {
+  run.enter('Verifying');
+  const plan = plannedOf(run);
+  const { status } = run;
+  status.verification = await run.verifying.verifyCandidate({ spec: run.spec, slot: plan.candidateSlot, deployment: plan.candidate.deployment, port: plan.port });
+  if (!status.verification.ok) {
+    const failed = status.verification.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+    throw ApplicationFailure.nonRetryable(`verification failed: ${failed.join('; ')}`, 'VerificationFailed');
+  }
+  run.record('verified', { detail: `${status.verification.checks.length} checks passed against ${status.verification.endpoint}` });
+}
+
+async function gateBeforeSwitch(run: Run): Promise<void> {
+  const { approval } = run.spec;
+  if (!approval.beforeSwitch) return;
+  run.enter('AwaitingApproval');
+  const approvedInTime = await run.awaitApproval('beforeSwitch', durationMs(approval.timeout));
+  // Each gate needs its own approval: the one given here must not also pass monitoring.
+  if (patched('approval-per-gate')) run.approval = undefined;
+  if (approvedInTime) return;
+  if (approval.onTimeout === 'rollback') throw ApplicationFailure.nonRetryable(`no approval within ${approval.timeout} before the switch`, 'ApprovalTimeout');
+  run.record('approval timed out', { detail: 'onTimeout is promote: switching' });
+}
+
+async function switchLive(run: Run): Promise<void> {
+  run.enter('Switching');
+  const { spec, target, status } = run;
+  const plan = plannedOf(run);
+  const candidate: SlotPlan = plan.candidate;
+  const ref = { target, slot: candidate.slot, deployment: candidate.deployment };
+  const rolloutTimeoutMs = durationMs(spec.rolloutTimeout);
+  const { replicas } = plan;
+  if (spec.previewReplicas !== undefined && spec.previewReplicas < replicas) {
+    await run.acts.scaleSlot({ ...ref, replicas });
+    await run.rollout.waitForRollout({ ...ref, replicas, timeoutMs: rolloutTimeoutMs });
+    run.record('scaled', { detail: `candidate scaled to ${replicas} replicas` });
+  }
+  const live = plan.live;
+  if (live === undefined) {
+    run.compensations.push({ name: 'remove live Service', run: () => run.undoing.removeService({ target, releaseId: status.releaseId }) });
+  } else {
+    run.compensations.push({
+      name: `switch live traffic back to ${live.deployment}`,
+      run: async () => {
+        await run.undoRollout.waitForRollout({ target, slot: live.slot, deployment: live.deployment, restoreReplicas: Math.max(1, live.replicas), timeoutMs: rolloutTimeoutMs });
+        const back = await run.undoing.switchTraffic({
+          target, from: candidate, to: live, ports: plan.ports, releaseId: status.releaseId, back: true,
+          settleMs: Math.max(SWITCH_BACK_SETTLE_MS, durationMs(spec.switchTimeout)),
+        });
+        // Releases of Bluegreen 0.1 recorded no answer here: they always switched.
+        if (back?.switched ?? true) status.liveSlot = live.slot;
+        run.record('switched back', { detail: back?.detail ?? `live Service selects ${live.slot}` });
+      },
+    });
+  }
+  const switched = await run.switching.switchTraffic({
+    target, from: live, to: candidate, ports: plan.ports, releaseId: status.releaseId, settleMs: durationMs(spec.switchTimeout),
+  });
+  status.liveSlot = candidate.slot;
+  run.record('switched', { detail: switched?.detail ?? `live Service selects ${candidate.slot}` });
+}
+
+async function monitor(run: Run): Promise<void> {
+  const { spec, status } = run;
+  run.enter('Monitoring', `window ${spec.monitor.window}, analysis every ${spec.monitor.interval}`);
+  status.waitingFor = 'afterSwitch';
+  const analysisScope = new CancellationScope();
+  const analysis = analysisScope.run(() => run.monitoring.monitor({ spec, port: plannedOf(run).port }));
+  const first = await Promise.race([
+    analysis.then((result) => ({ approved: false as const, result })),
+    condition(() => run.approval !== undefined).then(() => ({ approved: true as const })),
+  ]);
+  status.waitingFor = undefined;
+  if (first.approved) {
+    analysisScope.cancel();
+    await analysis.catch(() => undefined);
+    return;
+  }
+  status.analysis = first.result;
+  if (!first.result.ok) {
+    throw ApplicationFailure.nonRetryable(`analysis failed ${first.result.failures} of ${first.result.runs} times: ${first.result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ')}`, 'AnalysisFailed');
+  }
+  run.record('analysis passed', { detail: `${first.result.runs} runs in the monitor window` });
+  if (spec.approval.afterSwitch === 'auto') return;
+  if (await run.awaitApproval('afterSwitch', durationMs(spec.approval.timeout))) return;
+  if (spec.approval.onTimeout === 'rollback') throw ApplicationFailure.nonRetryable(`no approval within ${spec.approval.timeout} after the monitor window`, 'ApprovalTimeout');
+  run.record('approval timed out', { detail: 'onTimeout is promote: promoting' });
+}
+
+async function waitBeforeDelete(run: Run): Promise<void> {
+  const live = plannedOf(run).live;
+  if (live === undefined) return run.enter('Finalizing', 'first release: no old slot');
+  run.enter('Finalizing', `deleting ${live.deployment} after ${run.spec.scaleDownDelay}`);
+  const delayMs = durationMs(run.spec.scaleDownDelay);
+  // A server timer fires on its next tick (about a second) even when set to 0:
+  // no delay, no timer. Releases started before this kept their timer (replay).
+  if (delayMs > 0 || !patched('no-zero-delay-timer')) await sleep(delayMs);
+}
+
+const STEPS = [preflight, deploy, verify, gateBeforeSwitch, switchLive, monitor, waitBeforeDelete];
+
+export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   const info = workflowInfo();
   const status: ReleaseStatus = {
     releaseId: `${info.workflowId}/${info.runId}`,
-    model: spec.model, namespace: spec.namespace, version: spec.version,
+    model: String(input?.model ?? ''), namespace: String(input?.namespace ?? ''), version: String(input?.version ?? ''),
     phase: 'Pending', timeline: [],
   };
+  const startedBy = info.memo?.[STARTED_BY_MEMO];
+  if (typeof startedBy === 'string') status.startedBy = startedBy;
+  setHandler(statusQuery, () => status);
   const record = (event: string, more: Partial<TimelineEntry> = {}): void => {
     status.timeline.push({ at: new Date().toISOString(), phase: status.phase, event, ...more });
   };
@@ -49,38 +224,69 @@ export async function release(spec: ReleaseSpec): Promise<ReleaseResult> {
     upsertSearchAttributes([{ key: searchAttributes.phase, value: phase }]);
   };
 
+  // The worker trusts no client: a spec from another client or an older CLI is
+  // validated here, and an invalid one ends the release with the field errors.
+  let spec: ReleaseSpec;
+  try {
+    spec = validateSpec(input);
+  } catch (err) {
+    if (!(err instanceof InvalidSpecError)) throw err;
+    status.reason = `invalid release spec: ${err.errors.map(formatFieldError).join('; ')}`;
+    enter('Failed', 'nothing in the cluster was changed');
+    return result();
+  }
+
   const rolloutTimeoutMs = durationMs(spec.rolloutTimeout);
-  const acts = proxyActivities<Activities>(quick);
-  const rollout = proxyActivities<Activities>(waiting(rolloutTimeoutMs + 60_000));
-  const verifying = proxyActivities<Activities>(waiting(10 * 60_000));
-  const switching = proxyActivities<Activities>(waiting(5 * 60_000));
-  const monitoring = proxyActivities<Activities>(waiting(durationMs(spec.monitor.window) + 5 * 60_000));
-  const undoing = proxyActivities<Activities>(undo);
-  const undoRollout = proxyActivities<Activities>({ ...waiting(rolloutTimeoutMs + 60_000), retry: undo.retry });
+  const run: Run = {
+    spec, target: targetOf(spec), status, compensations: [], record, enter,
+    awaitApproval: async (gate, timeoutMs) => {
+      status.waitingFor = gate;
+      try {
+        return await condition(() => run.approval !== undefined, timeoutMs);
+      } finally {
+        status.waitingFor = undefined;
+      }
+    },
+    acts: proxyActivities<Activities>(quick),
+    rollout: proxyActivities<Activities>(waiting(rolloutTimeoutMs + 60_000)),
+    verifying: proxyActivities<Activities>(waiting(10 * 60_000)),
+    switching: proxyActivities<Activities>(waiting(5 * 60_000 + durationMs(spec.switchTimeout))),
+    monitoring: proxyActivities<Activities>(waiting(durationMs(spec.monitor.window) + 5 * 60_000)),
+    undoing: proxyActivities<Activities>(undo),
+    undoRollout: proxyActivities<Activities>({ ...waiting(rolloutTimeoutMs + 60_000), retry: undo.retry }),
+  };
 
   // `work` holds everything abort may interrupt; aborting cancels it.
   const work = new CancellationScope();
-  let approval: Approval | undefined;
   let abortRequest: Abort | undefined;
   let deleting = false;
 
-  setHandler(statusQuery, () => status);
-  setHandler(approveSignal, (input: unknown) => {
-    const msg = asApproval(input);
-    if (msg === undefined) return record('approve', { accepted: false, detail: `ignored: invalid payload ${describePayload(input)}` });
+  setHandler(approveSignal, (payload: unknown) => {
+    const msg = asApproval(payload);
+    if (msg === undefined) return record('approve', { accepted: false, detail: `ignored: invalid payload ${describePayload(payload)}` });
     const { by, requestId, comment } = msg;
-    if (status.waitingFor === undefined || approval !== undefined) {
-      const why = approval !== undefined ? 'already approved' : `not waiting for approval (phase ${status.phase})`;
+    if (msg.version !== undefined && msg.version !== spec.version) {
+      return record('approve', { by, requestId, accepted: false, detail: `ignored: meant for version ${msg.version}; this release is ${spec.version}` });
+    }
+    if (spec.approval.notByStarter && by === status.startedBy) {
+      return record('approve', { by, requestId, accepted: false, detail: `ignored: ${by} started this release, and approval.notByStarter asks for someone else` });
+    }
+    if (status.waitingFor === undefined || run.approval !== undefined) {
+      const why = run.approval !== undefined ? 'already approved' : `not waiting for approval (phase ${status.phase})`;
       return record('approve', { by, requestId, accepted: false, detail: `ignored: ${why}` });
     }
-    approval = msg;
+    run.approval = msg;
     status.approvedBy = by;
-    record('approve', { by, requestId, accepted: true, detail: comment ?? `approved at ${status.waitingFor === 'beforeSwitch' ? 'the gate before the switch' : 'monitoring'}` });
+    const gate = status.waitingFor === 'beforeSwitch' ? 'the gate before the switch' : 'monitoring';
+    record('approve', { by, requestId, accepted: true, detail: comment === undefined ? `approved at ${gate}` : `approved at ${gate}: ${comment}` });
   });
-  setHandler(abortSignal, (input: unknown) => {
-    const msg = asAbort(input);
-    if (msg === undefined) return record('abort', { accepted: false, detail: `ignored: invalid payload ${describePayload(input)}` });
+  setHandler(abortSignal, (payload: unknown) => {
+    const msg = asAbort(payload);
+    if (msg === undefined) return record('abort', { accepted: false, detail: `ignored: invalid payload ${describePayload(payload)}` });
     const { by, requestId, reason } = msg;
+    if (msg.version !== undefined && msg.version !== spec.version) {
+      return record('abort', { by, requestId, accepted: false, detail: `refused: meant for version ${msg.version}; this release is ${spec.version}` });
+    }
     if (deleting || FINAL_PHASES.includes(status.phase) || status.phase === 'RollingBack' || abortRequest !== undefined) {
       const why = deleting ? 'the old slot is being deleted; there is nothing to go back to' : abortRequest !== undefined ? 'already aborting' : `the release is ${status.phase}`;
       return record('abort', { by, requestId, accepted: false, detail: `refused: ${why}` });
@@ -91,132 +297,29 @@ export async function release(spec: ReleaseSpec): Promise<ReleaseResult> {
     work.cancel();
   });
 
-  /** Waits at a gate; true when approved, false when the timeout passed. */
-  const awaitApproval = async (gate: Gate, timeout: string): Promise<boolean> => {
-    status.waitingFor = gate;
-    try {
-      return await condition(() => approval !== undefined, timeout);
-    } finally {
-      status.waitingFor = undefined;
-    }
-  };
-
-  // Saga: each undo step is pushed before its step runs (every undo is idempotent,
-  // so a step that half-happened is undone too), and run in reverse on rollback.
-  const compensations: { name: string; run: () => Promise<unknown> }[] = [];
-  let plan: Awaited<ReturnType<Activities['inspect']>> | undefined;
-
-  const steps = async (): Promise<void> => {
-    enter('Preflight');
-    plan = await acts.inspect(spec);
-    const { oldSlot, candidateSlot, previewBefore } = plan;
-    status.oldSlot = oldSlot;
-    status.liveSlot = oldSlot;
-    status.candidateSlot = candidateSlot;
-    record('plan', { detail: oldSlot === undefined ? `first release: bootstrap into ${candidateSlot}` : `live slot ${oldSlot}; candidate goes into ${candidateSlot}` });
-
-    enter('Deploying');
-    const candidate = { target, slot: candidateSlot };
-    compensations.push({ name: `delete candidate slot ${candidateSlot}`, run: () => undoing.deleteSlot(candidate) });
-    await acts.applyCandidate({ spec, slot: candidateSlot, releaseId: status.releaseId, replicas: spec.previewReplicas ?? spec.replicas });
-    compensations.push(previewBefore === null
-      ? { name: 'remove preview Service', run: () => undoing.removePreview({ target }) }
-      : { name: `point preview back at ${previewBefore}`, run: () => undoing.pointPreview({ target, slot: previewBefore, releaseId: status.releaseId }) });
-    await acts.pointPreview({ ...candidate, releaseId: status.releaseId });
-    const ready = await rollout.waitForRollout({ ...candidate, timeoutMs: rolloutTimeoutMs });
-    record('rollout', { detail: `${ready.ready}/${ready.total} replicas available` });
-
-    enter('Verifying');
-    status.verification = await verifying.verifyCandidate({ spec, slot: candidateSlot });
-    if (!status.verification.ok) {
-      const failed = status.verification.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-      throw ApplicationFailure.nonRetryable(`verification failed: ${failed.join('; ')}`, 'VerificationFailed');
-    }
-    record('verified', { detail: `${status.verification.checks.length} checks passed against ${status.verification.endpoint}` });
-
-    if (spec.approval.beforeSwitch) {
-      enter('AwaitingApproval');
-      if (!(await awaitApproval('beforeSwitch', spec.approval.timeout))) {
-        if (spec.approval.onTimeout === 'rollback') throw ApplicationFailure.nonRetryable(`no approval within ${spec.approval.timeout} before the switch`, 'ApprovalTimeout');
-        record('approval timed out', { detail: 'onTimeout is promote: switching' });
-      }
-    }
-
-    enter('Switching');
-    if (spec.previewReplicas !== undefined && spec.previewReplicas < spec.replicas) {
-      await acts.scaleSlot({ ...candidate, replicas: spec.replicas });
-      await rollout.waitForRollout({ ...candidate, replicas: spec.replicas, timeoutMs: rolloutTimeoutMs });
-      record('scaled', { detail: `candidate scaled to ${spec.replicas} replicas` });
-    }
-    if (oldSlot === undefined) {
-      compensations.push({ name: 'remove live Service', run: () => undoing.removeService({ target, releaseId: status.releaseId }) });
-    } else {
-      const old = { target, slot: oldSlot };
-      compensations.push({
-        name: `switch live traffic back to ${oldSlot}`,
-        run: async () => {
-          await undoRollout.waitForRollout({ ...old, timeoutMs: rolloutTimeoutMs });
-          await undoing.switchTraffic({ target, from: candidateSlot, to: oldSlot, releaseId: status.releaseId });
-          status.liveSlot = oldSlot;
-        },
-      });
-    }
-    await switching.switchTraffic({ target, from: oldSlot, to: candidateSlot, releaseId: status.releaseId });
-    status.liveSlot = candidateSlot;
-    record('switched', { detail: `live Service selects ${candidateSlot}` });
-
-    enter('Monitoring', `window ${spec.monitor.window}, analysis every ${spec.monitor.interval}`);
-    await monitor();
-
-    enter('Finalizing', oldSlot === undefined ? 'first release: no old slot' : `deleting ${oldSlot} after ${spec.scaleDownDelay}`);
-    if (oldSlot !== undefined) await sleep(spec.scaleDownDelay);
-  };
-
-  const monitor = async (): Promise<void> => {
-    status.waitingFor = 'afterSwitch';
-    const analysisScope = new CancellationScope();
-    const analysis = analysisScope.run(() => monitoring.monitor({ spec }));
-    const first = await Promise.race([
-      analysis.then((result) => ({ approved: false as const, result })),
-      condition(() => approval !== undefined).then(() => ({ approved: true as const })),
-    ]);
-    status.waitingFor = undefined;
-    if (first.approved) {
-      analysisScope.cancel();
-      await analysis.catch(() => undefined);
-      return;
-    }
-    status.analysis = first.result;
-    if (!first.result.ok) {
-      throw ApplicationFailure.nonRetryable(`analysis failed ${first.result.failures} of ${first.result.runs} times: ${first.result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ')}`, 'AnalysisFailed');
-    }
-    record('analysis passed', { detail: `${first.result.runs} runs in the monitor window` });
-    if (spec.approval.afterSwitch === 'auto') return;
-    if (!(await awaitApproval('afterSwitch', spec.approval.timeout))) {
-      if (spec.approval.onTimeout === 'rollback') throw ApplicationFailure.nonRetryable(`no approval within ${spec.approval.timeout} after the monitor window`, 'ApprovalTimeout');
-      record('approval timed out', { detail: 'onTimeout is promote: promoting' });
-    }
-  };
-
   try {
-    await work.run(steps);
+    await work.run(async () => {
+      for (const step of STEPS) await step(run);
+    });
+    // An abort accepted while the last step was finishing still rolls back.
+    if (abortRequest !== undefined) throw ApplicationFailure.nonRetryable('aborted', 'Aborted');
   } catch (err) {
     status.waitingFor = undefined;
     status.reason = abortRequest !== undefined
       ? `aborted by ${abortRequest.by}: ${abortRequest.reason}`
       : isCancellation(err) ? 'the release was cancelled' : describeFailure(err);
-    return await CancellationScope.nonCancellable(() => rollBack(compensations));
+    return await CancellationScope.nonCancellable(() => rollBack(run.compensations));
   }
 
   // From here on there is no going back: the old slot goes away.
   deleting = true;
-  if (plan?.oldSlot !== undefined) {
-    const oldSlot = plan.oldSlot;
+  const live = run.plan?.live;
+  if (live !== undefined) {
     try {
-      await CancellationScope.nonCancellable(() => undoing.deleteSlot({ target, slot: oldSlot }));
-      record('deleted', { detail: `old slot ${oldSlot} deleted` });
+      await CancellationScope.nonCancellable(() => run.undoing.deleteSlot({ target: run.target, slot: live.slot, deployment: live.deployment }));
+      record('deleted', { detail: `old slot ${live.slot} (Deployment ${live.deployment}) deleted` });
     } catch (err) {
-      status.reason = `the candidate serves traffic, but the old slot ${oldSlot} could not be deleted: ${describeFailure(err)}`;
+      status.reason = `the candidate was promoted, but the old slot ${live.slot} (Deployment ${live.deployment}) was not deleted: ${describeFailure(err)}`;
       enter('Failed');
       return result();
     }
@@ -224,7 +327,7 @@ export async function release(spec: ReleaseSpec): Promise<ReleaseResult> {
   enter('Succeeded', `${spec.version} is live in ${status.candidateSlot}`);
   return result();
 
-  async function rollBack(steps: typeof compensations): Promise<ReleaseResult> {
+  async function rollBack(steps: Run['compensations']): Promise<ReleaseResult> {
     enter('RollingBack', status.reason);
     const order = [...steps].reverse();
     for (const [i, step] of order.entries()) {
@@ -264,16 +367,19 @@ function describePayload(input: unknown): string {
 
 const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
 
+const optionalText = (v: unknown, max: number): boolean => v === undefined || isText(v, max);
+const present = <K extends string>(key: K, v: string | undefined): Partial<Record<K, string>> => (v === undefined ? {} : { [key]: v } as Record<K, string>);
+
 function asApproval(input: unknown): Approval | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
-  const { by, comment, requestId } = input as Record<string, unknown>;
-  if (!isText(by, 200) || (comment !== undefined && !isText(comment, 2000)) || (requestId !== undefined && !isText(requestId, 100))) return undefined;
-  return { by, ...(comment === undefined ? {} : { comment }), ...(requestId === undefined ? {} : { requestId }) };
+  const { by, comment, requestId, version } = input as Record<string, unknown>;
+  if (!isText(by, 200) || !optionalText(comment, 2000) || !optionalText(requestId, 100) || !optionalText(version, 63)) return undefined;
+  return { by, ...present('comment', comment as string | undefined), ...present('requestId', requestId as string | undefined), ...present('version', version as string | undefined) };
 }
 
 function asAbort(input: unknown): Abort | undefined {
   if (typeof input !== 'object' || input === null) return undefined;
-  const { by, reason, requestId } = input as Record<string, unknown>;
-  if (!isText(by, 200) || !isText(reason, 2000) || (requestId !== undefined && !isText(requestId, 100))) return undefined;
-  return { by, reason, ...(requestId === undefined ? {} : { requestId }) };
+  const { by, reason, requestId, version } = input as Record<string, unknown>;
+  if (!isText(by, 200) || !isText(reason, 2000) || !optionalText(requestId, 100) || !optionalText(version, 63)) return undefined;
+  return { by, reason, ...present('requestId', requestId as string | undefined), ...present('version', version as string | undefined) };
 }

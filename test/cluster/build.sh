@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds the test control plane from Go modules (no binary downloads):
-# kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl.
+# kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl,
+# and the real node's kubelet, kube-proxy and kubectl.
 # Binaries are cached in $K8S_BIN_DIR and reused while the pinned versions hold.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
 
-bins=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl)
+k8s_cmds=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+bins=("${k8s_cmds[@]}" etcd kwok kwokctl)
 missing=0
 for b in "${bins[@]}"; do [ -x "$K8S_BIN_DIR/$b" ] || missing=1; done
 if [ "$missing" = 0 ]; then echo "control plane binaries: $K8S_BIN_DIR (cached)"; exit 0; fi
@@ -20,7 +22,9 @@ staging_tag="v0.${K8S_VERSION#v1.}"
 
 # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with
 # ./staging paths that the published module lacks: replace each with its tag.
-if [ ! -x "$K8S_BIN_DIR/kube-apiserver" ] || [ ! -x "$K8S_BIN_DIR/kube-controller-manager" ] || [ ! -x "$K8S_BIN_DIR/kube-scheduler" ]; then
+k8s_missing=()
+for b in "${k8s_cmds[@]}"; do [ -x "$K8S_BIN_DIR/$b" ] || k8s_missing+=("$b"); done
+if [ "${#k8s_missing[@]}" -gt 0 ]; then
   mkdir -p "$work/k8s" && cd "$work/k8s"
   go mod init bluegreen.test/k8s >/dev/null 2>&1
   go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
@@ -32,24 +36,18 @@ if [ ! -x "$K8S_BIN_DIR/kube-apiserver" ] || [ ! -x "$K8S_BIN_DIR/kube-controlle
     echo "require k8s.io/kubernetes $K8S_VERSION"
     for m in $staging; do echo "replace $m => $m $staging_tag"; done
   } > go.mod
-  cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-)
-GO
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    for b in "${k8s_cmds[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b"; done
+    printf ')\n'
+  } > tools.go
   go mod tidy -e >/dev/null 2>&1 || true
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION"
+  go get $(for b in "${k8s_cmds[@]}"; do printf 'k8s.io/kubernetes/cmd/%s@%s ' "$b" "$K8S_VERSION"; done)
   ldflags="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags="$ldflags -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  for b in kube-apiserver kube-controller-manager kube-scheduler; do
+  for b in "${k8s_missing[@]}"; do
     echo "building $b $K8S_VERSION"
     go build -tags selinux,notest -ldflags "$ldflags" -o "$K8S_BIN_DIR/$b" "k8s.io/kubernetes/cmd/$b"
   done

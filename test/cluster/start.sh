@@ -10,6 +10,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 : "${KWOK_WORKDIR:=$BLUEGREEN_CACHE/kwok}"
 : "${BLUEGREEN_KUBECONFIG:=$BLUEGREEN_CACHE/kubeconfig-$BLUEGREEN_CLUSTER}"
 : "${BLUEGREEN_NODES:=3}"
+# kube-apiserver's default Service range is a /24: about 250 Services. The
+# benchmarks, with two Services per release, ask for more.
+: "${BLUEGREEN_SERVICE_CIDR:=}"
 export KWOK_WORKDIR
 
 "$here/build.sh"
@@ -25,6 +28,9 @@ rm -f "$BLUEGREEN_KUBECONFIG"
   --kubeconfig "$BLUEGREEN_KUBECONFIG" \
   --disable-qps-limits \
   --config "$here/kwok-stages.yaml" \
+  ${BLUEGREEN_SERVICE_CIDR:+--extra-args "kube-apiserver=service-cluster-ip-range=$BLUEGREEN_SERVICE_CIDR"} \
   --wait 2m
-"$kwokctl" scale node --name "$BLUEGREEN_CLUSTER" --replicas "$BLUEGREEN_NODES"
+# Fake nodes' pod addresses must not overlap the Service range (10.0.0.0/24 is kwok's default for both);
+# each fake node takes 110 pods.
+"$kwokctl" scale node --name "$BLUEGREEN_CLUSTER" --replicas "$BLUEGREEN_NODES" --param '.podCIDR="10.244.0.0/24"'
 echo "cluster $BLUEGREEN_CLUSTER is up; KUBECONFIG=$BLUEGREEN_KUBECONFIG"

@@ -72,8 +72,8 @@ type Model = string;
 /** The cluster after a successful v2 release: green live, blue gone. */
 async function expectPromoted(model: Model): Promise<void> {
   const after = await w.snapshot(model);
-  expect(after.selector).toEqual({ 'app.kubernetes.io/name': model, slot: 'green' });
-  expect(after.preview?.selector).toEqual({ 'app.kubernetes.io/name': model, slot: 'green' });
+  expect(after.selector).toEqual({ 'bluegreen.dev/service': model, slot: 'green' });
+  expect(after.preview?.selector).toEqual({ 'bluegreen.dev/service': model, slot: 'green' });
   expect(after.blue).toBeUndefined();
   expect(after.green?.labels?.['bluegreen.dev/version']).toBe('v2');
 }
@@ -252,6 +252,25 @@ describe('Temporal server restarted on the same database', () => {
     await restartServer();
     await w.waitForPhase('s-monitor', 'Succeeded');
     await expectPromoted('s-monitor');
+    await watch.done();
+  }, 180_000);
+
+  it('a CLI following the release rides out the outage and reports the end once', async () => {
+    const watch = await w.bootstrap('s-follow');
+    const following = w.spawnCli(['start', '-f', w.specFile('s-follow', 'v2', { monitor: { window: '8s', interval: '1s', endpoint: w.url('v2') } }), '--wait']);
+    await w.waitForPhase('s-follow', 'Monitoring');
+    // Down longer than the client's own gRPC retries (about 20s), then back on the same database.
+    if (server.child) await stop(server.child, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 30_000));
+    await server.start();
+    await w.connect();
+    const end = await following.result;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stderr).toMatch(/^bluegreen: cannot read the release \(.*\); retrying for 120s: the release goes on in the worker\n$/);
+    expect(end.stdout).toContain('release Succeeded: v2 is live in green');
+    const lines = end.stdout.split('\n').filter((l) => l !== '');
+    expect(lines.length).toBe(new Set(lines).size);
+    await expectPromoted('s-follow');
     await watch.done();
   }, 180_000);
 

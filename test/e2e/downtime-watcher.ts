@@ -6,7 +6,7 @@ export interface DowntimeReport {
   samples: number;
   /** samples where the Service selected no ready pod (after it first had one) */
   noReady: number;
-  /** samples with ready pods of both slots */
+  /** samples with ready pods of two Deployments (both slots) */
   mixed: number;
   /** the first few violations, for the failure message */
   examples: string[];
@@ -23,7 +23,8 @@ export function watchDowntime(kube: Kube, namespace: string, service: string, ev
       try {
         const slices = await kube.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
         const ready = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.targetRef?.name ?? '');
-        const slots = new Set(ready.map((pod) => (pod.startsWith(`${service}-blue-`) ? 'blue' : pod.startsWith(`${service}-green-`) ? 'green' : pod)));
+        // A Deployment's pods are named <deployment>-<replicaset hash>-<suffix>.
+        const slots = new Set(ready.map((pod) => pod.split('-').slice(0, -2).join('-') || pod));
         report.samples += 1;
         if (ready.length > 0) served = true;
         if (served && ready.length === 0) { report.noReady += 1; note('no ready endpoint'); }

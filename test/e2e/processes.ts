@@ -37,6 +37,8 @@ export function startWorker(w: WorkerEnv): Promise<Started> {
   return startProcess(['dist/worker.js'], {
     TEMPORAL_ADDRESS: w.temporalAddress, KUBECONFIG: w.kubeconfig, BLUEGREEN_TASK_QUEUE: w.taskQueue,
     BLUEGREEN_NAMESPACES: w.namespaces ?? '*', BLUEGREEN_CONNECT_TIMEOUT: w.waitForTemporal ?? '60s',
+    // The example model servers the tests verify against listen on loopback.
+    BLUEGREEN_VERIFY_HOSTS: '127.0.0.1',
   }, /^bluegreen worker: Temporal/, 90_000);
 }
 
@@ -58,10 +60,15 @@ export interface CliResult { code: number | null; stdout: string; stderr: string
 
 /** Runs `bluegreen ...` as a user would (node dist/client/cli.js). */
 export function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return spawnCli(args, env).result;
+}
+
+/** Starts `bluegreen ...` and hands back the process (to interrupt it), its output so far, and its end. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stdout: () => string; result: Promise<CliResult> } {
   const child = spawn(process.execPath, ['dist/client/cli.js', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, stdout: () => stdout, result: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) };
 }

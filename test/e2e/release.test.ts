@@ -17,7 +17,7 @@ afterAll(async () => {
 describe('end-to-end releases', () => {
   it('bootstraps v1, then releases v2 with a manual approval from the CLI', async () => {
     const watch = await w.bootstrap('fraud-approve');
-    expect((await w.snapshot('fraud-approve')).selector).toEqual({ 'app.kubernetes.io/name': 'fraud-approve', slot: 'blue' });
+    expect((await w.snapshot('fraud-approve')).selector).toEqual({ 'bluegreen.dev/service': 'fraud-approve', slot: 'blue' });
 
     const started = await w.cli(['start', '-f', w.specFile('fraud-approve', 'v2', { approval: { afterSwitch: 'manual' } })]);
     expect(started.code).toBe(0);
@@ -34,15 +34,16 @@ describe('end-to-end releases', () => {
     const done = await w.waitForPhase('fraud-approve', 'Succeeded');
     expect(done.approvedBy).toBe('e2e');
     const after = await w.snapshot('fraud-approve');
-    expect(after.selector).toEqual({ 'app.kubernetes.io/name': 'fraud-approve', slot: 'green' });
-    expect(after.preview?.selector).toEqual({ 'app.kubernetes.io/name': 'fraud-approve', slot: 'green' });
+    expect(after.selector).toEqual({ 'bluegreen.dev/service': 'fraud-approve', slot: 'green' });
+    expect(after.preview?.selector).toEqual({ 'bluegreen.dev/service': 'fraud-approve', slot: 'green' });
     expect(after.blue).toBeUndefined();
     expect(after.green?.labels?.['bluegreen.dev/version']).toBe('v2');
-    expect(await serviceEndpoints(w.kube, w.target('fraud-approve'), 'fraud-approve', 'green')).toEqual({ ready: 2, strangers: [] });
+    expect(await serviceEndpoints(w.kube, w.target('fraud-approve'), 'fraud-approve', (await readDeployment(w.kube, w.target('fraud-approve'), 'fraud-approve-green'))!)).toEqual({ ready: 2, strangers: [], podsReady: 2 });
 
     const status = await w.cli(['status', 'fraud-approve', '-n', w.namespace]);
     expect(status.stdout).toMatch(/phase\s+Succeeded/);
-    expect(status.stdout).toContain('approve by e2e: looks good');
+    // The sender as it stated itself, and as the Temporal server recorded it (the CLI's client identity: pid@host).
+    expect(status.stdout).toMatch(/approve by e2e \[Temporal saw \d+@\S+\]: approved at monitoring: looks good/);
     await watch.done();
   });
 
@@ -86,9 +87,87 @@ describe('end-to-end releases', () => {
     expect(second.stderr).toBe(`bluegreen: a release of ${w.namespace}/fraud-twice is already running (version v2, phase AwaitingApproval): bluegreen/${w.namespace}/fraud-twice; wait for it to end or abort it\n`);
     const missing = await w.cli(['approve', 'fraud-nothing', '-n', w.namespace]);
     expect(missing).toMatchObject({ code: 1, stderr: `bluegreen: no release of ${w.namespace}/fraud-nothing found (workflow bluegreen/${w.namespace}/fraud-nothing)\n` });
+    const first = await w.status('fraud-twice');
+    await w.cli(['abort', 'fraud-twice', '-n', w.namespace, '--reason', 'test over']);
+    await w.waitForPhase('fraud-twice', 'RolledBack');
+    const watched = await w.cli(['status', 'fraud-twice', '-n', w.namespace, '--watch']);
+    expect(watched).toMatchObject({ code: 1, stderr: 'bluegreen: release RolledBack\n' });
+
+    // An approve meant for the release that ended never reaches the next one.
+    await w.cli(['start', '-f', w.specFile('fraud-twice', 'v2', { approval: { beforeSwitch: true } })]);
+    await w.waitFor('fraud-twice', (s) => s.phase === 'AwaitingApproval' && s.releaseId !== first?.releaseId, 'the next release at its gate');
+    const stale = await w.cli(['approve', 'fraud-twice', '-n', w.namespace, '--run', first!.releaseId.split('/').at(-1)!]);
+    expect(stale).toMatchObject({ code: 1 });
+    expect(stale.stderr).toMatch(/has ended \(RolledBack\); nothing to approve|has ended; nothing sent/);
+    const wrongVersion = await w.cli(['approve', 'fraud-twice', '-n', w.namespace, '--version', 'v9']);
+    expect(wrongVersion).toMatchObject({ code: 1, stderr: `bluegreen: the release of ${w.namespace}/fraud-twice is of version v2, not v9; nothing sent\n` });
+    expect((await w.status('fraud-twice'))?.phase).toBe('AwaitingApproval');
     await w.cli(['abort', 'fraud-twice', '-n', w.namespace, '--reason', 'test over']);
     await w.waitForPhase('fraud-twice', 'RolledBack');
     await watch.done();
+  });
+
+  it('history lists past releases with who approved; rollback releases the version before with its pod template', async () => {
+    const watch = await w.bootstrap('fraud-hist');
+    await w.cli(['start', '-f', w.specFile('fraud-hist', 'v2', { approval: { beforeSwitch: true } })]);
+    await w.waitForPhase('fraud-hist', 'AwaitingApproval');
+    expect((await w.cli(['approve', 'fraud-hist', '-n', w.namespace, '--comment', 'golden set passed'])).code).toBe(0);
+    await w.waitForPhase('fraud-hist', 'Succeeded');
+
+    const text = await w.cli(['history', 'fraud-hist', '-n', w.namespace]);
+    expect(text.code, text.stderr).toBe(0);
+    const rows = text.stdout.trimEnd().split('\n');
+    expect(rows[0]).toMatch(/^VERSION\s+OUTCOME\s+STARTED\s+DURATION\s+BY\s+WHY$/);
+    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(0, 2))).toEqual([['v2', 'Succeeded'], ['v1', 'Succeeded']]);
+    expect(rows[1]).toContain('started by e2e, approved by e2e');
+    const json = JSON.parse((await w.cli(['history', 'fraud-hist', '-n', w.namespace, '-o', 'json'])).stdout) as Array<Record<string, any>>;
+    expect(json.map((r) => [r.version, r.outcome, r.running])).toEqual([['v2', 'Succeeded', false], ['v1', 'Succeeded', false]]);
+    expect(json[0]!.messages).toEqual([expect.objectContaining({ kind: 'approve', by: 'e2e', comment: 'golden set passed', identity: expect.stringContaining('@') })]);
+    expect(json[0]!.durationSeconds).toBeGreaterThan(0);
+
+    const unknown = await w.cli(['rollback', 'fraud-hist', '-n', w.namespace, '--to', 'v9']);
+    expect(unknown).toMatchObject({ code: 1, stderr: `bluegreen: version v9 was never released successfully for ${w.namespace}/fraud-hist (released: v2, v1)\n` });
+    const back = await w.cli(['rollback', 'fraud-hist', '-n', w.namespace, '--wait']);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toMatch(/^rolling back to v1: the spec and pod template of bluegreen\/.*\/fraud-hist\/\S+ \(/);
+    expect(back.stdout).toContain('release Succeeded: v1 is live in blue');
+    const blue = await readDeployment(w.kube, w.target('fraud-hist'), 'fraud-hist-blue');
+    expect(blue?.metadata?.labels?.['bluegreen.dev/version']).toBe('v1');
+    expect(blue?.spec?.template?.spec?.containers?.[0]?.image).toBe('registry.example.com/ml/fraud:v1');
+    expect((await w.snapshot('fraud-hist')).green).toBeUndefined();
+    const again = await w.cli(['rollback', 'fraud-hist', '-n', w.namespace, '--to', 'v1']);
+    expect(again).toMatchObject({ code: 1, stderr: `bluegreen: ${w.namespace}/fraud-hist already serves v1\n` });
+
+    const listed = JSON.parse((await w.cli(['list', '--all', '--model', 'fraud-hist', '-o', 'json'])).stdout) as Array<Record<string, string>>;
+    expect(listed.map((r) => [r.version, r.phase])).toEqual([['v1', 'Succeeded'], ['v2', 'Succeeded'], ['v1', 'Succeeded']]);
+    const badPhase = await w.cli(['list', '--phase', 'Done']);
+    expect(badPhase.code).toBe(1);
+    expect(badPhase.stderr).toContain("option '--phase <phase>' argument 'Done' is invalid. allowed: Pending,");
+    await watch.done();
+  });
+
+  it('start warns when no worker polls the task queue; the release waits for one', async () => {
+    const nobody = `${w.taskQueue}-nobody`;
+    const started = await w.cli(['start', '-f', w.specFile('fraud-noworker', 'v1')], { BLUEGREEN_TASK_QUEUE: nobody });
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stderr).toBe(`bluegreen: no worker polls task queue "${nobody}" in this Temporal namespace: the release waits until one starts (npm run worker, or BLUEGREEN_TASK_QUEUE)\n`);
+    const handle = w.client.workflow.getHandle(`bluegreen/${w.namespace}/fraud-noworker`);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.terminate('test over');
+    expect(await w.snapshot('fraud-noworker')).toEqual({ selector: undefined, preview: undefined, blue: undefined, green: undefined });
+  });
+
+  it('Ctrl-C while following says the release goes on, and it does', async () => {
+    await w.cli(['start', '-f', w.specFile('fraud-ctrlc', 'v1')]);
+    const watching = w.spawnCli(['status', 'fraud-ctrlc', '-n', w.namespace, '--watch']);
+    await w.waitForPhase('fraud-ctrlc', 'Verifying', 60_000);
+    for (let i = 0; i < 100 && watching.stdout() === ''; i += 1) await new Promise((r) => setTimeout(r, 100));
+    watching.child.kill('SIGINT');
+    const interrupted = await watching.result;
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).toContain(`bluegreen: stopped following; the release of ${w.namespace}/fraud-ctrlc goes on in the worker.`);
+    expect(interrupted.stderr).toContain(`follow again: bluegreen status fraud-ctrlc -n ${w.namespace} --watch`);
+    await w.waitForPhase('fraud-ctrlc', 'Succeeded');
   });
 
   it('survives SIGKILL of the worker mid-rollout: a new worker completes the release', async () => {
@@ -96,8 +175,8 @@ describe('end-to-end releases', () => {
     await w.cli(['start', '-f', w.specFile('fraud-crash', 'v2', { image: 'slow.invalid/model:slow-start' })]);
     const t = w.target('fraud-crash');
     await w.waitForPhase('fraud-crash', 'Deploying');
-    for (let i = 0; i < 50 && (await readDeployment(w.kube, t, 'green')) === undefined; i += 1) await new Promise((r) => setTimeout(r, 100));
-    expect((await readDeployment(w.kube, t, 'green'))?.status?.availableReplicas ?? 0).toBe(0);
+    for (let i = 0; i < 50 && (await readDeployment(w.kube, t, 'fraud-crash-green')) === undefined; i += 1) await new Promise((r) => setTimeout(r, 100));
+    expect((await readDeployment(w.kube, t, 'fraud-crash-green'))?.status?.availableReplicas ?? 0).toBe(0);
 
     await w.killWorker();
     await w.startWorker();

@@ -14,7 +14,7 @@ import type { ReleaseSpecInput } from '../../src/release/spec.js';
 import type { Phase, ReleaseStatus } from '../../src/release/status.js';
 import { targetOf, type Target } from '../../src/release/target.js';
 import { validateSpec } from '../../src/release/validate.js';
-import { cli, startModelServer, startWorker, stop, type CliResult, type Started } from './processes.js';
+import { cli, spawnCli, startModelServer, startWorker, stop, type CliResult, type Started } from './processes.js';
 import { watchDowntime, type DowntimeReport } from './downtime-watcher.js';
 
 const GOLDEN = { v1: [0.562177, 0.53743], v2: [0.731059, 0.562177] };
@@ -97,8 +97,17 @@ export class World {
     await this.kube?.core.deleteNamespace({ name: this.namespace }).catch(() => undefined);
   }
 
-  cli(args: string[]): Promise<CliResult> {
-    return cli(args, { TEMPORAL_ADDRESS: this.options.temporalAddress, BLUEGREEN_TASK_QUEUE: this.taskQueue, BLUEGREEN_USER: 'e2e' });
+  cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+    return cli(args, { ...this.cliEnv(), ...env });
+  }
+
+  /** The CLI as a running process, for tests that interrupt it or read it while it follows. */
+  spawnCli(args: string[]): ReturnType<typeof spawnCli> {
+    return spawnCli(args, this.cliEnv());
+  }
+
+  private cliEnv(): NodeJS.ProcessEnv {
+    return { TEMPORAL_ADDRESS: this.options.temporalAddress, BLUEGREEN_TASK_QUEUE: this.taskQueue, BLUEGREEN_USER: 'e2e' };
   }
 
   target(model: string): Target {
@@ -111,7 +120,8 @@ export class World {
     const spec: ReleaseSpecInput = {
       model, namespace: this.namespace, version, image: `registry.example.com/ml/fraud:${version}`, replicas: 2,
       verify: this.verify(version),
-      monitor: { window: '3s', interval: '1s', endpoint: server.url },
+      // Model servers on loopback: no node proxy to wait for.
+      monitor: { window: '3s', interval: '1s', initialDelay: '0s', endpoint: server.url },
       scaleDownDelay: '1s',
       ...more,
     };
@@ -144,7 +154,7 @@ export class World {
       if (last !== undefined && pred(last)) return last;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`release of ${model} never got to ${what}; last phase ${last?.phase}: ${JSON.stringify(last?.timeline.slice(-3))}`);
+    throw new Error(`release of ${model} never got to ${what}; last phase ${last?.phase}${last?.reason ? ` (${last.reason})` : ""}: ${JSON.stringify(last?.timeline.slice(-3))}`);
   }
 
   waitForPhase(model: string, phase: Phase, timeoutMs?: number): Promise<ReleaseStatus> {
@@ -155,7 +165,7 @@ export class World {
   async snapshot(model: string) {
     const t = this.target(model);
     const [service, preview, blue, green] = await Promise.all([
-      readService(this.kube, t, model), readService(this.kube, t, `${model}-preview`), readDeployment(this.kube, t, 'blue'), readDeployment(this.kube, t, 'green'),
+      readService(this.kube, t, model), readService(this.kube, t, `${model}-preview`), readDeployment(this.kube, t, `${model}-blue`), readDeployment(this.kube, t, `${model}-green`),
     ]);
     const slot = (d: typeof blue) => d && { spec: d.spec, labels: d.metadata?.labels, generation: d.metadata?.generation };
     return { selector: service?.spec?.selector, preview: preview?.spec, blue: slot(blue), green: slot(green) };

@@ -14,6 +14,9 @@ import { temporalCli } from '../helpers/binaries.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     kubeconfig: string;
+    /** the real node's name, or why there is none (then realNodeReason is set) */
+    realNode: string;
+    realNodeReason: string;
     temporalAddress: string;
     temporalDbFile: string;
   }
@@ -23,6 +26,19 @@ const root = new URL('../../', import.meta.url).pathname;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+  try {
+    return await start(project, stops, stopAll);
+  } catch (err) {
+    // A setup that fails halfway stops what it started: no cluster left running.
+    await stopAll().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function start(project: TestProject, stops: (() => Promise<void> | void)[], stopAll: () => Promise<void>): Promise<() => Promise<void>> {
 
   let kubeconfig = process.env.BLUEGREEN_KUBECONFIG;
   if (!kubeconfig) {
@@ -33,6 +49,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   if (!existsSync(kubeconfig)) throw new Error(`no kubeconfig at ${kubeconfig}`);
   project.provide('kubeconfig', kubeconfig);
+
+  // In the test run's own network namespace (test/run.sh), the cluster gets a real node.
+  let realNodeReason = process.env.BLUEGREEN_NETNS ? '' : 'the tests do not run in a network namespace of their own (run them with npm test as root; see test/run.sh)';
+  if (process.env.BLUEGREEN_NETNS) {
+    const nodeDir = join(process.env.BLUEGREEN_CACHE ?? join(process.env.HOME ?? tmpdir(), '.cache/bluegreen'), `node-${process.env.BLUEGREEN_NETNS}`);
+    const env = { ...process.env, BLUEGREEN_KUBECONFIG: kubeconfig, BLUEGREEN_NODE_DIR: nodeDir };
+    stops.push(() => { execFileSync('bash', [join(root, 'test/cluster/node/stop.sh')], { env, stdio: 'ignore' }); execFileSync('rm', ['-rf', nodeDir]); });
+    try {
+      execFileSync('bash', [join(root, 'test/cluster/node/start.sh')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    } catch (err) {
+      if (process.env.BLUEGREEN_REAL_NODE === 'required') throw err;
+      realNodeReason = `the real node did not start (logs in ${nodeDir}/logs)`;
+    }
+  }
+  project.provide('realNode', realNodeReason === '' ? (process.env.BLUEGREEN_NODE_NAME ?? 'real-node') : '');
+  project.provide('realNodeReason', realNodeReason);
 
   // The end-to-end worker runs the built JavaScript, as a user runs it.
   execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
@@ -55,7 +87,5 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', address);
   project.provide('temporalDbFile', dbFile);
 
-  return async () => {
-    for (const stop of stops.reverse()) await stop();
-  };
+  return stopAll;
 }

@@ -2,33 +2,92 @@
 // what EndpointSlices hold, and how answers compare.
 import { describe, expect, it } from 'vitest';
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
-import { RefusedError, candidateDeployment, endpointsState, planRelease, rolloutState } from '../../src/activities/cluster-logic.js';
-import { compareJson } from '../../src/activities/verify.js';
+import { RefusedError, candidateDeployment, candidateName, endpointsState, planRelease, rolloutState, type Observed } from '../../src/activities/cluster-logic.js';
+import { compareJson, probeModelServer, type Fetch } from '../../src/activities/verify.js';
 import { validateSpec } from '../../src/release/validate.js';
 import { targetOf } from '../../src/release/target.js';
 
 const spec = validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2', replicas: 2 });
 const t = targetOf(spec);
-const service = (selector: Record<string, string>): V1Service => ({ spec: { selector } });
-const deployment = (version: string): V1Deployment => ({ metadata: { labels: { 'bluegreen.dev/version': version } } });
+
+const svc = (name: string, selector: Record<string, string>, labels?: Record<string, string>): V1Service => ({ metadata: { name, labels }, spec: { selector } });
+const dep = (name: string, labels: Record<string, string>, version = 'v1'): V1Deployment => ({
+  metadata: { name, labels: { 'bluegreen.dev/version': version } },
+  spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'server', image: 'fraud:1', ports: [{ name: 'web', containerPort: 9000 }] }] } } },
+});
+const observed = (o: Partial<Observed>): Observed => ({ deployments: [], services: [], ...o });
 
 describe('planRelease', () => {
-  it('puts the candidate into the slot the Service does not select', () => {
-    expect(planRelease(t, { service: service({ slot: 'blue' }), preview: service({ slot: 'blue' }), slots: { blue: deployment('v1') } }))
-      .toEqual({ oldSlot: 'blue', candidateSlot: 'green', previewBefore: 'blue' });
+  it('bootstraps into blue when there is no Service, with its own selector and the container\'s ports', () => {
+    const plan = planRelease(spec, t, observed({}));
+    expect(plan).toMatchObject({
+      oldSlot: undefined, candidateSlot: 'blue', previewBefore: null,
+      candidate: { slot: 'blue', deployment: 'fraud-blue', selector: { 'bluegreen.dev/service': 'fraud', slot: 'blue' } },
+      ports: [{ name: 'http', port: 8080, targetPort: 8080 }], port: 8080,
+    });
+    expect(plan.live).toBeUndefined();
   });
-  it('bootstraps into blue when there is no Service', () => {
-    expect(planRelease(t, { slots: {} })).toEqual({ oldSlot: undefined, candidateSlot: 'blue', previewBefore: null });
+
+  it('adopts the one Deployment the live Service selects, whatever its name, and flips only the slot', () => {
+    const live = svc('fraud', { app: 'model', env: 'blue' });
+    live.spec!.ports = [{ name: 'http', port: 80, targetPort: 'web' as never }];
+    const s = validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2', slotLabel: 'env' });
+    const plan = planRelease(s, targetOf(s), observed({ service: live, deployments: [dep('model-deploy-blue', { app: 'model', env: 'blue' }), dep('other', { app: 'other' })] }));
+    expect(plan).toMatchObject({
+      oldSlot: 'blue', candidateSlot: 'green',
+      live: { slot: 'blue', deployment: 'model-deploy-blue', selector: { app: 'model', env: 'blue' }, adopted: true },
+      candidate: { slot: 'green', deployment: 'model-deploy-green', selector: { app: 'model', env: 'green' } },
+      ports: [{ name: 'http', port: 80, targetPort: 'web' }], port: 80,
+    });
+    const template = plan.object.spec?.template;
+    expect(template?.metadata?.labels).toMatchObject({ app: 'model', env: 'green', 'bluegreen.dev/version': 'v2', 'bluegreen.dev/service': 'fraud' });
+    expect(template?.spec?.containers[0]).toMatchObject({ name: 'server', image: 'fraud:2', ports: [{ name: 'web', containerPort: 9000 }] });
+    expect(plan.object.spec?.selector.matchLabels).toEqual({ app: 'model', env: 'green' });
   });
+
   it.each([
-    ['a leftover candidate slot', { service: service({ slot: 'blue' }), slots: { blue: deployment('v1'), green: deployment('v0') } }, 'Deployment ml/fraud-green (version v0) exists beside the live blue slot'],
-    ['a selector without the slot label', { service: service({ app: 'fraud' }), slots: {} }, 'has no "slot" label (is slotLabel right?'],
-    ['a selector on an unknown slot', { service: service({ slot: 'red' }), slots: {} }, 'its selector has slot=red; expected blue or green'],
-    ['a live slot without its Deployment', { service: service({ slot: 'green' }), slots: {} }, 'selects green but Deployment ml/fraud-green does not exist'],
-    ['slots but no Service', { slots: { green: deployment('v1') } }, 'does not exist but Deployment ml/fraud-green does'],
-  ])('refuses %s', (_name, observed, message) => {
-    expect(() => planRelease(t, observed)).toThrow(RefusedError);
-    expect(() => planRelease(t, observed)).toThrow(message);
+    ['a leftover candidate Deployment', observed({ service: svc('fraud', { slot: 'blue' }), deployments: [dep('fraud-blue', { slot: 'blue' }), dep('fraud-green', { slot: 'green' }, 'v0')] }), 'Deployment ml/fraud-green (version v0) exists beside the live blue slot'],
+    ['a selector without the slot label', observed({ service: svc('fraud', { app: 'fraud' }) }), 'has no "slot" label (is slotLabel right?'],
+    ['a selector on an unknown slot', observed({ service: svc('fraud', { slot: 'red' }) }), 'its selector has slot=red; expected blue or green'],
+    ['a live Service whose selector matches no Deployment', observed({ service: svc('fraud', { slot: 'green' }), deployments: [dep('x', { app: 'x' })] }), 'selects {"slot":"green"} but no Deployment\'s pod template carries those labels (Deployments here: x)'],
+    ['a live Service whose selector matches two Deployments', observed({ service: svc('fraud', { slot: 'blue' }), deployments: [dep('a', { slot: 'blue', v: '1' }), dep('b', { slot: 'blue', v: '2' })] }), 'matches the pods of several Deployments (a, b)'],
+    ['a first release with neither image nor template', observed({}), 'a first release of ml/fraud needs an image or a template', { image: undefined }],
+    ['slots but no Service', observed({ deployments: [dep('fraud-green', { slot: 'green' })] }), 'does not exist but Deployment ml/fraud-green does'],
+    ['a preview Service Bluegreen did not create', observed({ preview: svc('fraud-preview', { app: 'x' }) }), 'Service ml/fraud-preview exists and is not Bluegreen\'s preview for fraud'],
+    ['another Service that would select the candidate only', observed({ services: [svc('fraud-eu', { 'bluegreen.dev/service': 'fraud' })] }), 'would also be selected by Service fraud-eu'],
+  ] as [string, Observed, string, Record<string, unknown>?][])('refuses %s', (_name, o, message, more) => {
+    const s = more === undefined ? spec : { ...spec, ...more } as typeof spec;
+    expect(() => planRelease(s, t, o)).toThrow(RefusedError);
+    expect(() => planRelease(s, t, o)).toThrow(message);
+  });
+
+  it('serves with the live Deployment\'s replicas unless the spec sets them, and refuses a larger previewReplicas', () => {
+    const o = observed({ service: svc('fraud', { slot: 'blue' }), deployments: [{ ...dep('fraud-blue', { slot: 'blue' }), spec: { ...dep('fraud-blue', { slot: 'blue' }).spec!, replicas: 5 } }] });
+    const unsized = validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2' });
+    const plan = planRelease(unsized, t, o);
+    expect(plan.replicas).toBe(5);
+    expect(plan.object.spec?.replicas).toBe(5);
+    expect(planRelease(unsized, t, observed({})).replicas).toBe(1);
+    expect(planRelease({ ...unsized, replicas: 3 }, t, o).replicas).toBe(3);
+    expect(planRelease({ ...unsized, previewReplicas: 2 }, t, o).object.spec?.replicas).toBe(2);
+    expect(() => planRelease({ ...unsized, previewReplicas: 6 }, t, o)).toThrow("previewReplicas (6) is more than the 5 replicas the candidate serves with (the live Deployment's)");
+  });
+
+  it('lets a Service that already selects the live pods (metrics) keep selecting the candidate too', () => {
+    const o = observed({ service: svc('fraud', { app: 'model', slot: 'blue' }), deployments: [dep('m-blue', { app: 'model', slot: 'blue' })], services: [svc('metrics', { app: 'model' })] });
+    expect(planRelease(spec, t, o).candidate.deployment).toBe('m-green');
+  });
+
+  it('derives candidate names from the live name, else from the service', () => {
+    expect(candidateName(t, 'model-deploy-blue', 'blue')).toBe('model-deploy-green');
+    expect(candidateName(t, 'blue-model', 'blue')).toBe('green-model');
+    expect(candidateName(t, 'model-v1', 'green')).toBe('fraud-blue');
+    expect(candidateName(t, undefined, undefined)).toBe('fraud-blue');
+  });
+
+  it('points a known preview Service back at exactly what it selected', () => {
+    const own = { 'app.kubernetes.io/managed-by': 'bluegreen', 'bluegreen.dev/service': 'fraud' };
+    expect(planRelease(spec, t, observed({ preview: svc('fraud-preview', { custom: 'x' }, own) })).previewBefore).toEqual({ custom: 'x' });
   });
 });
 
@@ -40,8 +99,11 @@ describe('rolloutState', () => {
     expect(rolloutState(d({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 }), []).done).toBe(false);
     expect(rolloutState(d({ observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 }), []).done).toBe(false);
   });
-  it.each(['ImagePullBackOff', 'ErrImagePull', 'CrashLoopBackOff', 'InvalidImageName', 'CreateContainerConfigError'])('fails at once on %s, naming the pod', (reason) => {
+  it.each(['ImagePullBackOff', 'CrashLoopBackOff', 'InvalidImageName'])('fails at once on %s, naming the pod', (reason) => {
     expect(rolloutState(d({}), [pod(reason)]).failure).toBe(`pod fraud-green-abc container model-server: ${reason} (back-off)`);
+  });
+  it.each(['ErrImagePull', 'CreateContainerConfigError'])('keeps waiting on %s, which the kubelet retries', (reason) => {
+    expect(rolloutState(d({}), [pod(reason)]).failure).toBeUndefined();
   });
   it('does not fail on a container that is merely starting', () => {
     expect(rolloutState(d({}), [pod('ContainerCreating')]).failure).toBeUndefined();
@@ -53,26 +115,44 @@ describe('rolloutState', () => {
 });
 
 describe('endpointsState', () => {
-  const pods: V1Pod[] = [
-    { metadata: { name: 'b1', labels: { slot: 'blue' } } },
-    { metadata: { name: 'g1', labels: { slot: 'green' } } },
-    { metadata: { name: 'g2', labels: { slot: 'green' } } },
-  ];
-  const slice = (...eps: [string, boolean][]): V1EndpointSlice => ({ addressType: 'IPv4', endpoints: eps.map(([name, ready]) => ({ addresses: ['10.0.0.1'], conditions: { ready }, targetRef: { kind: 'Pod', name } })) });
-  it('counts ready pods of the slot and names pods of others', () => {
-    expect(endpointsState([slice(['g1', true], ['g2', false])], pods, 'slot', 'green')).toEqual({ ready: 1, strangers: [] });
-    expect(endpointsState([slice(['g1', true]), slice(['b1', true])], pods, 'slot', 'green')).toEqual({ ready: 1, strangers: ['b1'] });
-    expect(endpointsState([slice(['unknown', true])], pods, 'slot', 'green').strangers).toEqual(['unknown']);
+  const green = new Set(['g1', 'g2']);
+  const slice = (...eps: [string, boolean][]): V1EndpointSlice => ({ addressType: 'IPv4', ports: [{ port: 8080 }], endpoints: eps.map(([name, ready]) => ({ addresses: ['10.0.0.1'], conditions: { ready }, targetRef: { kind: 'Pod', name } })) });
+  it('counts ready pods of the Deployment and names every other endpoint', () => {
+    expect(endpointsState([slice(['g1', true], ['g2', false])], green)).toEqual({ ready: 1, strangers: [] });
+    expect(endpointsState([slice(['g1', true]), slice(['b1', true])], green)).toEqual({ ready: 1, strangers: ['b1'] });
+    expect(endpointsState([slice(['unknown', true])], green).strangers).toEqual(['unknown']);
+  });
+  it('does not count endpoints of a slice without ports: they receive no traffic', () => {
+    expect(endpointsState([{ ...slice(['g1', true]), ports: [] }], green)).toEqual({ ready: 0, strangers: [] });
   });
 });
 
 describe('candidateDeployment', () => {
-  it('labels pods with the slot and version and selects on slot only', () => {
-    const d = candidateDeployment(spec, t, 'green', 'bluegreen/ml/fraud/run-1', 1);
-    expect(d.spec?.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'fraud', slot: 'green' });
-    expect(d.spec?.template.metadata?.labels).toMatchObject({ slot: 'green', 'bluegreen.dev/version': 'v2', 'app.kubernetes.io/managed-by': 'bluegreen' });
-    expect(d.metadata?.annotations?.['bluegreen.dev/release']).toBe('bluegreen/ml/fraud/run-1');
+  it('owns name, replicas, selector and labels; keeps the rest of the template as given', () => {
+    const s = validateSpec({
+      model: 'llm', namespace: 'ml', version: 'v2', image: 'vllm/vllm-openai:v0.6.0', args: ['--model', '/models/llama'], rolloutTimeout: '20m',
+      template: {
+        metadata: { labels: { team: 'search' }, annotations: { 'prometheus.io/scrape': 'true' } },
+        spec: {
+          containers: [{ name: 'vllm', image: 'vllm/vllm-openai:v0.5.0', ports: [{ name: 'http', containerPort: 8000 }, { name: 'metrics', containerPort: 9090 }], volumeMounts: [{ name: 'shm', mountPath: '/dev/shm' }] }],
+          volumes: [{ name: 'shm', emptyDir: { medium: 'Memory' } }],
+          tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+        },
+      },
+    });
+    const d = candidateDeployment(s, targetOf(s), { name: 'llm-green', slot: 'green', selector: { app: 'llm', slot: 'green' } }, 1);
+    expect(d.spec?.selector.matchLabels).toEqual({ app: 'llm', slot: 'green' });
     expect(d.spec?.replicas).toBe(1);
+    expect(d.spec?.progressDeadlineSeconds).toBe(20 * 60 + 60);
+    expect(d.spec?.template.metadata).toEqual({
+      labels: { team: 'search', app: 'llm', slot: 'green', 'bluegreen.dev/version': 'v2', 'bluegreen.dev/service': 'llm', 'app.kubernetes.io/managed-by': 'bluegreen' },
+      annotations: { 'prometheus.io/scrape': 'true' },
+    });
+    const [c] = d.spec?.template.spec?.containers ?? [];
+    expect(c).toMatchObject({ image: 'vllm/vllm-openai:v0.6.0', args: ['--model', '/models/llama'], volumeMounts: [{ name: 'shm', mountPath: '/dev/shm' }] });
+    expect(c?.ports).toHaveLength(2);
+    expect(c?.readinessProbe?.httpGet).toEqual({ path: '/v2/health/ready', port: 8000 });
+    expect(d.spec?.template.spec?.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
   });
 });
 
@@ -83,4 +163,54 @@ describe('compareJson', () => {
     expect(compareJson(['a'], ['a', 'b'], 0, '')).toBe('the answer: expected 1 items, got 2');
     expect(compareJson({ label: 'cat' }, { label: 'dog' }, 0, '')).toBe('label: expected "cat", got "dog"');
   });
+});
+
+describe('probing a model server reflects little', () => {
+  const spec2 = validateSpec({
+    model: 'fraud', version: 'v2', image: 'fraud:2',
+    verify: { requests: [{ name: 'row', inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], expected: { y: [0.5] } }] },
+  });
+  const answering = (body: string, status = 200): Fetch => async () => new Response(body, { status, headers: { 'content-type': 'application/json' } });
+
+  it('refuses an answer over 1 MiB without holding it', async () => {
+    const checks = await probeModelServer(spec2, { fetch: answering(JSON.stringify({ outputs: [{ name: 'y', data: Array(300_000).fill(0.5) }] })), endpoint: 'http://m' });
+    expect(checks[1]).toMatchObject({ name: 'request row', ok: false });
+    expect(checks[1]?.detail).toMatch(/answer (of \d+ bytes; at most 1048576 are read|longer than 1048576 bytes)/);
+  });
+
+  it('caps the text of a wrong or failed answer at 200 characters', async () => {
+    const wrong = await probeModelServer(spec2, { fetch: answering(JSON.stringify({ outputs: [{ name: 'y', data: 'x'.repeat(5_000) }] })), endpoint: 'http://m' });
+    expect(wrong[1]?.ok).toBe(false);
+    expect(wrong[1]?.detail.length).toBeLessThanOrEqual(200);
+    const failed = await probeModelServer(spec2, { fetch: async (url) => (String(url).endsWith('/infer') ? new Response('e'.repeat(5_000), { status: 500 }) : new Response('ok')), endpoint: 'http://m' });
+    expect(failed[1]?.detail.length).toBeLessThanOrEqual(200);
+    expect(failed[1]?.detail).toMatch(/answered HTTP 500: e+\.\.\.$/);
+  });
+});
+
+describe('long probes heartbeat', () => {
+  it('the monitor heartbeats while a slow answer is awaited, so a live worker is not taken for a dead one', async () => {
+    const { MockActivityEnvironment } = await import('@temporalio/testing');
+    const { createActivities } = await import('../../src/activities/index.js');
+    const slow: Fetch = async (url) => {
+      if (String(url).endsWith('/infer')) await new Promise((r) => setTimeout(r, 11_000));
+      return new Response(JSON.stringify({ outputs: [{ name: 'y', data: [0.5] }] }), { status: 200 });
+    };
+    const s = validateSpec({
+      model: 'slow', version: 'v2', image: 'x:1', monitor: { window: '1s', interval: '1s', initialDelay: '0s', endpoint: 'http://slow.default.svc.cluster.local:8080' },
+      verify: { requests: [{ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], expected: { y: [0.5] } }] },
+    });
+    const acts = createActivities({ kube: {} as never, fetch: slow });
+    const env = new MockActivityEnvironment();
+    const beats: number[] = [];
+    const details: unknown[] = [];
+    const started = Date.now();
+    env.on('heartbeat', (d: unknown) => { beats.push(Date.now() - started); details.push(d); });
+    const result = await env.run(acts.monitor, { spec: s, port: 8080 }) as { ok: boolean };
+    expect(result.ok).toBe(true);
+    // One beat every 5 s during the 11 s answer, besides the one after it.
+    expect(beats.filter((ms) => ms < 11_000).length).toBeGreaterThanOrEqual(2);
+    // Every beat carries the window's progress, which a new worker resumes from.
+    expect(details.every((d) => typeof (d as { startedAt?: number })?.startedAt === 'number')).toBe(true);
+  }, 30_000);
 });

@@ -1,6 +1,11 @@
 // The spec schema: defaults, and bad input refused with the field, the value and what is allowed.
 import { describe, expect, it } from 'vitest';
-import { InvalidSpecError, formatFieldError, parseSpecText, validateSpec } from '../../src/release/validate.js';
+import { InvalidSpecError, formatFieldError, validateSpec } from '../../src/release/validate.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSpecFile, parseSpecText } from '../../src/release/spec-file.js';
+import { parseDuration } from '../../src/release/duration.js';
 
 const base = { model: 'fraud', version: 'v2', image: 'registry.example.com/ml/fraud:2.0' };
 
@@ -18,12 +23,14 @@ describe('a valid spec', () => {
   it('fills defaults a user would expect', () => {
     const spec = validateSpec(base);
     expect(spec).toMatchObject({
-      namespace: 'default', replicas: 1, port: 8080, slotLabel: 'slot', readinessPath: '/v2/health/ready',
+      namespace: 'default', slotLabel: 'slot', switchTimeout: '30s', readinessPath: '/v2/health/ready',
       approval: { beforeSwitch: false, afterSwitch: 'auto', timeout: '1h', onTimeout: 'rollback' },
       monitor: { window: '5m', interval: '30s', failureLimit: 1 }, scaleDownDelay: '30s', rolloutTimeout: '10m',
       verify: { protocol: 'v2', requests: [] },
     });
     expect(spec.service).toBeUndefined();
+    expect(spec.port).toBeUndefined();
+    expect(spec.replicas).toBeUndefined(); // the live Deployment's, else 1: decided in preflight
   });
 
   it('accepts GPUs, secret references, a custom slot label and golden requests', () => {
@@ -88,6 +95,15 @@ const bad: [string, unknown, string][] = [
   ['fractional duration', { ...base, approval: { timeout: '0.5h' } }, 'approval.timeout: must be a duration'],
   ['unknown resources section', { ...base, resources: { limit: { cpu: '1' } } }, 'resources.limit: is not a known field'],
   ['secret name invalid', { ...base, env: [{ name: 'TOKEN', secretKeyRef: { name: 'Bad_Name', key: 'k' } }] }, 'env[0].secretKeyRef.name: must be a Secret name'],
+  ['a 60-character model without a service name', { ...base, model: `m${'a'.repeat(59)}` }, 'model: must be at most 55 characters when service is not set: the Services are named after it'],
+  ['a service name too long for its preview', { ...base, service: `s${'a'.repeat(55)}` }, 'service: must be at most 55 characters'],
+  ['a template that sets the slot label', { ...base, template: { metadata: { labels: { slot: 'blue' } }, spec: { containers: [{ name: 'a' }] } } }, 'template.metadata.labels.slot: is the slot label, which Bluegreen sets'],
+  ['a template without containers', { ...base, template: { spec: { containers: [] } } }, 'template.spec.containers: must list at least one container'],
+  ['a template with an unknown top-level field', { ...base, template: { spec: { containers: [{ name: 'a' }] }, status: {} } }, 'template.status: is not a known field'],
+  ['a template of more than 64 KiB', { ...base, template: { spec: { containers: [{ name: 'a', args: ['x'.repeat(70_000)] }] } } }, 'template: must be at most 64 KiB as JSON'],
+  ['a container that is not in the template', { ...base, container: 'sidecar', template: { spec: { containers: [{ name: 'a' }] } } }, 'container: must name a container of the template (a)'],
+  ['template and templateFrom both', { ...base, template: { spec: { containers: [{ name: 'a' }] } }, templateFrom: { file: 'd.yaml' } }, 'templateFrom: give either template or templateFrom, not both'],
+  ['a switchTimeout over 5m', { ...base, switchTimeout: '10m' }, 'switchTimeout: must be at most 5m'],
   ['unknown protocol', { ...base, verify: { protocol: 'grpc' } }, 'verify.protocol: Invalid option: expected one of "v2"|"http"'],
 ];
 
@@ -108,5 +124,37 @@ describe('a bad spec is refused with the field, the value and what is allowed', 
     expect(() => parseSpecText(`model: fraud\n#${'x'.repeat(300_000)}\n`)).toThrow(/bytes; at most 262144 are allowed/);
     expect(() => parseSpecText('model: [fraud\n')).toThrow(/is not valid YAML or JSON/);
     expect(() => parseSpecText('model: a\nmodel: b\n')).toThrow(/is not valid YAML or JSON/);
+  });
+});
+
+describe('spec files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bluegreen-spec-'));
+  it('inlines templateFrom: the template of a Deployment manifest, without the slot label', () => {
+    writeFileSync(join(dir, 'deployment.yaml'), [
+      'apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: unrelated}', '---',
+      'apiVersion: apps/v1', 'kind: Deployment', 'metadata: {name: model-deploy-blue}',
+      'spec:', '  selector: {matchLabels: {app: model, env: blue}}', '  template:',
+      '    metadata: {creationTimestamp: null, labels: {app: model, env: blue}}',
+      '    spec: {containers: [{name: server, image: "triton:24.01", args: ["--model-repository=/models"]}]}',
+    ].join('\n'));
+    writeFileSync(join(dir, 'release.yaml'), 'model: triton\nversion: v2\nslotLabel: env\ntemplateFrom: {file: deployment.yaml}\n');
+    const spec = loadSpecFile(join(dir, 'release.yaml'));
+    expect(spec.templateFrom).toBeUndefined();
+    expect(spec.template).toEqual({ metadata: { labels: { app: 'model' } }, spec: { containers: [{ name: 'server', image: 'triton:24.01', args: ['--model-repository=/models'] }] } });
+  });
+
+  it('refuses a file that is not a regular file, or too big, before reading it', () => {
+    expect(() => loadSpecFile('/dev/zero')).toThrow(/\/dev\/zero is not a regular file/);
+    writeFileSync(join(dir, 'big.yaml'), 'x'.repeat(300_000));
+    expect(() => loadSpecFile(join(dir, 'big.yaml'))).toThrow(/is 300000 bytes; at most 262144 are allowed/);
+    expect(() => loadSpecFile(join(dir, 'missing.yaml'))).toThrow(/cannot read .*missing.yaml: ENOENT/);
+  });
+
+  it('parses every duration form the docs promise', () => {
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('1m30s')).toBe(90_000);
+    expect(parseDuration('2d12h')).toBe(216_000_000);
+    expect(parseDuration('1s500ms')).toBe(1_500);
+    expect(parseDuration('90')).toBeUndefined();
   });
 });

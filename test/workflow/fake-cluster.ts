@@ -4,6 +4,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Activities } from '../../src/activities/index.js';
 import { otherSlot, type AnalysisResult, type Slot } from '../../src/release/status.js';
+import { VERSION_LABEL } from '../../src/release/target.js';
 
 type Name = keyof Activities;
 
@@ -58,16 +59,29 @@ export function fakeCluster(initial: FakeState): FakeCluster {
     failOn: (name, message, type, times = Infinity) => { failures.set(name, { message, type, times }); },
     blockOn: (name) => { blocked.add(name); fake.blocks = true; },
     activities: {
-      async inspect() {
+      async inspect(spec) {
         await enter('inspect');
         const oldSlot = state.live;
-        return { oldSlot, candidateSlot: oldSlot === undefined ? 'blue' : otherSlot(oldSlot), previewBefore: state.preview ?? null };
+        const candidateSlot = oldSlot === undefined ? 'blue' : otherSlot(oldSlot);
+        const slotPlan = (slot: Slot) => ({ slot, deployment: `${spec.model}-${slot}`, selector: { slot } });
+        const old = oldSlot === undefined ? undefined : state.deployments[oldSlot];
+        return {
+          oldSlot, candidateSlot,
+          live: oldSlot === undefined ? undefined : { ...slotPlan(oldSlot), replicas: old?.replicas ?? 1, adopted: false },
+          candidate: slotPlan(candidateSlot),
+          replicas: spec.replicas ?? old?.replicas ?? 1,
+          object: { metadata: { labels: { [VERSION_LABEL]: spec.version } }, spec: { selector: { matchLabels: { slot: candidateSlot } }, template: {} } },
+          previewBefore: state.preview === undefined ? null : { slot: state.preview },
+          ports: [{ name: 'http', port: 8080 }], port: 8080,
+        };
       },
-      async applyCandidate({ spec, slot, replicas }) {
+      async applyCandidate({ object, replicas }) {
+        const slot = object.spec?.selector.matchLabels?.slot as Slot;
         await enter('applyCandidate', slot);
-        state.deployments[slot] = { version: spec.version, replicas };
+        state.deployments[slot] = { version: object.metadata?.labels?.[VERSION_LABEL] ?? '?', replicas };
       },
-      async pointPreview({ slot }) {
+      async pointPreview({ selector }) {
+        const slot = selector.slot as Slot;
         await enter('pointPreview', slot);
         state.preview = slot;
       },
@@ -79,10 +93,11 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         await enter('removeService');
         delete state.live;
       },
-      async waitForRollout({ slot }) {
+      async waitForRollout({ slot, restoreReplicas }) {
         await enter('waitForRollout', slot);
         const d = state.deployments[slot];
         if (d === undefined) throw ApplicationFailure.nonRetryable(`no ${slot} slot`, 'RolloutFailed');
+        if (restoreReplicas !== undefined && d.replicas === 0) d.replicas = restoreReplicas;
         return { ready: d.replicas, total: d.replicas };
       },
       async scaleSlot({ slot, replicas }) {
@@ -92,14 +107,21 @@ export function fakeCluster(initial: FakeState): FakeCluster {
       },
       async deleteSlot({ slot }) {
         await enter('deleteSlot', slot);
+        // As the real activity: what the live Service selects is never deleted.
+        if (state.live === slot) throw ApplicationFailure.nonRetryable(`the live Service selects ${slot}`, 'SlotIsLive');
         const existed = state.deployments[slot] !== undefined;
         delete state.deployments[slot];
         return { deleted: existed };
       },
-      async switchTraffic({ from, to }) {
-        await enter('switchTraffic', `${from ?? 'none'}->${to}`);
-        if (state.live !== from && state.live !== to) throw ApplicationFailure.nonRetryable(`selector is ${state.live}`, 'SelectorConflict');
-        state.live = to;
+      async switchTraffic({ from, to, back }) {
+        await enter('switchTraffic', `${from?.slot ?? 'none'}->${to.slot}`);
+        if (back && state.live !== from?.slot && state.live !== to.slot) return { switched: false, detail: `live is ${state.live}; left as it is` };
+        if (state.live !== from?.slot && state.live !== to.slot) throw ApplicationFailure.nonRetryable(`selector is ${state.live}`, 'SelectorConflict');
+        if (state.deployments[to.slot] === undefined || state.deployments[to.slot]!.replicas === 0) {
+          throw ApplicationFailure.nonRetryable(`no ready pod of ${to.slot}`, 'SwitchRefused');
+        }
+        state.live = to.slot;
+        return { switched: true, detail: `live Service selects ${to.slot}` };
       },
       async verifyCandidate() {
         await enter('verifyCandidate');

@@ -67,20 +67,20 @@ export interface RunContext {
 
 /** Runs a release with `fake` as its activities; `during` steers it while it runs. */
 export async function runRelease(
-  h: Harness, fake: FakeCluster, spec: ReleaseSpec, during?: (ctx: RunContext) => Promise<void>, fixture?: string,
+  h: Harness, fake: FakeCluster, spec: ReleaseSpec, during?: (ctx: RunContext) => Promise<void>, fixture?: string, startedBy?: string,
 ): Promise<{ status: ReleaseStatus; handle: WorkflowHandle }> {
   // The time-skipping server leaks a time-skipping lock when an activity ends
   // cancelled, which stops skipping for later tests: such releases get a server of their own.
   const env = fake.blocks ? await startEnv() : h.env;
   try {
-    return await runOn(env, h.bundle, fake, spec, during, fixture);
+    return await runOn(env, h.bundle, fake, spec, during, fixture, startedBy);
   } finally {
     if (env !== h.env) await env.teardown();
   }
 }
 
 async function runOn(
-  env: TestWorkflowEnvironment, bundle: WorkflowBundleWithSourceMap, fake: FakeCluster, spec: ReleaseSpec, during?: (ctx: RunContext) => Promise<void>, fixture?: string,
+  env: TestWorkflowEnvironment, bundle: WorkflowBundleWithSourceMap, fake: FakeCluster, spec: ReleaseSpec, during?: (ctx: RunContext) => Promise<void>, fixture?: string, startedBy?: string,
 ): Promise<{ status: ReleaseStatus; handle: WorkflowHandle }> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -92,7 +92,7 @@ async function runOn(
     defaultHeartbeatThrottleInterval: '100ms',
   });
   return worker.runUntil(async () => {
-    const handle = await startRelease(env.client, spec, TASK_QUEUE);
+    const handle = await startRelease(env.client, spec, TASK_QUEUE, startedBy);
     const status = () => handle.query(statusQuery);
     const reach: RunContext['reach'] = async (phase, extra) => {
       for (let i = 0; i < 400; i += 1) {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { UserError, startRelease } from '../../src/client/releases.js';
-import { abortSignal, approveSignal, type Phase } from '../../src/release/status.js';
+import { abortSignal, approveSignal, WORKFLOW_TYPE, type Phase, type ReleaseResult } from '../../src/release/status.js';
 import { fakeCluster, type FakeState } from './fake-cluster.js';
 import { phasesOf, runRelease, startHarness, testSpec, TASK_QUEUE, type Harness } from './harness.js';
 
@@ -28,6 +28,15 @@ describe('a release that goes well', () => {
       'switchTraffic blue->green', 'monitor', 'deleteSlot blue',
     ]);
     expect(status).toMatchObject({ oldSlot: 'blue', candidateSlot: 'green', liveSlot: 'green' });
+  });
+
+  it('with no scale-down delay, deletes the old slot without a timer (a zero timer costs the server\'s next tick)', async () => {
+    const fake = fakeCluster(live());
+    const { status, handle } = await runRelease(h, fake, testSpec({ scaleDownDelay: '0s' }), undefined, 'no-delay');
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.calls.at(-1)).toBe('deleteSlot blue');
+    const { events } = await handle.fetchHistory();
+    expect(events?.filter((e) => e.timerStartedEventAttributes)).toEqual([]);
   });
 
   it('bootstraps a first release: creates the slot and Services, deletes nothing', async () => {
@@ -270,7 +279,7 @@ describe('a failing step rolls back and says why', () => {
     fake.failOn('deleteSlot', 'HTTP 403: forbidden', 'KubernetesRejected');
     const { status } = await runRelease(h, fake, testSpec());
     expect(status.phase).toBe('Failed');
-    expect(status.reason).toContain('the candidate serves traffic, but the old slot blue could not be deleted');
+    expect(status.reason).toContain('the candidate was promoted, but the old slot blue (Deployment model-');
     expect(fake.state.live).toBe('green');
   });
 
@@ -280,8 +289,8 @@ describe('a failing step rolls back and says why', () => {
     fake.failOn('deleteSlot', 'HTTP 403: forbidden', 'KubernetesRejected');
     const { status } = await runRelease(h, fake, testSpec());
     expect(status.phase).toBe('Failed');
-    expect(status.reason).toContain('rollback stopped at "delete candidate slot green"');
-    expect(status.timeline.at(-1)?.detail).toBe('the cluster still needs: delete candidate slot green');
+    expect(status.reason).toMatch(/rollback stopped at "delete candidate Deployment model-\d+-green"/);
+    expect(status.timeline.at(-1)?.detail).toMatch(/^the cluster still needs: delete candidate Deployment model-\d+-green$/);
     expect(fake.state.preview).toBe('blue');
   });
 });
@@ -297,5 +306,129 @@ describe('one release per model service', () => {
       await expect(second).rejects.toThrow(`a release of ml/${spec.model} is already running (version v2, phase AwaitingApproval)`);
       await handle.signal(approveSignal, approve);
     });
+  });
+});
+
+describe('safety: each gate, each delete, each rollback does what it says', () => {
+  it('an approval at the gate before the switch does not also pass monitoring', async () => {
+    const fake = fakeCluster(live());
+    const spec = testSpec({ approval: { beforeSwitch: true, afterSwitch: 'manual' } });
+    const { status } = await runRelease(h, fake, spec, async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      await handle.signal(approveSignal, approve);
+      const monitoring = await reach('Monitoring', (s) => s.waitingFor === 'afterSwitch' && s.analysis !== undefined);
+      expect(fake.calls).toContain('monitor');
+      expect(fake.calls).not.toContain('deleteSlot blue');
+      expect(monitoring.timeline.filter((e) => e.event === 'approve').map((e) => e.detail)).toEqual(['approved at the gate before the switch: metrics look fine']);
+      await handle.signal(approveSignal, { by: 'cara' });
+    }, 'approved-at-both-gates');
+    expect(status.phase).toBe('Succeeded');
+    expect(status.timeline.filter((e) => e.event === 'approve' && e.accepted).map((e) => [e.by, e.detail])).toEqual([
+      ['ana', 'approved at the gate before the switch: metrics look fine'], ['cara', 'approved at monitoring'],
+    ]);
+  });
+
+  it('does not delete the old slot when the live Service was moved back to it', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ scaleDownDelay: '10m' }), async ({ reach }) => {
+      await reach('Finalizing');
+      fake.state.live = 'blue'; // an on-call kubectl patch during the delay
+    });
+    expect(status.phase).toBe('Failed');
+    expect(status.reason).toContain('[SlotIsLive]');
+    expect(fake.state.deployments).toEqual({ blue: { version: 'v1', replicas: 2 }, green: { version: 'v2', replicas: 2 } });
+  });
+
+  it('a rollback restores the replicas of an old slot scaled to 0 before switching back', async () => {
+    const fake = fakeCluster(live());
+    fake.blockOn('monitor');
+    const { status } = await runRelease(h, fake, testSpec(), async ({ handle, reach }) => {
+      await reach('Monitoring', () => fake.calls.includes('monitor'));
+      fake.state.deployments.blue!.replicas = 0; // scaled down to free GPUs
+      await handle.signal(abortSignal, abort);
+    });
+    expect(status.phase).toBe('RolledBack');
+    expect(fake.state).toEqual(restored);
+  });
+
+  it('an abort accepted right after an approve still rolls a first release back', async () => {
+    const fake = fakeCluster({ deployments: {} });
+    fake.blockOn('monitor');
+    const { status } = await runRelease(h, fake, testSpec(), async ({ handle, reach }) => {
+      await reach('Monitoring', () => fake.calls.includes('monitor'));
+      await handle.signal(approveSignal, approve);
+      await handle.signal(abortSignal, abort);
+    });
+    const abortEntry = status.timeline.find((e) => e.event === 'abort');
+    if (abortEntry?.accepted) {
+      expect(status.phase).toBe('RolledBack');
+      expect(fake.state).toEqual({ deployments: {} });
+    } else {
+      expect(status.phase).toBe('Succeeded');
+      expect(abortEntry?.detail).toMatch(/^refused: /);
+    }
+  });
+
+  it('ignores an approve or abort pinned to another version', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      await reach('AwaitingApproval');
+      await handle.signal(approveSignal, { ...approve, version: 'v1' });
+      await handle.signal(abortSignal, { ...abort, version: 'v1' });
+      await reach('AwaitingApproval', (s) => s.timeline.filter((e) => e.accepted === false).length === 2);
+      await handle.signal(approveSignal, { ...approve, version: 'v2' });
+    });
+    expect(status.phase).toBe('Succeeded');
+    expect(status.timeline.filter((e) => e.accepted === false).map((e) => e.detail)).toEqual([
+      'ignored: meant for version v1; this release is v2', 'refused: meant for version v1; this release is v2',
+    ]);
+  });
+
+  it('with approval.notByStarter, the one who started the release cannot approve it', async () => {
+    const fake = fakeCluster(live());
+    const spec = testSpec({ approval: { beforeSwitch: true, notByStarter: true } });
+    const { status } = await runRelease(h, fake, spec, async ({ handle, reach }) => {
+      await reach('AwaitingApproval');
+      await handle.signal(approveSignal, { by: 'ana' });
+      await reach('AwaitingApproval', (s) => s.timeline.some((e) => e.event === 'approve'));
+      await handle.signal(approveSignal, { by: 'ben' });
+    }, undefined, 'ana');
+    expect(status.phase).toBe('Succeeded');
+    expect(status.startedBy).toBe('ana');
+    expect(status.timeline.filter((e) => e.event === 'approve').map((e) => [e.by, e.accepted, e.detail])).toEqual([
+      ['ana', false, 'ignored: ana started this release, and approval.notByStarter asks for someone else'], ['ben', true, 'approved at the gate before the switch'],
+    ]);
+  });
+
+  it('a monitor window outlasts several worker restarts (attempts that end without a verdict)', async () => {
+    const fake = fakeCluster(live());
+    fake.failOn('monitor', 'worker shut down', undefined, 6);
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.calls.filter((c) => c === 'monitor')).toHaveLength(7);
+  });
+
+  it('compound durations work at every place one is used', async () => {
+    const fake = fakeCluster(live());
+    const spec = testSpec({
+      approval: { beforeSwitch: true, timeout: '1h30m', onTimeout: 'promote' },
+      monitor: { window: '2m30s', interval: '1m15s' }, scaleDownDelay: '1m30s', rolloutTimeout: '5m30s', switchTimeout: '1m5s',
+    });
+    const { status } = await runRelease(h, fake, spec);
+    expect(status.phase).toBe('Succeeded');
+    expect(status.timeline).toContainEqual(expect.objectContaining({ event: 'approval timed out' }));
+    expect(fake.state.deployments).toEqual({ green: { version: 'v2', replicas: 2 } });
+  });
+
+  it('an invalid input from another client ends the release with the field errors, changing nothing', async () => {
+    const fake = fakeCluster(live());
+    const { Worker } = await import('@temporalio/worker');
+    const worker = await Worker.create({ connection: h.env.nativeConnection, taskQueue: TASK_QUEUE, workflowBundle: h.bundle, activities: fake.activities });
+    const result = await worker.runUntil(h.env.client.workflow.execute(WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUE, workflowId: 'bluegreen/ml/raw-input', args: [{ model: 'Not_A_Name', version: 'v1', image: 'x:1', replicas: 0 }],
+    }) as Promise<ReleaseResult>);
+    expect(result.phase).toBe('Failed');
+    expect(result.reason).toMatch(/^invalid release spec: model: must be a DNS-1035 label.*; replicas: /);
+    expect(fake.calls).toEqual([]);
   });
 });

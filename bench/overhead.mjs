@@ -1,0 +1,61 @@
+// Whole-release overhead: a release with no gates, a zero monitor window and no
+// scale-down delay, end to end through Temporal, against the same activities
+// called one after another in this process (the same API calls and waits, no
+// Temporal): the ratio is what durability costs a whole release.
+//   BENCH_REPEATS  releases of each kind (default 10)
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../dist/activities/index.js';
+import { startRelease } from '../dist/client/releases.js';
+import { targetOf } from '../dist/release/target.js';
+import { validateSpec } from '../dist/release/validate.js';
+import { benchSpec, report, round, startStack, summary } from './stack.mjs';
+
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 10);
+const stack = await startStack({ name: 'overhead' });
+try {
+  await stack.startWorker();
+  const orchestrated = [];
+  const direct = [];
+
+  // Through Temporal: a first release, then REPEATS releases back and forth.
+  const release = async (model, version) => {
+    const t0 = performance.now();
+    const handle = await startRelease(stack.client, validateSpec(benchSpec(stack, model, version)), stack.taskQueue, 'bench');
+    const result = await handle.result();
+    if (result.phase !== 'Succeeded') throw new Error(`${model} ${version}: ${result.phase} ${result.reason}`);
+    return performance.now() - t0;
+  };
+  await release('ovh', 'v0');
+  for (let i = 1; i <= REPEATS; i += 1) orchestrated.push(await release('ovh', `v${i}`));
+
+  // Directly: the workflow's activities in its order, each in a simulated activity context.
+  const acts = createActivities({ kube: stack.kube, allowedEndpointHosts: ['127.0.0.1'] });
+  const quiet = new DefaultLogger('ERROR');
+  const run = (fn, ...args) => new MockActivityEnvironment(undefined, { logger: quiet }).run(fn, ...args);
+  const directRelease = async (model, version) => {
+    const t0 = performance.now();
+    const spec = validateSpec(benchSpec(stack, model, version));
+    const target = targetOf(spec);
+    const releaseId = `direct/${model}/${version}`;
+    const plan = await run(acts.inspect, spec);
+    await run(acts.applyCandidate, { target, object: plan.object, releaseId, replicas: plan.replicas });
+    await run(acts.pointPreview, { target, selector: plan.candidate.selector, ports: plan.ports, releaseId });
+    const ref = { target, slot: plan.candidate.slot, deployment: plan.candidate.deployment };
+    await run(acts.waitForRollout, { ...ref, timeoutMs: 600_000 });
+    await run(acts.verifyCandidate, { spec, slot: plan.candidate.slot, deployment: plan.candidate.deployment, port: plan.port });
+    await run(acts.switchTraffic, { target, from: plan.live, to: plan.candidate, ports: plan.ports, releaseId, settleMs: 30_000 });
+    await run(acts.monitor, { spec, port: plan.port });
+    if (plan.live) await run(acts.deleteSlot, { target, slot: plan.live.slot, deployment: plan.live.deployment });
+    return performance.now() - t0;
+  };
+  await directRelease('ovd', 'v0');
+  for (let i = 1; i <= REPEATS; i += 1) direct.push(await directRelease('ovd', `v${i}`));
+
+  const ms = (values) => Object.fromEntries(Object.entries(summary(values)).map(([k, v]) => [k, k === 'n' ? v : round(v)]));
+  const o = ms(orchestrated);
+  const d = ms(direct);
+  report('overhead', { releases: REPEATS, unit: 'ms', orchestrated: o, direct: d, ratioP50: round(o.p50 / d.p50, 2), ratioP95: round(o.p95 / d.p95, 2) });
+} finally {
+  await stack.stop();
+}

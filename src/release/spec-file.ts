@@ -1,0 +1,89 @@
+// Reading spec files (YAML or JSON) on the client: bounded size and aliases, and
+// `templateFrom` resolved into an inline `template`, so the workflow's input is
+// self-contained and the worker never reads files.
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseAllDocuments, parseDocument } from 'yaml';
+import { InvalidSpecError, validateSpec } from './validate.js';
+import type { ReleaseSpec } from './spec.js';
+
+export const MAX_SPEC_BYTES = 256 * 1024;
+const MAX_YAML_ALIASES = 50;
+
+/** Reads a file of at most MAX_SPEC_BYTES, checking the size before reading (`-f /dev/zero` must not hang). */
+export function readBounded(file: string, source: string, field = ''): string {
+  let size: number;
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) throw new InvalidSpecError(source, [{ field, message: `${file} is not a regular file` }]);
+    size = stat.size;
+  } catch (err) {
+    if (err instanceof InvalidSpecError) throw err;
+    throw new InvalidSpecError(source, [{ field, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+  }
+  if (size > MAX_SPEC_BYTES) throw new InvalidSpecError(source, [{ field, message: `${file} is ${size} bytes; at most ${MAX_SPEC_BYTES} are allowed` }]);
+  return readFileSync(file, 'utf8');
+}
+
+function parseYaml(text: string, source: string): unknown {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_SPEC_BYTES) {
+    throw new InvalidSpecError(source, [{ field: '', message: `is ${bytes} bytes; at most ${MAX_SPEC_BYTES} are allowed` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new InvalidSpecError(source, doc.errors.map((e) => ({ field: '', message: `is not valid YAML or JSON: ${e.message.split('\n')[0]}` })));
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    throw new InvalidSpecError(source, [{ field: '', message: `cannot be read: ${(err as Error).message}` }]);
+  }
+}
+
+/** Parses YAML or JSON text (JSON is YAML) with bounded size and aliases, then validates. */
+export function parseSpecText(text: string, source = 'spec'): ReleaseSpec {
+  return validateSpec(parseYaml(text, source), source);
+}
+
+/**
+ * The pod template of a manifest: a Deployment (or StatefulSet-like object with
+ * spec.template), a PodTemplate, or a bare pod template. A file with several
+ * documents uses the first Deployment in it.
+ */
+export function templateOfManifest(text: string, file: string): unknown {
+  const docs = parseAllDocuments(text, { prettyErrors: false }) as ReturnType<typeof parseAllDocuments>;
+  const list = Array.isArray(docs) ? docs : [docs];
+  const objects = list.map((d) => d.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as Record<string, any> | null).filter((o) => o !== null && typeof o === 'object');
+  const deployment = objects.find((o) => o.kind === 'Deployment') ?? objects[0];
+  if (deployment === undefined) throw new InvalidSpecError(file, [{ field: 'templateFrom.file', message: `${file} holds no manifest` }]);
+  if (deployment.kind === 'PodTemplate') return deployment.template;
+  if (deployment.spec?.template !== undefined) return deployment.spec.template;
+  if (deployment.spec?.containers !== undefined) return { metadata: deployment.metadata, spec: deployment.spec };
+  throw new InvalidSpecError(file, [{ field: 'templateFrom.file', message: `${file} holds a ${deployment.kind ?? 'manifest'} without a pod template (spec.template)` }]);
+}
+
+/** Reads a spec file, inlines `templateFrom` (relative to the spec file) and validates the result. */
+export function loadSpecFile(file: string): ReleaseSpec {
+  const data = parseYaml(readBounded(file, file), file) as Record<string, unknown> | null;
+  const from = (data as { templateFrom?: { file?: unknown } } | null)?.templateFrom;
+  if (data !== null && typeof data === 'object' && from !== undefined && typeof from?.file === 'string') {
+    const manifest = resolve(dirname(file), from.file);
+    const template = templateOfManifest(readBounded(manifest, file, 'templateFrom.file'), manifest) as Record<string, any>;
+    // Bluegreen sets the slot, version and its own labels; the rest of the template is the user's.
+    if (template?.metadata?.labels !== undefined) {
+      const slotLabel = typeof data.slotLabel === 'string' ? data.slotLabel : 'slot';
+      delete template.metadata.labels[slotLabel];
+    }
+    const { templateFrom: _resolved, ...rest } = data;
+    return validateSpec({ ...rest, template: pruneTemplate(template) }, file);
+  }
+  return validateSpec(data, file);
+}
+
+/** Drops what the API server fills in (creationTimestamp: null from kubectl output). */
+function pruneTemplate(template: Record<string, any>): Record<string, any> {
+  const metadata = template.metadata ?? {};
+  const kept = Object.fromEntries(Object.entries(metadata).filter(([k]) => k === 'labels' || k === 'annotations'));
+  return { ...(Object.keys(kept).length > 0 ? { metadata: kept } : {}), spec: template.spec };
+}

@@ -1,0 +1,72 @@
+// Every example spec validates, passes preflight with the API server's dry run,
+// and a template with args, volumes, an init container, tolerations and three
+// ports is applied exactly as given.
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../../src/activities/index.js';
+import { kubeFromConfig, readDeployment, type Kube } from '../../src/activities/cluster.js';
+import { loadSpecFile } from '../../src/release/spec-file.js';
+import { targetOf } from '../../src/release/target.js';
+
+const namespace = `examples-${randomBytes(3).toString('hex')}`;
+const dir = new URL('../../examples/', import.meta.url).pathname;
+const specs = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.endsWith('-deployment.yaml')).sort();
+let kube: Kube;
+let acts: ReturnType<typeof createActivities>;
+const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
+  new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(fn, ...args);
+
+beforeAll(async () => {
+  const config = new KubeConfig();
+  config.loadFromFile(inject('kubeconfig'));
+  kube = kubeFromConfig(config);
+  await config.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  // fraud-v1/v2 verify against example model servers on loopback, as the demo runs them.
+  acts = createActivities({ kube, allowedEndpointHosts: ['127.0.0.1'] });
+});
+afterAll(async () => {
+  await kube?.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+});
+
+describe('the examples', () => {
+  it('include an LLM server, a Triton server and a templateFrom spec', () => {
+    expect(specs).toEqual(expect.arrayContaining(['llm-vllm.yaml', 'triton.yaml', 'mlserver.yaml', 'fraud-v2.yaml']));
+  });
+
+  it.each(specs)('%s validates and passes preflight, the API server\'s dry run included', async (file) => {
+    const spec = { ...loadSpecFile(`${dir}${file}`), namespace };
+    const plan = await run(acts.inspect, spec);
+    expect(plan.candidateSlot).toBe('blue');
+    expect(await readDeployment(kube, targetOf(spec), plan.candidate.deployment)).toBeUndefined();
+  });
+
+  it('applies a template with args, volumes, an init container, tolerations and three ports as given', async () => {
+    const spec = { ...loadSpecFile(`${dir}triton.yaml`), namespace };
+    const given = spec.template!.spec as Record<string, unknown>;
+    const plan = await run(acts.inspect, spec);
+    await run(acts.applyCandidate, { target: targetOf(spec), object: plan.object, releaseId: 'bluegreen/examples/run', replicas: 1 });
+    const applied = (await readDeployment(kube, targetOf(spec), 'resnet-blue'))?.spec?.template;
+    // The API server fills in defaults (imagePullPolicy, terminationMessagePath, ...); everything given is there as given.
+    expect(applied?.spec).toMatchObject({
+      initContainers: given.initContainers, containers: given.containers, volumes: given.volumes,
+      tolerations: given.tolerations, securityContext: given.securityContext, serviceAccountName: 'default',
+    });
+    expect(applied?.spec?.containers[0]?.ports?.map((p) => [p.name, p.containerPort])).toEqual([['http', 8000], ['grpc', 8001], ['metrics', 8002]]);
+    expect(applied?.metadata?.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8002' });
+    expect(plan.ports.map((p) => p.name)).toEqual(['http', 'grpc', 'metrics']);
+  });
+
+  it('templateFrom carries the Deployment file\'s template with the new image and env, secrets by reference', async () => {
+    const spec = loadSpecFile(`${dir}mlserver.yaml`);
+    const [container] = spec.template?.spec.containers ?? [];
+    expect(container?.env).toContainEqual({ name: 'MLSERVER_MODEL_TOKEN', valueFrom: { secretKeyRef: { name: 'sklearn-secrets', key: 'token' } } });
+    expect(spec.template?.metadata?.labels).toEqual({ app: 'sklearn' });
+    const plan = await run(acts.inspect, { ...spec, namespace });
+    const env = plan.object.spec?.template.spec?.containers[0]?.env;
+    expect(env?.map((e) => e.name)).toEqual(['MLSERVER_MODEL_URI', 'MLSERVER_MODEL_TOKEN', 'MLSERVER_MODEL_VERSION']);
+  });
+});

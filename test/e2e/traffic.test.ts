@@ -1,0 +1,140 @@
+// Releases on the real node (test/cluster/node): real model-server processes in
+// containers, real readiness probes, and requests through the live Service's
+// ClusterIP all through each release, counting failed requests and which
+// version answered. Verification and analysis reach the pods through the
+// preview and live Services, not through processes beside the cluster.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readService } from '../../src/activities/cluster.js';
+import type { ReleaseSpecInput } from '../../src/release/spec.js';
+import { watchTraffic, type TrafficReport } from './traffic-watcher.js';
+import { World } from './world.js';
+
+const realNode = inject('realNode');
+const totals: TrafficReport = { sent: 0, failed: 0, versions: {}, sequence: [], examples: [] };
+let w: World;
+
+beforeAll(async () => {
+  if (!realNode) return;
+  w = await new World({ prefix: 'traffic', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig') }).start();
+});
+afterAll(async () => {
+  if (!realNode) return;
+  console.log(`traffic watcher (real node): ${totals.sent} requests, ${totals.failed} failed, answers ${JSON.stringify(totals.versions)}`);
+  await w?.close();
+});
+
+const GOLDEN = { v1: [0.562177, 0.53743], v2: [0.731059, 0.562177] };
+const modelFile = (version: 'v1' | 'v2') => `/app/models/fraud-${version}.json`;
+
+/** A release of the example model server as a real pod on the real node. */
+function spec(model: string, version: 'v1' | 'v2', more: Partial<ReleaseSpecInput> = {}): ReleaseSpecInput {
+  return {
+    model, namespace: w.namespace, version, replicas: 2,
+    verify: { modelName: 'fraud', requests: [{ inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 0.5, 0, 1] }], expected: { probability: GOLDEN[version] }, tolerance: 1e-4 }] },
+    monitor: { window: '3s', interval: '1s' }, scaleDownDelay: '2s', rolloutTimeout: '2m',
+    ...more,
+  };
+}
+const template = (version: 'v1' | 'v2', args: string[] = []) => ({
+  spec: {
+    nodeSelector: { 'bluegreen.dev/real-node': 'true' },
+    tolerations: [{ key: 'bluegreen.dev/real-node', operator: 'Exists', effect: 'NoSchedule' }],
+    dnsPolicy: 'Default', terminationGracePeriodSeconds: 5,
+    containers: [{
+      name: 'server', image: 'bluegreen.local/model-server:1', imagePullPolicy: 'Never', args,
+      env: [{ name: 'MODEL_FILE', value: modelFile(version) }],
+      ports: [{ name: 'http', containerPort: 8080 }],
+      readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 1 },
+    }],
+  },
+});
+
+async function start(input: ReleaseSpecInput, wait = true) {
+  const { writeFileSync } = await import('node:fs');
+  const file = w.specFile(input.model, input.version as 'v1' | 'v2', input);
+  writeFileSync(file, JSON.stringify(input));
+  return w.cli(['start', '-f', file, ...(wait ? ['--wait'] : [])]);
+}
+
+/** Watches the live Service, from its first answer on (a new Service routes once kube-proxy has synced). */
+async function watchLive(model: string) {
+  const service = await readService(w.kube, w.target(model), model);
+  const ip = service?.spec?.clusterIP;
+  expect(ip).toMatch(/^10\.0\.0\.\d+$/);
+  const port = service!.spec!.ports![0]!.port;
+  const probe = watchTraffic(ip!, port, 100);
+  await probe.until('v1', 30_000);
+  await probe.stop();
+  return watchTraffic(ip!, port);
+}
+
+function add(r: TrafficReport): void {
+  totals.sent += r.sent;
+  totals.failed += r.failed;
+  for (const [v, n] of Object.entries(r.versions)) totals.versions[v] = (totals.versions[v] ?? 0) + n;
+}
+
+describe.skipIf(!realNode)(`traffic through a real node${realNode ? '' : ` (skipped: ${inject('realNodeReason')})`}`, () => {
+  it('a release and an abort in monitoring move the answers from v1 to v2 and back, then a release promotes v2, with no failed request', async () => {
+    const first = await start({ ...spec('fraud', 'v1'), template: template('v1') });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const traffic = await watchLive('fraud');
+    await traffic.until('v1');
+
+    // v2 changes only the model file: the rest of the pod template is the live one.
+    const v2 = spec('fraud', 'v2', { env: [{ name: 'MODEL_FILE', value: modelFile('v2') }], monitor: { window: '1h', interval: '2s' } });
+    const started = await start(v2, false);
+    expect(started.stderr).toBe('');
+    const monitoring = await w.waitFor('fraud', (s) => s.phase === 'Monitoring' && s.version === 'v2', 'Monitoring');
+    expect(monitoring.verification?.endpoint).toMatch(/^http:\/\/10\.0\.0\.\d+:8080$/); // the preview Service's ClusterIP
+    await traffic.until('v2').catch(async (err) => { throw new Error(`${(err as Error).message}; release: ${JSON.stringify(await w.status('fraud'))}`); });
+    await w.cli(['abort', 'fraud', '-n', w.namespace, '--reason', 'answers look off']);
+    await w.waitForPhase('fraud', 'RolledBack');
+    await traffic.until('v1');
+
+    const again = await start(spec('fraud', 'v2', { env: [{ name: 'MODEL_FILE', value: modelFile('v2') }] }));
+    expect(again.code).toBe(0);
+    await traffic.until('v2');
+    await new Promise((r) => setTimeout(r, 3_000)); // the old slot goes away: still no failure
+    const report = await traffic.stop();
+    add(report);
+    if (report.failed > 0) console.log(JSON.stringify((await w.status('fraud'))?.timeline.map((e) => `${e.at} ${e.event} ${e.detail ?? ''}`), null, 1));
+    expect(report.failed, report.examples.join('; ')).toBe(0);
+    expect(report.sequence).toEqual(['v1', 'v2', 'v1', 'v2']);
+    expect(report.sent).toBeGreaterThan(200);
+  }, 240_000);
+
+  it('a worker killed between the selector patch and the EndpointSlices settling: the release completes, and no request fails', async () => {
+    const first = await start({ ...spec('killed', 'v1'), template: template('v1') });
+    expect(first.code).toBe(0);
+    const traffic = await watchLive('killed');
+    await traffic.until('v1');
+    await start(spec('killed', 'v2', { env: [{ name: 'MODEL_FILE', value: modelFile('v2') }] }), false);
+    const t = w.target('killed');
+    for (let i = 0; i < 600 && (await readService(w.kube, t, 'killed'))?.spec?.selector?.slot !== 'green'; i += 1) await new Promise((r) => setTimeout(r, 20));
+    await w.killWorker();
+    await w.startWorker();
+    const done = await w.waitForPhase('killed', 'Succeeded', 150_000);
+    expect(done.liveSlot).toBe('green');
+    await traffic.until('v2');
+    const report = await traffic.stop();
+    add(report);
+    expect(report.failed, report.examples.join('; ')).toBe(0);
+    expect(report.sequence).toEqual(['v1', 'v2']);
+  }, 240_000);
+
+  it('a candidate whose readiness probe never passes is rolled back, and no request fails', async () => {
+    const first = await start({ ...spec('unready', 'v1'), template: template('v1') });
+    expect(first.code).toBe(0);
+    const traffic = await watchLive('unready');
+    await traffic.until('v1');
+    const result = await start({ ...spec('unready', 'v2', { rolloutTimeout: '15s' }), template: template('v2', ['--not-ready']) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/release RolledBack: waitForRollout failed \[RolloutTimeout\]: rollout of unready-green not done after 15s/);
+    const report = await traffic.stop();
+    add(report);
+    expect(report.failed, report.examples.join('; ')).toBe(0);
+    expect(report.sequence).toEqual(['v1']);
+  }, 180_000);
+});
