@@ -51,10 +51,14 @@ export function parseSpecText(text: string, source = 'spec'): ReleaseSpec {
  * spec.template), a PodTemplate, or a bare pod template. A file with several
  * documents uses the first Deployment in it.
  */
+/** The fields of a Kubernetes manifest that hold a pod template. */
+type Manifest = { kind?: string; template?: unknown; metadata?: unknown; spec?: { template?: unknown; containers?: unknown } };
+type Template = { metadata?: { labels?: Record<string, unknown> } & Record<string, unknown>; spec?: unknown };
+
 export function templateOfManifest(text: string, file: string): unknown {
   const docs = parseAllDocuments(text, { prettyErrors: false }) as ReturnType<typeof parseAllDocuments>;
   const list = Array.isArray(docs) ? docs : [docs];
-  const objects = list.map((d) => d.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as Record<string, any> | null).filter((o) => o !== null && typeof o === 'object');
+  const objects = list.map((d) => d.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as Manifest | null).filter((o): o is Manifest => o !== null && typeof o === 'object');
   const deployment = objects.find((o) => o.kind === 'Deployment') ?? objects[0];
   if (deployment === undefined) throw new InvalidSpecError(file, [{ field: 'templateFrom.file', message: `${file} holds no manifest` }]);
   if (deployment.kind === 'PodTemplate') return deployment.template;
@@ -69,7 +73,7 @@ export function loadSpecFile(file: string): ReleaseSpec {
   const from = (data as { templateFrom?: { file?: unknown } } | null)?.templateFrom;
   if (data !== null && typeof data === 'object' && from !== undefined && typeof from?.file === 'string') {
     const manifest = resolve(dirname(file), from.file);
-    const template = templateOfManifest(readBounded(manifest, file, 'templateFrom.file'), manifest) as Record<string, any>;
+    const template = templateOfManifest(readBounded(manifest, file, 'templateFrom.file'), manifest) as Template;
     // Bluegreen sets the slot, version and its own labels; the rest of the template is the user's.
     if (template?.metadata?.labels !== undefined) {
       const slotLabel = typeof data.slotLabel === 'string' ? data.slotLabel : 'slot';
@@ -82,7 +86,7 @@ export function loadSpecFile(file: string): ReleaseSpec {
 }
 
 /** Drops what the API server fills in (creationTimestamp: null from kubectl output). */
-function pruneTemplate(template: Record<string, any>): Record<string, any> {
+function pruneTemplate(template: Template): Template {
   const metadata = template.metadata ?? {};
   const kept = Object.fromEntries(Object.entries(metadata).filter(([k]) => k === 'labels' || k === 'annotations'));
   return { ...(Object.keys(kept).length > 0 ? { metadata: kept } : {}), spec: template.spec };

@@ -120,7 +120,7 @@ describe('end-to-end releases', () => {
     expect(rows[0]).toMatch(/^VERSION\s+OUTCOME\s+STARTED\s+DURATION\s+BY\s+WHY$/);
     expect(rows.slice(1).map((r) => r.split(/\s+/).slice(0, 2))).toEqual([['v2', 'Succeeded'], ['v1', 'Succeeded']]);
     expect(rows[1]).toContain('started by e2e, approved by e2e');
-    const json = JSON.parse((await w.cli(['history', 'fraud-hist', '-n', w.namespace, '-o', 'json'])).stdout) as Array<Record<string, any>>;
+    const json = JSON.parse((await w.cli(['history', 'fraud-hist', '-n', w.namespace, '-o', 'json'])).stdout) as Array<{ version: string; outcome: string; running: boolean; messages: unknown[]; durationSeconds: number }>;
     expect(json.map((r) => [r.version, r.outcome, r.running])).toEqual([['v2', 'Succeeded', false], ['v1', 'Succeeded', false]]);
     expect(json[0]!.messages).toEqual([expect.objectContaining({ kind: 'approve', by: 'e2e', comment: 'golden set passed', identity: expect.stringContaining('@') })]);
     expect(json[0]!.durationSeconds).toBeGreaterThan(0);
