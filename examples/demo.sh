@@ -7,10 +7,21 @@
 # model-server pods answering through their Services; otherwise pods run on fake
 # nodes and the checks go to two example model servers on loopback.
 # First release bootstraps v1 into blue; the second moves traffic to v2 in green.
-# Everything it started is stopped on exit. Needs Node 20+, Go and Python 3.
+# Then the stack stays up, with the Temporal UI and the commands to try next,
+# until Ctrl-C stops everything it started. Needs Node 20+, Go and Python 3.
+#   --once                     run the two releases, stop everything, exit (CI does this)
 #   BLUEGREEN_DEMO_NODE=fake   use the fake nodes even where a real node could run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+once="${CI:+yes}"
+for arg in "$@"; do
+  case "$arg" in
+    --once) once=yes ;;
+    *) echo "usage: npm run demo [-- --once]" >&2; exit 2 ;;
+  esac
+done
+# The ports the host reaches the demo's Temporal on (the UI, and the CLI's gRPC).
+ui_port=8233 grpc_port=7233
 
 if [ -z "${BLUEGREEN_NETNS:-}" ] && [ "${BLUEGREEN_DEMO_NODE:-real}" != fake ]; then
   why="$(bash test/cluster/node/check.sh)"
@@ -21,7 +32,17 @@ if [ -z "${BLUEGREEN_NETNS:-}" ] && [ "${BLUEGREEN_DEMO_NODE:-real}" != fake ]; 
     # Things that need the network happen before entering the namespace, which has none.
     TEMPORAL_CLI_PATH="${TEMPORAL_CLI_PATH:-$(command -v temporal || echo "$(bash scripts/temporal-binaries.sh)/temporal")}"
     echo "== a real node: everything runs in network namespace bluegreen-demo"
-    TEMPORAL_CLI_PATH="$TEMPORAL_CLI_PATH" exec bash test/cluster/netns.sh run bluegreen-demo bash "$0" "$@"
+    # The namespace has no way out; the host reaches its Temporal through Unix sockets.
+    sockets="$(mktemp -d)" forwards=()
+    trap 'kill "${forwards[@]}" 2>/dev/null || true; rm -rf "$sockets"' EXIT
+    if [ -z "$once" ]; then
+      for port in "$ui_port" "$grpc_port"; do
+        node scripts/forward.mjs "127.0.0.1:$port" "$sockets/$port.sock" &
+        forwards+=($!)
+      done
+    fi
+    BLUEGREEN_DEMO_SOCKETS="$sockets" TEMPORAL_CLI_PATH="$TEMPORAL_CLI_PATH" bash test/cluster/netns.sh run bluegreen-demo bash "$0" "$@"
+    exit
   fi
   echo "== fake nodes: no real node here ($why)"
 fi
@@ -89,3 +110,25 @@ node dist/client/cli.js start -f "$specs/fraud-v2.yaml" --wait
 ask
 node dist/client/cli.js status fraud
 node dist/client/cli.js list --all
+
+[ -z "$once" ] || exit 0
+if [ -n "${BLUEGREEN_DEMO_SOCKETS:-}" ]; then
+  for port in "$ui_port" "$grpc_port"; do
+    node scripts/forward.mjs "$BLUEGREEN_DEMO_SOCKETS/$port.sock" "127.0.0.1:$port" &
+    pids+=($!)
+  done
+fi
+cli="node dist/client/cli.js"
+gated="$cli start -f $specs/fraud-v1-gated.yaml"
+try() { printf '     %-*s  %s\n' "${#gated}" "$1" "$2"; }
+echo
+echo "== the stack stays up until Ctrl-C here; logs in $logs"
+echo "   the releases in the Temporal UI: http://127.0.0.1:$ui_port/namespaces/default/workflows/bluegreen%2Fdefault%2Ffraud/history"
+echo "   try, in another terminal in this folder:"
+try "$cli history fraud" "past releases, who approved or aborted"
+try "$gated" "v1 again beside v2; waits for you after monitoring"
+try "$cli status fraud --watch" "its timeline as it goes"
+try "$cli approve fraud" "promote it, or:"
+try "$cli abort fraud --reason \"try it\"" "back to v2, exactly as it was"
+try "$cli rollback fraud --wait" "the version live before this one, from the history"
+while :; do sleep 3600 & wait $!; done
