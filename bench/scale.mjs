@@ -29,6 +29,9 @@ const rounds = [];
 try {
   for (const n of SIZES) {
     const worker = await stack.startWorker();
+    // The baseline: the same worker polling, with no release yet.
+    await sleep(2_000);
+    const idle = processFigures(worker.pid);
     const samples = [];
     const sampler = setInterval(() => { try { samples.push(processFigures(worker.pid)); } catch { /* exited */ } }, 500);
     const models = Array.from({ length: n }, (_, i) => `s${n}-${i}`);
@@ -63,6 +66,7 @@ try {
     const misbehaved = results.filter((r) => r.phase !== 'Succeeded').map((r) => `${r.releaseId}: ${r.phase} ${r.reason ?? ''}`);
     const r = {
       releases: n,
+      workerIdleRssMiB: idle.rssMiB,
       startToAllHeldSeconds: round(heldAfter / 1000),
       approveToAllFinishedSeconds: round(allDone / 1000),
       workerPeakRssMiB: Math.max(...samples.map((x) => x.peakRssMiB), after.peakRssMiB),

@@ -83,6 +83,8 @@ try {
   const baseline = { patchAnswered: ms(patchAnswered), patchToSelector: ms(directSelector), patchToSettled: ms(directSettled) };
   report('switch', {
     releases: N, unit: 'ms', orchestrated, baseline,
+    // Each release's figure in order, so an outlier can be placed (warm-up, a GC, a cache miss).
+    samples: { approveToSelector: toSelector.map((v) => round(v)), patchToSelector: directSelector.map((v) => round(v)) },
     ratios: {
       selectorP50: round(orchestrated.approveToSelector.p50 / baseline.patchToSelector.p50, 2),
       selectorP99: round(orchestrated.approveToSelector.p99 / baseline.patchToSelector.p99, 2),

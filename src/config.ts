@@ -97,3 +97,15 @@ export function maxCachedReleases(env: NodeJS.ProcessEnv = process.env): number 
   if (!Number.isInteger(n) || n < 2) throw new Error(`BLUEGREEN_MAX_CACHED_WORKFLOWS is "${raw}": it must be a whole number of at least 2`);
   return n;
 }
+
+/**
+ * BLUEGREEN_METRICS_ADDRESS (HOST:PORT, e.g. 0.0.0.0:9464): where the worker
+ * serves Prometheus metrics; unset, it serves none.
+ */
+export function metricsAddress(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const raw = env.BLUEGREEN_METRICS_ADDRESS?.trim();
+  if (!raw) return undefined;
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(raw);
+  if (m === null || Number(m[2]) > 65535) throw new Error(`BLUEGREEN_METRICS_ADDRESS is "${raw}": it must be HOST:PORT, e.g. 0.0.0.0:9464`);
+  return raw;
+}

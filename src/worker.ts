@@ -2,10 +2,10 @@
 // workflows and their activities until SIGINT or SIGTERM, then drains and exits.
 import { fileURLToPath } from 'node:url';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { kubeFromConfig } from './activities/cluster.js';
-import { allowedEndpointHosts, allowedNamespaces, clusterName, maxCachedReleases, requireNamespaceAllowlist, temporalConfig } from './config.js';
+import { allowedEndpointHosts, allowedNamespaces, clusterName, maxCachedReleases, metricsAddress, requireNamespaceAllowlist, temporalConfig } from './config.js';
 import { parseDuration } from './release/duration.js';
 
 /** The workflow code the worker bundles; ships beside this file (src in tests, dist when built). */
@@ -77,15 +77,30 @@ export async function connectTemporal(env: NodeJS.ProcessEnv = process.env): Pro
   return patiently(`Temporal at ${address}`, env, () => NativeConnection.connect({ address, tls, apiKey }));
 }
 
+/**
+ * Where BLUEGREEN_METRICS_ADDRESS is set, the SDK's runtime serves Prometheus
+ * metrics there (at /metrics): its own (workflow and activity tasks, polls,
+ * cache) and the releases' (src/workflows/metrics.ts). Must run before any
+ * connection is made.
+ */
+export function installRuntime(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const bindAddress = metricsAddress(env);
+  if (bindAddress !== undefined) {
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } });
+  }
+  return bindAddress;
+}
+
 async function main(): Promise<void> {
   requireNamespaceAllowlist();
+  const metrics = installRuntime();
   const kubeConfig = await connectCluster();
   const connection = await connectTemporal();
   try {
     const worker = await createWorker({ connection, kubeConfig });
     const { address, namespace, taskQueue } = temporalConfig();
     const named = clusterName();
-    console.log(`bluegreen worker: Temporal ${address} namespace ${namespace} task queue ${taskQueue}; cluster ${named === undefined ? '' : `${named} at `}${kubeConfig.getCurrentCluster()?.server}`);
+    console.log(`bluegreen worker: Temporal ${address} namespace ${namespace} task queue ${taskQueue}; cluster ${named === undefined ? '' : `${named} at `}${kubeConfig.getCurrentCluster()?.server}${metrics === undefined ? '' : `; metrics at http://${metrics}/metrics`}`);
     // The SDK's runtime stops the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks drain.
     await worker.run();
   } finally {

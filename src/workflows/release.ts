@@ -18,6 +18,7 @@ import {
 import { targetOf, type Target } from '../release/target.js';
 import { InvalidSpecError, formatFieldError, validateSpec } from '../release/validate.js';
 import { upgradePlan } from './legacy-plan.js';
+import { releaseMetrics, type ReleaseMetrics } from './metrics.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -57,6 +58,7 @@ interface Run {
   compensations: { name: string; run: () => Promise<unknown> }[];
   record: (event: string, more?: Partial<TimelineEntry>) => void;
   enter: (phase: Phase, detail?: string) => void;
+  metrics: ReleaseMetrics;
   awaitApproval: (gate: Gate, timeoutMs: number) => Promise<boolean>;
   acts: Activities;
   rollout: Activities;
@@ -110,6 +112,7 @@ async function verify(run: Run): Promise<void> {
   const { status } = run;
   status.verification = await run.verifying.verifyCandidate({ spec: run.spec, slot: plan.candidateSlot, deployment: plan.candidate.deployment, port: plan.port });
   if (!status.verification.ok) {
+    run.metrics.checksFailed('verification', status.verification.checks);
     const failed = status.verification.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
     throw ApplicationFailure.nonRetryable(`verification failed: ${failed.join('; ')}`, 'VerificationFailed');
   }
@@ -184,6 +187,7 @@ async function monitor(run: Run): Promise<void> {
   }
   status.analysis = first.result;
   if (!first.result.ok) {
+    run.metrics.checksFailed('analysis', first.result.checks);
     throw ApplicationFailure.nonRetryable(`analysis failed ${first.result.failures} of ${first.result.runs} times: ${first.result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ')}`, 'AnalysisFailed');
   }
   run.record('analysis passed', { detail: `${first.result.runs} runs in the monitor window` });
@@ -218,7 +222,9 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   const record = (event: string, more: Partial<TimelineEntry> = {}): void => {
     status.timeline.push({ at: new Date().toISOString(), phase: status.phase, event, ...more });
   };
+  const metrics = releaseMetrics(status.model);
   const enter = (phase: Phase, detail?: string): void => {
+    metrics.entered(phase);
     status.phase = phase;
     record('phase', detail === undefined ? {} : { detail });
     upsertSearchAttributes([{ key: searchAttributes.phase, value: phase }]);
@@ -238,7 +244,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
 
   const rolloutTimeoutMs = durationMs(spec.rolloutTimeout);
   const run: Run = {
-    spec, target: targetOf(spec), status, compensations: [], record, enter,
+    spec, target: targetOf(spec), status, compensations: [], record, enter, metrics,
     awaitApproval: async (gate, timeoutMs) => {
       status.waitingFor = gate;
       try {

@@ -31,7 +31,7 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, tim
   });
 }
 
-export interface WorkerEnv { temporalAddress: string; kubeconfig: string; taskQueue: string; namespaces?: string; waitForTemporal?: string }
+export interface WorkerEnv { temporalAddress: string; kubeconfig: string; taskQueue: string; namespaces?: string; waitForTemporal?: string; env?: NodeJS.ProcessEnv }
 
 export function startWorker(w: WorkerEnv): Promise<Started> {
   return startProcess(['dist/worker.js'], {
@@ -39,6 +39,7 @@ export function startWorker(w: WorkerEnv): Promise<Started> {
     BLUEGREEN_NAMESPACES: w.namespaces ?? '*', BLUEGREEN_CONNECT_TIMEOUT: w.waitForTemporal ?? '60s',
     // The example model servers the tests verify against listen on loopback.
     BLUEGREEN_VERIFY_HOSTS: '127.0.0.1',
+    ...w.env,
   }, /^bluegreen worker: Temporal/, 90_000);
 }
 

@@ -1,13 +1,28 @@
 // Whole releases with everything real: the Temporal dev server, the worker as its
 // own process, the Kubernetes test cluster, model servers, and the CLI. A watcher
 // samples the live Service throughout and fails a test on any downtime.
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readDeployment, serviceEndpoints } from '../../src/activities/cluster.js';
 import { World } from './world.js';
 
+/** A port nothing listens on now (the worker binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
 let w: World;
+let metrics: string;
 beforeAll(async () => {
-  w = await new World({ prefix: 'e2e', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig') }).start();
+  metrics = `127.0.0.1:${await freePort()}`;
+  w = await new World({
+    prefix: 'e2e', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig'), workerEnv: { BLUEGREEN_METRICS_ADDRESS: metrics },
+  }).start();
 });
 afterAll(async () => {
   if (w) console.log(w.report('e2e'));
@@ -168,6 +183,34 @@ describe('end-to-end releases', () => {
     expect(interrupted.stderr).toContain(`bluegreen: stopped following; the release of ${w.namespace}/fraud-ctrlc goes on in the worker.`);
     expect(interrupted.stderr).toContain(`follow again: bluegreen status fraud-ctrlc -n ${w.namespace} --watch`);
     await w.waitForPhase('fraud-ctrlc', 'Succeeded');
+  });
+
+  it('the worker serves Prometheus metrics: releases by outcome, time in each phase, failed checks, the SDK\'s own', async () => {
+    const watch = await w.bootstrap('fraud-metrics');
+    // v1's golden answers against the v2 server: verification fails and the release rolls back.
+    const failing = await w.cli(['start', '-f', w.specFile('fraud-metrics', 'v2', { verify: w.verify('v1', w.url('v2')) }), '--wait']);
+    expect(failing.code).toBe(1);
+    const series = async (): Promise<string[]> => (await (await fetch(`http://${metrics}/metrics`)).text()).split('\n').filter((l) => l.includes('model="fraud-metrics"'));
+    // The runtime exports on its own schedule: wait for the rollback to show.
+    const deadline = Date.now() + 15_000;
+    let lines = await series();
+    while (!lines.some((l) => l.includes('outcome="RolledBack"')) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      lines = await series();
+    }
+    const value = (name: string, ...labels: string[]): number | undefined => {
+      const line = lines.find((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)));
+      return line === undefined ? undefined : Number(line.split(' ').at(-1));
+    };
+    expect(value('bluegreen_releases_started_total'), lines.join('\n')).toBe(2);
+    expect(value('bluegreen_releases_finished_total', 'outcome="Succeeded"')).toBe(1);
+    expect(value('bluegreen_releases_finished_total', 'outcome="RolledBack"')).toBe(1);
+    expect(value('bluegreen_checks_failed_total', 'stage="verification"', 'kind="request"')).toBe(1);
+    expect(value('bluegreen_phase_seconds_count', 'phase="Deploying"')).toBe(2);
+    expect(value('bluegreen_phase_seconds_sum', 'phase="Monitoring"')).toBeGreaterThan(2);
+    const all = await (await fetch(`http://${metrics}/metrics`)).text();
+    expect(all).toMatch(/^temporal_workflow_completed_total\{/m);
+    await watch.done();
   });
 
   it('survives SIGKILL of the worker mid-rollout: a new worker completes the release', async () => {

@@ -38,6 +38,8 @@ export interface WorldOptions {
   modelDelayMs?: number;
   /** the worker's own kubeconfig (default: kubeconfig) */
   workerKubeconfig?: string;
+  /** more of the worker's environment */
+  workerEnv?: NodeJS.ProcessEnv;
   /** called after the namespace exists, before the worker starts */
   prepare?: (world: World) => Promise<void>;
 }
@@ -80,7 +82,7 @@ export class World {
 
   async startWorker(): Promise<void> {
     const kubeconfig = this.options.workerKubeconfig ?? this.options.kubeconfig;
-    this.worker = await startWorker({ temporalAddress: this.options.temporalAddress, kubeconfig, taskQueue: this.taskQueue, namespaces: this.namespace });
+    this.worker = await startWorker({ temporalAddress: this.options.temporalAddress, kubeconfig, taskQueue: this.taskQueue, namespaces: this.namespace, env: this.options.workerEnv });
   }
 
   /** SIGKILL: no drain, no goodbye, as when a node dies. */

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CACHED_RELEASES, allowedEndpointHosts, allowedNamespaces, maxCachedReleases, requireNamespaceAllowlist, taskQueueFor, temporalConfig } from '../../src/config.js';
+import { DEFAULT_CACHED_RELEASES, allowedEndpointHosts, allowedNamespaces, maxCachedReleases, metricsAddress, requireNamespaceAllowlist, taskQueueFor, temporalConfig } from '../../src/config.js';
 
 describe('configuration', () => {
   it('requires a namespace allowlist in a cluster; * allows all on purpose', () => {
@@ -36,5 +36,13 @@ describe('configuration', () => {
   it('allows verification hosts only as listed', () => {
     expect(allowedEndpointHosts({})).toEqual([]);
     expect(allowedEndpointHosts({ BLUEGREEN_VERIFY_HOSTS: '127.0.0.1, Models.Example.com:8080' })).toEqual(['127.0.0.1', 'models.example.com:8080']);
+  });
+
+  it('serves metrics only where asked, at HOST:PORT', () => {
+    expect(metricsAddress({})).toBeUndefined();
+    expect(metricsAddress({ BLUEGREEN_METRICS_ADDRESS: '0.0.0.0:9464' })).toBe('0.0.0.0:9464');
+    expect(metricsAddress({ BLUEGREEN_METRICS_ADDRESS: '[::1]:9464' })).toBe('[::1]:9464');
+    expect(() => metricsAddress({ BLUEGREEN_METRICS_ADDRESS: '9464' })).toThrow('BLUEGREEN_METRICS_ADDRESS is "9464": it must be HOST:PORT, e.g. 0.0.0.0:9464');
+    expect(() => metricsAddress({ BLUEGREEN_METRICS_ADDRESS: 'localhost:99999' })).toThrow(/HOST:PORT/);
   });
 });
