@@ -3,6 +3,7 @@
 // worker's peak memory and CPU time, the time until all have finished, history
 // events per release, and the releases that did not end Succeeded.
 //   BENCH_SCALE  comma-separated N (default 100; the issue asks 100,500,1000)
+//   BENCH_WORKER_NODE_OPTIONS  the worker's NODE_OPTIONS, e.g. --max-old-space-size=700
 import { randomUUID } from 'node:crypto';
 import { startRelease } from '../dist/client/releases.js';
 import { approveSignal, statusQuery } from '../dist/release/status.js';
@@ -28,7 +29,7 @@ const stack = await startStack({ name: 'scale' });
 const rounds = [];
 try {
   for (const n of SIZES) {
-    const worker = await stack.startWorker();
+    const worker = await stack.startWorker(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {});
     // The baseline: the same worker polling, with no release yet.
     await sleep(2_000);
     const idle = processFigures(worker.pid);

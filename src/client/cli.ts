@@ -3,7 +3,7 @@
 import { userInfo } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
-import { FINAL_PHASES, PHASES, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
+import { FINAL_PHASES, PHASES, type ReleaseStatus } from '../release/status.js';
 import { InvalidSpecError, formatFieldError } from '../release/validate.js';
 import { loadSpecFile } from '../release/spec-file.js';
 import type { ReleaseSpec } from '../release/spec.js';
@@ -12,6 +12,7 @@ import {
   connectClient, followRelease, hasWorker, listReleases, readStatus, releaseTaskQueue, sendMessage, startRelease, UserError, withSenderIdentities,
 } from './releases.js';
 import { releaseHistory, rollbackSpec, type PastRelease } from './history.js';
+import { timelineLine, watchLive } from './live-view.js';
 
 const whoami = (): string => process.env.BLUEGREEN_USER || safeUser();
 function safeUser(): string {
@@ -22,8 +23,7 @@ function loadSpec(file: string): ReleaseSpec {
   return loadSpecFile(file);
 }
 
-const line = (e: TimelineEntry): string =>
-  `${e.at}  ${e.phase.padEnd(16)} ${e.event}${e.by ? ` by ${e.by}` : ''}${e.identity ? ` [Temporal saw ${e.identity}]` : ''}${e.accepted === false ? ' (not acted on)' : ''}${e.detail ? `: ${e.detail}` : ''}`;
+const line = timelineLine;
 
 function printStatus(s: ReleaseStatus): void {
   console.log(`release   ${s.releaseId}`);
@@ -113,14 +113,23 @@ program.command('status')
   .description('show the phase, slots, checks and timeline of the latest release of a model service')
   .argument('<service>', 'model service name (the spec\'s service, which defaults to its model)')
   .option('-n, --namespace <ns>', 'Kubernetes namespace', 'default')
-  .option('--watch', 'keep printing new timeline entries until the release ends')
+  .option('--watch', 'follow the release until it ends: a live view on a terminal, new timeline lines otherwise')
   .option('-o, --output <format>', 'text or json', outputFormat, 'text')
   .option('--json', 'the same as --output json')
   .action(async (service: string, opts: { namespace: string; watch?: boolean; json?: boolean; output: Output }) => {
     await withClient(async (client) => {
       const ref = { namespace: opts.namespace, service };
+      const json = opts.json === true || opts.output === 'json';
+      if (opts.watch && !json && process.stdout.isTTY) {
+        const first = await readStatus(client, ref);
+        const pinned = { ...ref, runId: first.releaseId.split('/').at(-1) };
+        if (!FINAL_PHASES.includes(first.phase)) onInterrupt(opts.namespace, service);
+        const phase = await watchLive(client, pinned, () => readStatus(client, pinned), process.stdout);
+        if (phase !== 'Succeeded') throw new UserError(`release ${phase}`);
+        return;
+      }
       const status = await withSenderIdentities(client, await readStatus(client, ref));
-      if (opts.json || opts.output === 'json') console.log(JSON.stringify(status, null, 2));
+      if (json) console.log(JSON.stringify(status, null, 2));
       else printStatus(status);
       if (!opts.watch) return;
       let phase = status.phase;

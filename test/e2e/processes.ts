@@ -65,8 +65,12 @@ export function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> 
 }
 
 /** Starts `bluegreen ...` and hands back the process (to interrupt it), its output so far, and its end. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stdout: () => string; result: Promise<CliResult> } {
-  const child = spawn(process.execPath, ['dist/client/cli.js', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv, tty = false): { child: ChildProcess; stdout: () => string; result: Promise<CliResult> } {
+  const command = [process.execPath, 'dist/client/cli.js', ...args];
+  // On a terminal: util-linux's `script` gives the CLI a pseudo-terminal (-e: its exit code).
+  const quoted = command.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const [file, argv] = tty ? ['script', ['-qefc', quoted, '/dev/null']] : [command[0]!, command.slice(1)];
+  const child = spawn(file, argv, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });

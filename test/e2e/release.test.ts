@@ -185,6 +185,25 @@ describe('end-to-end releases', () => {
     await w.waitForPhase('fraud-ctrlc', 'Succeeded');
   });
 
+  it('status --watch on a terminal redraws one frame in place, with the commands to approve, until the end', async () => {
+    const watch = await w.bootstrap('fraud-live');
+    expect((await w.cli(['start', '-f', w.specFile('fraud-live', 'v2', { approval: { beforeSwitch: true } })])).code).toBe(0);
+    const live = w.spawnCli(['status', 'fraud-live', '-n', w.namespace, '--watch'], true);
+    const deadline = Date.now() + 60_000;
+    while (!live.stdout().includes(`bluegreen approve fraud-live -n ${w.namespace}`)) {
+      if (Date.now() > deadline) throw new Error(`no approve command in the live view:\n${live.stdout()}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(live.stdout()).toContain(`${w.namespace}/fraud-live v2: AwaitingApproval for`);
+    expect((await w.cli(['approve', 'fraud-live', '-n', w.namespace])).code).toBe(0);
+    const end = await live.result;
+    expect(end.code, end.stdout).toBe(0);
+    // Each frame after the first goes back over the last one and clears it.
+    expect(end.stdout).toMatch(/\x1b\[\d+F\x1b\[J/);
+    expect(end.stdout).toContain(`${w.namespace}/fraud-live v2: Succeeded for`);
+    await watch.done();
+  });
+
   it('the worker serves Prometheus metrics: releases by outcome, time in each phase, failed checks, the SDK\'s own', async () => {
     const watch = await w.bootstrap('fraud-metrics');
     // v1's golden answers against the v2 server: verification fails and the release rolls back.

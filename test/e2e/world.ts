@@ -104,8 +104,8 @@ export class World {
   }
 
   /** The CLI as a running process, for tests that interrupt it or read it while it follows. */
-  spawnCli(args: string[]): ReturnType<typeof spawnCli> {
-    return spawnCli(args, this.cliEnv());
+  spawnCli(args: string[], tty = false): ReturnType<typeof spawnCli> {
+    return spawnCli(args, this.cliEnv(), tty);
   }
 
   private cliEnv(): NodeJS.ProcessEnv {

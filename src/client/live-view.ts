@@ -1,0 +1,110 @@
+// `status --watch` on a terminal: one frame, redrawn in place, with what a person
+// steering a release needs at a glance. Frames are pure (renderFrame) so tests
+// read them without a terminal.
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import { FINAL_PHASES, releaseWorkflowId, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
+import { UserError, type ReleaseRef } from './releases.js';
+
+/** One timeline entry as one line (status, --watch and --wait print the same). */
+export const timelineLine = (e: TimelineEntry): string =>
+  `${e.at}  ${e.phase.padEnd(16)} ${e.event}${e.by ? ` by ${e.by}` : ''}${e.identity ? ` [Temporal saw ${e.identity}]` : ''}${e.accepted === false ? ' (not acted on)' : ''}${e.detail ? `: ${e.detail}` : ''}`;
+
+/** A step running in the worker now, from the server's record of it (no worker needed). */
+export interface RunningStep { name: string; attempt: number; ready?: number; total?: number; lastFailure?: string }
+
+export async function runningSteps(client: Client, ref: ReleaseRef): Promise<RunningStep[]> {
+  const described = await client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), ref.runId).describe();
+  return (described.raw.pendingActivities ?? []).map((a) => {
+    const beat = decode(a.heartbeatDetails?.payloads?.[0]) as { progress?: { ready?: unknown; total?: unknown } } | undefined;
+    const { ready, total } = beat?.progress ?? {};
+    return {
+      name: a.activityType?.name ?? 'step',
+      attempt: a.attempt ?? 1,
+      ...(typeof ready === 'number' && typeof total === 'number' ? { ready, total } : {}),
+      ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
+    };
+  });
+}
+
+function decode(payload: Payload | undefined | null): unknown {
+  if (!payload) return undefined;
+  try {
+    return defaultPayloadConverter.fromPayload(payload);
+  } catch {
+    return undefined;
+  }
+}
+
+const BAR = 20;
+const bar = (ready: number, total: number): string => {
+  const filled = total > 0 ? Math.min(BAR, Math.round((ready / total) * BAR)) : 0;
+  return `[${'█'.repeat(filled)}${'░'.repeat(BAR - filled)}] ${ready}/${total} ready`;
+};
+
+const seconds = (ms: number): string => {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+};
+
+/** The lines of one frame, each cut to `width` so the redraw can count them. */
+export function renderFrame(status: ReleaseStatus, steps: RunningStep[], ref: ReleaseRef, now: number, width = 100, note?: string, timelineRows = 8): string[] {
+  const entered = [...status.timeline].reverse().find((e) => e.event === 'phase');
+  const since = entered === undefined ? '' : ` for ${seconds(now - Date.parse(entered.at))}`;
+  const lines = [
+    `${ref.namespace}/${ref.service} ${status.version}: ${status.phase}${since}`,
+    `slots     old ${status.oldSlot ?? '-'}${status.oldDeployment ? ` (${status.oldDeployment})` : ''}   candidate ${status.candidateSlot ?? '-'}${status.candidateDeployment ? ` (${status.candidateDeployment})` : ''}   live ${status.liveSlot ?? '-'}`,
+  ];
+  for (const step of steps) {
+    const progress = step.total === undefined ? '' : `  ${bar(step.ready ?? 0, step.total)}`;
+    const retry = step.attempt > 1 ? `  (attempt ${step.attempt}${step.lastFailure ? `: ${step.lastFailure.split('\n')[0]}` : ''})` : '';
+    lines.push(`running   ${step.name}${progress}${retry}`);
+  }
+  for (const c of status.verification?.checks ?? []) lines.push(`verify    ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+  if (status.analysis) lines.push(`analysis  ${status.analysis.ok ? 'ok' : 'FAIL'}: ${status.analysis.runs} runs, ${status.analysis.failures} failed`);
+  if (status.reason) lines.push(`reason    ${status.reason}`);
+  if (note) lines.push(`note      ${note}`);
+  if (status.waitingFor) {
+    const flags = `${ref.service} -n ${ref.namespace}`;
+    lines.push(`waiting   for approval ${status.waitingFor === 'beforeSwitch' ? 'before the switch' : 'to promote'}:`);
+    lines.push(`            bluegreen approve ${flags}`);
+    lines.push(`            bluegreen abort ${flags} --reason "..."`);
+  }
+  const shown = status.timeline.slice(-timelineRows);
+  lines.push(`timeline${status.timeline.length > shown.length ? ` (last ${shown.length} of ${status.timeline.length})` : ''}`);
+  for (const e of shown) lines.push(`  ${timelineLine(e)}`);
+  return lines.map((l) => (l.length > width ? `${l.slice(0, Math.max(1, width - 1))}…` : l));
+}
+
+/**
+ * Redraws the frame every `pollMs` until the release ends; returns its last
+ * phase. A brief Temporal outage shows as a note, not as the end.
+ */
+export async function watchLive(
+  client: Client, ref: ReleaseRef, read: () => Promise<ReleaseStatus>, out: NodeJS.WriteStream, pollMs = 1_000, outageMs = 120_000,
+): Promise<ReleaseStatus['phase']> {
+  let drawn = 0;
+  let status = await read();
+  let failingSince: number | undefined;
+  let note: string | undefined;
+  for (;;) {
+    const ended = FINAL_PHASES.includes(status.phase);
+    const steps = ended ? [] : await runningSteps(client, ref).catch(() => []);
+    const frame = renderFrame(status, steps, ref, Date.now(), out.columns || 100, note);
+    // Back to the first line of the last frame, clear below, draw.
+    out.write(`${drawn > 0 ? `\x1b[${drawn}F\x1b[J` : ''}${frame.join('\n')}\n`);
+    drawn = frame.length;
+    if (ended) return status.phase;
+    await new Promise((r) => setTimeout(r, pollMs));
+    try {
+      status = await read();
+      failingSince = undefined;
+      note = undefined;
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince > outageMs) throw err;
+      note = `cannot read the release (${(err as Error).message.split('\n')[0]}); retrying: the release goes on in the worker`;
+    }
+  }
+}
