@@ -29,7 +29,8 @@ export interface PastRelease {
 /** One run with what a rollback needs: the spec it started with and the plan preflight made. */
 interface Run extends PastRelease { spec?: unknown; plan?: Plan }
 
-const decode = (payload: Payload | undefined | null): unknown => {
+/** A payload as the default converter reads it; undefined when it cannot. */
+export const decode = (payload: Payload | undefined | null): unknown => {
   if (!payload) return undefined;
   try {
     return defaultPayloadConverter.fromPayload(payload);

@@ -1,9 +1,9 @@
 // `status --watch` on a terminal: one frame, redrawn in place, with what a person
 // steering a release needs at a glance. Frames are pure (renderFrame) so tests
 // read them without a terminal.
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { FINAL_PHASES, releaseWorkflowId, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
+import { decode } from './history.js';
 import { UserError, type ReleaseRef } from './releases.js';
 
 /** One timeline entry as one line (status, --watch and --wait print the same). */
@@ -25,15 +25,6 @@ export async function runningSteps(client: Client, ref: ReleaseRef): Promise<Run
       ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
     };
   });
-}
-
-function decode(payload: Payload | undefined | null): unknown {
-  if (!payload) return undefined;
-  try {
-    return defaultPayloadConverter.fromPayload(payload);
-  } catch {
-    return undefined;
-  }
 }
 
 const BAR = 20;
