@@ -1,7 +1,8 @@
-// The worker authenticated as the ServiceAccount of deploy/rbac.yaml: the
-// ClusterRole there must grant every verb a release uses, and nothing outside
-// the namespaces it is bound in.
-import { readFileSync } from 'node:fs';
+// The worker authenticated as the ServiceAccount of deploy/ (the kustomize base,
+// rendered by kubectl kustomize and applied to the test cluster): the ClusterRole
+// must grant every verb a release uses, and nothing outside the namespaces it is
+// bound in.
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
@@ -12,11 +13,14 @@ import { kubeFromConfig } from '../../src/activities/cluster.js';
 import { validateSpec } from '../../src/release/validate.js';
 import { World, writeKubeconfig } from './world.js';
 
-const manifests = parseAllDocuments(readFileSync(new URL('../../deploy/rbac.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as KubernetesObject);
+// kubectl is built beside the control plane (test/cluster/build.sh).
+const kubectl = execFileSync('bash', ['-c', '. test/cluster/versions.sh && echo "$K8S_BIN_DIR/kubectl"'], { encoding: 'utf8' }).trim();
+const rendered = execFileSync(kubectl, ['kustomize', 'deploy'], { encoding: 'utf8' });
+const manifests = parseAllDocuments(rendered).map((d) => d.toJS() as KubernetesObject);
 let w: World;
 let saKubeconfig: string;
 
-/** Applies deploy/rbac.yaml, binding the role in the world's namespace, and writes a kubeconfig with the ServiceAccount's token. */
+/** Applies deploy/ as kustomize renders it, binding the role in the world's namespace, and writes a kubeconfig with the ServiceAccount's token. */
 async function asServiceAccount(world: World): Promise<void> {
   const admin = new KubeConfig();
   admin.loadFromFile(inject('kubeconfig'));
@@ -42,7 +46,20 @@ afterAll(async () => {
   await w?.close();
 });
 
-describe('the worker as the ServiceAccount of deploy/rbac.yaml', () => {
+describe('the worker as the ServiceAccount of deploy/', () => {
+  it('the kustomize base renders the worker, its ServiceAccount, role and egress policy, and the API server takes them', async () => {
+    expect(manifests.map((m) => `${m.kind}/${m.metadata?.name}`)).toEqual([
+      'Namespace/bluegreen-system', 'ServiceAccount/bluegreen-worker', 'ClusterRole/bluegreen-release', 'RoleBinding/bluegreen-worker',
+      'Deployment/bluegreen-worker', 'NetworkPolicy/bluegreen-worker-egress',
+    ]);
+    const worker = await w.kube.apps.readNamespacedDeployment({ name: 'bluegreen-worker', namespace: 'bluegreen-system' });
+    const pod = worker.spec?.template.spec;
+    expect(pod?.serviceAccountName).toBe('bluegreen-worker');
+    expect(pod?.securityContext?.runAsNonRoot).toBe(true);
+    expect(pod?.containers[0]?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(pod?.containers[0]?.env?.map((e) => e.name)).toEqual(expect.arrayContaining(['BLUEGREEN_NAMESPACES', 'BLUEGREEN_METRICS_ADDRESS', 'NODE_OPTIONS']));
+  });
+
   it('runs a first release, a blue-green release and an abort', async () => {
     const watch = await w.bootstrap('rbac-model');
     const v2 = await w.cli(['start', '-f', w.specFile('rbac-model', 'v2', { previewReplicas: 1 }), '--wait']);
