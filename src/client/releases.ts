@@ -76,7 +76,7 @@ export async function readStatus(client: Client, ref: ReleaseRef): Promise<Relea
     const described = await handle.describe().catch(() => undefined);
     if (described === undefined) throw err;
     const sa = described.typedSearchAttributes;
-    return {
+    const status: ReleaseStatus = {
       releaseId: `${described.workflowId}/${described.runId}`,
       model: sa.get(searchAttributes.model) ?? ref.service,
       namespace: sa.get(searchAttributes.namespace) ?? ref.namespace,
@@ -85,6 +85,10 @@ export async function readStatus(client: Client, ref: ReleaseRef): Promise<Relea
       reason: `no worker answered the status query (${(err as Error).message.split('\n')[0]}); phase and version are from the server's search attributes, the timeline is in the workflow history`,
       timeline: [],
     };
+    // An ended release's result is in its history, which needs no worker: its phase, slots and reason.
+    if (described.status.name !== 'COMPLETED') return status;
+    const ended = await client.workflow.getHandle(described.workflowId, described.runId).result().catch(() => undefined) as ReleaseResult | undefined;
+    return ended === undefined ? status : { ...status, ...ended };
   }
 }
 

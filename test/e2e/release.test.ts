@@ -232,6 +232,21 @@ describe('end-to-end releases', () => {
     await watch.done();
   });
 
+  it('status of an ended release while no worker runs: the outcome and slots come from the history', async () => {
+    const watch = await w.bootstrap('fraud-noworker');
+    await w.killWorker();
+    try {
+      const out = await w.cli(['status', 'fraud-noworker', '-n', w.namespace, '-o', 'json']);
+      expect(out.code, out.stderr).toBe(0);
+      const status = JSON.parse(out.stdout) as { phase: string; liveSlot?: string; candidateSlot?: string; reason?: string; timeline: unknown[] };
+      expect(status).toMatchObject({ phase: 'Succeeded', liveSlot: 'blue', candidateSlot: 'blue', timeline: [] });
+      expect(status.reason).toMatch(/^no worker answered the status query/);
+    } finally {
+      await w.startWorker();
+    }
+    await watch.done();
+  });
+
   it('survives SIGKILL of the worker mid-rollout: a new worker completes the release', async () => {
     const watch = await w.bootstrap('fraud-crash');
     await w.cli(['start', '-f', w.specFile('fraud-crash', 'v2', { image: 'slow.invalid/model:slow-start' })]);
