@@ -159,6 +159,11 @@ async function switchLive(run: Run): Promise<void> {
         // Releases of Bluegreen 0.1 recorded no answer here: they always switched.
         if (back?.switched ?? true) status.liveSlot = live.slot;
         run.record('switched back', { detail: back?.detail ?? `live Service selects ${live.slot}` });
+        // The EndpointSlices have settled, but each node's proxy routes by them only
+        // at its next sync: the candidate's pods keep serving until then (the same
+        // wait monitor.initialDelay makes after the switch). Older releases replay without it.
+        const proxies = durationMs(spec.monitor.initialDelay);
+        if ((back?.switched ?? true) && proxies > 0 && patched('proxy-grace-after-switch-back')) await sleep(proxies);
       },
     });
   }
