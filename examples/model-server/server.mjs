@@ -7,10 +7,18 @@
 //
 // GET /v2/health/live, GET /v2/health/ready, GET /v2/models/{name}, GET /v2/models/{name}/ready,
 // POST /v2/models/{name}/infer with one FP32 input of shape [rows, features].
+// GET /metrics: Prometheus metrics, requests by model, version and outcome and a latency histogram.
 // POST /admin/health {"ready": false} makes it report not ready (for trying analysis failures);
-// --delay-ms slows every inference answer (for trying latency bounds and crashes mid-verification);
 // --not-ready starts it reporting not ready (a candidate whose readiness probe never passes).
-// In a container: MODEL_FILE, PORT and HOST stand in for --model, --port and --host.
+//
+// Faults, to watch each check catch a bad model, at start or at run time
+// (POST /admin/faults with any of {"delayMs", "errorRate", "outputShift", "inputName"}):
+//   --delay-ms N       every inference answer N ms late (latency bounds, crashes mid-verification)
+//   --error-rate R     a fraction R (0 to 1) of inferences answer HTTP 500
+//   --output-shift X   X added to every output (wrong answers, shadow disagreement)
+//   --input-name NAME  the signature names the input NAME instead of "features" (a breaking change;
+//                      inference still reads the first input, whatever its name)
+// In a container: MODEL_FILE, PORT, HOST, DELAY_MS, ERROR_RATE, OUTPUT_SHIFT and INPUT_NAME stand in for the flags.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,12 +26,13 @@ import { parseArgs } from 'node:util';
 const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: process.env.MODEL_FILE }, port: { type: 'string', default: process.env.PORT ?? '8080' },
-    host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' }, 'delay-ms': { type: 'string', default: '0' },
-    'not-ready': { type: 'boolean', default: false },
+    host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' }, 'delay-ms': { type: 'string', default: process.env.DELAY_MS ?? '0' },
+    'error-rate': { type: 'string', default: process.env.ERROR_RATE ?? '0' }, 'output-shift': { type: 'string', default: process.env.OUTPUT_SHIFT ?? '0' },
+    'input-name': { type: 'string', default: process.env.INPUT_NAME ?? 'features' }, 'not-ready': { type: 'boolean', default: false },
   },
 });
 if (!args.model) {
-  console.error('usage: server.mjs --model FILE [--port 8080] [--host 127.0.0.1] [--delay-ms 0] [--not-ready]');
+  console.error('usage: server.mjs --model FILE [--port 8080] [--host 127.0.0.1] [--delay-ms 0] [--error-rate 0] [--output-shift 0] [--input-name features] [--not-ready]');
   process.exit(2);
 }
 const model = JSON.parse(readFileSync(args.model, 'utf8'));
@@ -32,6 +41,30 @@ if (!Array.isArray(model.weights) || typeof model.bias !== 'number' || typeof mo
   process.exit(2);
 }
 let ready = !args['not-ready'];
+const faults = {
+  delayMs: Number(args['delay-ms']), errorRate: Number(args['error-rate']), outputShift: Number(args['output-shift']), inputName: args['input-name'],
+};
+
+// Prometheus text format: requests by outcome, and a latency histogram.
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const requests = new Map();
+const latency = { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 };
+function observe(outcome, seconds) {
+  requests.set(outcome, (requests.get(outcome) ?? 0) + 1);
+  BUCKETS.forEach((le, i) => { if (seconds <= le) latency.buckets[i] += 1; });
+  latency.sum += seconds;
+  latency.count += 1;
+}
+function metricsText() {
+  const labels = `model="${model.name}",version="${model.version}"`;
+  const lines = ['# HELP model_requests_total Inference requests by outcome.', '# TYPE model_requests_total counter'];
+  for (const outcome of ['success', 'error']) lines.push(`model_requests_total{${labels},outcome="${outcome}"} ${requests.get(outcome) ?? 0}`);
+  lines.push('# HELP model_request_duration_seconds Inference latency.', '# TYPE model_request_duration_seconds histogram');
+  BUCKETS.forEach((le, i) => lines.push(`model_request_duration_seconds_bucket{${labels},le="${le}"} ${latency.buckets[i]}`));
+  lines.push(`model_request_duration_seconds_bucket{${labels},le="+Inf"} ${latency.count}`);
+  lines.push(`model_request_duration_seconds_sum{${labels}} ${latency.sum}`, `model_request_duration_seconds_count{${labels}} ${latency.count}`);
+  return `${lines.join('\n')}\n`;
+}
 
 const sigmoid = (z) => 1 / (1 + Math.exp(-z));
 
@@ -44,11 +77,12 @@ function infer(body) {
   const [rows] = input.shape;
   const data = input.data.flat(Infinity);
   if (data.length !== rows * features || data.some((v) => typeof v !== 'number')) return [400, { error: 'data does not match shape' }];
+  if (faults.errorRate > 0 && Math.random() < faults.errorRate) return [500, { error: 'injected fault (error rate)' }];
   const out = [];
   for (let r = 0; r < rows; r += 1) {
     let z = model.bias;
     for (let f = 0; f < features; f += 1) z += model.weights[f] * data[r * features + f];
-    out.push(Number(sigmoid(z).toFixed(6)));
+    out.push(Number((sigmoid(z) + faults.outputShift).toFixed(6)));
   }
   return [200, {
     model_name: model.name, model_version: model.version, id: body.id,
@@ -60,10 +94,14 @@ function route(method, path, body) {
   if (method === 'GET' && path === '/v2/health/live') return [200, { live: true }];
   if (method === 'GET' && path === '/v2/health/ready') return ready ? [200, { ready: true }] : [503, { ready: false }];
   if (method === 'POST' && path === '/admin/health') { ready = body?.ready !== false; return [200, { ready }]; }
+  if (method === 'POST' && path === '/admin/faults') {
+    for (const key of Object.keys(faults)) if (body?.[key] !== undefined) faults[key] = key === 'inputName' ? String(body[key]) : Number(body[key]);
+    return [200, faults];
+  }
   const m = path.match(/^\/v2\/models\/([^/]+)(\/ready|\/infer)?$/);
   if (!m || decodeURIComponent(m[1]) !== model.name) return [404, { error: `no model at ${path}` }];
   if (method === 'GET' && m[2] === undefined) {
-    return [200, { name: model.name, versions: [model.version], platform: 'bluegreen-example', inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, model.weights.length] }], outputs: [{ name: 'probability', datatype: 'FP32', shape: [-1, 1] }] }];
+    return [200, { name: model.name, versions: [model.version], platform: 'bluegreen-example', inputs: [{ name: faults.inputName, datatype: 'FP32', shape: [-1, model.weights.length] }], outputs: [{ name: 'probability', datatype: 'FP32', shape: [-1, 1] }] }];
   }
   if (method === 'GET' && m[2] === '/ready') return ready ? [200, { ready: true }] : [503, { ready: false }];
   if (method === 'POST' && m[2] === '/infer') return infer(body);
@@ -81,11 +119,18 @@ const server = createServer((req, res) => {
       body = null;
     }
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method === 'GET' && path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      return res.end(metricsText());
+    }
+    const started = performance.now();
     const [status, payload] = body === null ? [400, { error: 'body is not JSON' }] : route(req.method ?? 'GET', path, body);
+    const inference = path.endsWith('/infer');
     setTimeout(() => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(payload));
-    }, path.endsWith('/infer') ? Number(args['delay-ms']) : 0);
+      if (inference) observe(status < 400 ? 'success' : 'error', (performance.now() - started) / 1000);
+    }, inference ? faults.delayMs : 0);
   });
 });
 server.listen(Number(args.port), args.host, () => {

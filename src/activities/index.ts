@@ -14,6 +14,9 @@ import { RefusedError, isBluegreens, isReadyPod, ownService, planRelease, rollou
 import type { Plan, PreviewInput, RolloutInput, RolloutReport, SlotRef, SwitchInput } from './types.js';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { probeModelServer, type Fetch } from './verify.js';
+import { verifyModel } from './model-checks.js';
+import { checkOf, measure, startProgress, verdictOf, type MetricProgress } from './analysis.js';
+import type { QueryArgs } from '../release/model-checks.js';
 import { beat, countingFailures, resumed } from './attempts.js';
 
 export interface ActivityDeps {
@@ -51,7 +54,11 @@ export function createActivities(deps: ActivityDeps) {
   const guardEndpoints = (spec: ReleaseSpec, t: Target): void => {
     const own = [t.service, previewServiceName(t)].flatMap((n) => [`${n}.${t.namespace}.svc`, `${n}.${t.namespace}.svc.cluster.local`]);
     const allowed = deps.allowedEndpointHosts ?? [];
-    for (const [field, endpoint] of [['verify.endpoint', spec.verify.endpoint], ['monitor.endpoint', spec.monitor.endpoint]] as const) {
+    const endpoints: [string, string | undefined][] = [
+      ['verify.endpoint', spec.verify.endpoint], ['verify.liveEndpoint', spec.verify.liveEndpoint], ['monitor.endpoint', spec.monitor.endpoint],
+      ...(spec.monitor.analysis ?? []).map((a, i): [string, string | undefined] => [`monitor.analysis[${i}].provider.prometheus.address`, 'prometheus' in a.provider ? a.provider.prometheus.address : undefined]),
+    ];
+    for (const [field, endpoint] of endpoints) {
       if (endpoint === undefined) continue;
       const url = new URL(endpoint);
       const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
@@ -126,6 +133,47 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * monitor.analysis over the window: each metric measured when due, until one
+   * fails or is inconclusive or the window ends. The counts are heartbeated, so a
+   * new worker continues the same window.
+   */
+  async function analyse(spec: ReleaseSpec, { endpoint, args }: { endpoint: string; args: QueryArgs }): Promise<AnalysisResult> {
+    const metrics = spec.monitor.analysis ?? [];
+    type Window = { startedAt: number; metrics: MetricProgress[] };
+    const before = resumed<Window>();
+    const progress: Window = before?.metrics !== undefined ? before as Window : { startedAt: Date.now(), metrics: startProgress(spec, Date.now()) };
+    const endsAt = progress.startedAt + durationMs(spec.monitor.window);
+    // The first probe allows for a node proxy that has not synced yet.
+    const probe = (first: boolean) => () => probeModelServer(spec, { fetch: fetchFn, endpoint, healthRetries: first ? 5 : 0, sleep });
+    const running = (i: number) => verdictOf(metrics[i]!, progress.metrics[i]!) === 'Running';
+    const result = (): AnalysisResult => {
+      const verdicts = metrics.map((m, i) => verdictOf(m, progress.metrics[i]!));
+      const failed = verdicts.includes('Failed');
+      return {
+        ok: !failed,
+        runs: Math.max(0, ...progress.metrics.map((p) => p.measurements)),
+        failures: progress.metrics.reduce((n, p) => n + p.failures, 0),
+        checks: metrics.map((m, i) => checkOf(m, progress.metrics[i]!)),
+        ...(!failed && verdicts.includes('Inconclusive') ? { inconclusive: true } : {}),
+      };
+    };
+    for (;;) {
+      for (const [i, metric] of metrics.entries()) {
+        const p = progress.metrics[i]!;
+        if (p.nextAt > Date.now() || p.nextAt > endsAt || !running(i)) continue;
+        await heartbeating(() => measure(spec, metric, p, Date.now(), { fetch: fetchFn, args, probe: probe(p.measurements === 0) }), progress);
+        beat(progress);
+      }
+      const current = result();
+      if (!current.ok || current.inconclusive === true) return current;
+      // Measurements stop at `count`, but the window is the time the release bakes.
+      const due = progress.metrics.filter((_, i) => running(i)).map((p) => p.nextAt);
+      await sleepBeating(Math.min(endsAt, ...due) - Date.now(), progress);
+      if (Date.now() >= endsAt) return result();
+    }
+  }
+
   return countingAll({
     /**
      * Preflight: validate the spec again (the worker trusts no client), find the
@@ -142,6 +190,9 @@ export function createActivities(deps: ActivityDeps) {
       }
       if (spec.templateFrom !== undefined) {
         throw nonRetryable(ErrorTypes.invalidSpec, `templateFrom: the client reads ${spec.templateFrom.file} and inlines it as template before starting (the bluegreen CLI does); the worker reads no files`);
+      }
+      if (spec.verify.shadow?.inputsFile !== undefined) {
+        throw nonRetryable(ErrorTypes.invalidSpec, `verify.shadow.inputsFile: the client reads ${spec.verify.shadow.inputsFile} and inlines it as verify.shadow.inputs before starting (the bluegreen CLI does); the worker reads no files`);
       }
       const t = targetOf(spec);
       guard(t);
@@ -288,8 +339,12 @@ export function createActivities(deps: ActivityDeps) {
       return { switched: true, detail: `${where} selects ${JSON.stringify(to.selector)}: ${settled.ready} ready endpoints of ${to.deployment}` };
     },
 
-    /** Checks that the preview holds only candidate pods, then sends the golden requests. */
-    async verifyCandidate({ spec, deployment: name, port }: { spec: ReleaseSpec; slot: Slot; deployment: string; port: number }): Promise<VerificationResult> {
+    /**
+     * Checks that the preview holds only candidate pods, then verifies the model:
+     * health, signature and shadow agreement against the live model (when there
+     * is one: `hasLive`), golden set, latency.
+     */
+    async verifyCandidate({ spec, deployment: name, port, hasLive }: { spec: ReleaseSpec; slot: Slot; deployment: string; port: number; hasLive?: boolean }): Promise<VerificationResult> {
       const t = targetOf(spec);
       guard(t);
       guardEndpoints(spec, t);
@@ -300,7 +355,8 @@ export function createActivities(deps: ActivityDeps) {
         return { done: state.strangers.length === 0 && state.ready > 0, progress: state };
       });
       const endpoint = spec.verify.endpoint ?? await serviceUrl(t, preview, port);
-      const probes = await heartbeating(() => probeModelServer(spec, { fetch: fetchFn, endpoint, healthRetries: 5, sleep }));
+      const liveEndpoint = hasLive === true ? spec.verify.liveEndpoint ?? await serviceUrl(t, t.service, port) : undefined;
+      const probes = await heartbeating(() => verifyModel(spec, { fetch: fetchFn, endpoint, liveEndpoint, healthRetries: 5, sleep }));
       const checks: CheckResult[] = [
         { name: 'preview endpoints', ok: true, detail: `${endpoints.ready} ready endpoints, all pods of ${name}` },
         ...probes,
@@ -313,13 +369,17 @@ export function createActivities(deps: ActivityDeps) {
      * and stops early at the failure limit. Progress is heartbeated, so a new
      * worker continues the same window instead of starting it again.
      */
-    async monitor({ spec, port }: { spec: ReleaseSpec; port?: number }): Promise<AnalysisResult> {
+    async monitor({ spec, port, slot, deployment }: { spec: ReleaseSpec; port?: number; slot?: Slot; deployment?: string }): Promise<AnalysisResult> {
       const t = targetOf(spec);
       guard(t);
       guardEndpoints(spec, t);
       const windowMs = durationMs(spec.monitor.window);
       const intervalMs = durationMs(spec.monitor.interval);
       const endpoint = spec.monitor.endpoint ?? await serviceUrl(t, t.service, port ?? spec.port ?? 8080);
+      if (spec.monitor.analysis !== undefined) {
+        const args = { model: spec.model, namespace: t.namespace, service: t.service, version: spec.version, slot: slot ?? '', deployment: deployment ?? '' };
+        return analyse(spec, { endpoint, args });
+      }
       type Window = { startedAt: number; runs: number; failures: number; checks: CheckResult[] };
       const before = resumed<Window>();
       const progress: Window = before?.startedAt !== undefined ? before as Window : { startedAt: Date.now(), runs: 0, failures: 0, checks: [] };

@@ -3,6 +3,7 @@
 // during monitoring.
 import type { ReleaseSpec } from '../release/spec.js';
 import type { CheckResult } from '../release/status.js';
+import { outputsAgainstSignature, type Signature } from './signature.js';
 
 export type Fetch = typeof fetch;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -42,43 +43,81 @@ export interface ProbeOptions {
 }
 
 /** Health plus every golden request; each result names what it checked. */
-export async function probeModelServer(spec: ReleaseSpec, options: ProbeOptions): Promise<CheckResult[]> {
-  const { fetch, endpoint } = options;
-  const base = endpoint.replace(/\/+$/, '');
-  const checks: CheckResult[] = [];
-  let health = await healthCheck(fetch, `${base}${spec.readinessPath}`);
+export async function probeModelServer(spec: ReleaseSpec, options: ProbeOptions, signature?: Signature): Promise<CheckResult[]> {
+  const base = baseOf(options.endpoint);
+  const health = await healthWithRetries(spec, options);
+  if (!health.ok) return [health];
+  return [health, ...await goldenChecks(spec, options.fetch, base, signature)];
+}
+
+export const baseOf = (endpoint: string): string => endpoint.replace(/\/+$/, '');
+
+export async function healthWithRetries(spec: ReleaseSpec, options: ProbeOptions): Promise<CheckResult> {
+  const url = `${baseOf(options.endpoint)}${spec.readinessPath}`;
+  let health = await healthCheck(options.fetch, url);
   for (let i = 0; !health.ok && i < (options.healthRetries ?? 0); i += 1) {
     await (options.sleep ?? delay)(1_000);
-    health = await healthCheck(fetch, `${base}${spec.readinessPath}`);
+    health = await healthCheck(options.fetch, url);
   }
-  checks.push(health);
-  if (!health.ok) return checks;
+  return health;
+}
 
+/** Where a request of the release's protocol goes, and its body. */
+export function requestOf(spec: ReleaseSpec, base: string, request: { inputs?: unknown; body?: unknown }): { url: string; body: unknown } {
+  if (spec.verify.protocol === 'http') return { url: `${base}${spec.verify.path}`, body: request.body };
   const modelName = spec.verify.modelName ?? spec.model;
+  return { url: `${base}/v2/models/${encodeURIComponent(modelName)}/infer`, body: { inputs: request.inputs } };
+}
+
+export type Answer = { ok: true; answer: unknown; latencyMs: number } | { ok: false; error: string };
+
+/** POSTs JSON and reads a JSON answer; a failure says what was sent where and what came back. */
+export async function postJson(fetch: Fetch, url: string, body: unknown): Promise<Answer> {
+  const started = performance.now();
+  try {
+    const res = await fetch(url, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const text = await readCapped(res);
+    if (!res.ok) return { ok: false, error: clip(`POST ${url} answered HTTP ${res.status}: ${text}`) };
+    return { ok: true, answer: JSON.parse(text), latencyMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, error: clip(`POST ${url} failed: ${errorText(err)}`) };
+  }
+}
+
+/** GETs a JSON document, as postJson. */
+export async function getJson(fetch: Fetch, url: string): Promise<Answer> {
+  const started = performance.now();
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const text = await readCapped(res);
+    if (!res.ok) return { ok: false, error: clip(`GET ${url} answered HTTP ${res.status}: ${text}`) };
+    return { ok: true, answer: JSON.parse(text), latencyMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, error: clip(`GET ${url} failed: ${errorText(err)}`) };
+  }
+}
+
+/**
+ * Every golden request: the expected values within tolerance, and (protocol v2,
+ * given the model's signature) each output's name, datatype and shape.
+ */
+async function goldenChecks(spec: ReleaseSpec, fetch: Fetch, base: string, signature?: Signature): Promise<CheckResult[]> {
+  const checks: CheckResult[] = [];
   for (const [i, request] of spec.verify.requests.entries()) {
     const name = `request ${request.name ?? i}`;
-    const url = spec.verify.protocol === 'v2' ? `${base}/v2/models/${encodeURIComponent(modelName)}/infer` : `${base}${spec.verify.path}`;
-    const body = spec.verify.protocol === 'v2' ? { inputs: request.inputs } : request.body;
-    const started = performance.now();
-    let answer: unknown;
-    try {
-      const res = await fetch(url, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-      const text = await readCapped(res);
-      if (!res.ok) {
-        checks.push({ name, ok: false, detail: clip(`POST ${url} answered HTTP ${res.status}: ${text}`) });
-        continue;
-      }
-      answer = JSON.parse(text);
-    } catch (err) {
-      checks.push({ name, ok: false, detail: clip(`POST ${url} failed: ${errorText(err)}`) });
+    const { url, body } = requestOf(spec, base, request);
+    const res = await postJson(fetch, url, body);
+    if (!res.ok) {
+      checks.push({ name, ok: false, detail: res.error });
       continue;
     }
-    const latencyMs = Math.round(performance.now() - started);
+    const { answer, latencyMs } = res;
     const actual = spec.verify.protocol === 'v2' ? v2Outputs(answer) : answer;
-    const mismatch = compareJson(request.expected, actual, request.tolerance, '');
+    const mismatch = compareJson(request.expected, actual, request.tolerance, '')
+      ?? (spec.verify.protocol === 'v2' && signature !== undefined ? outputsAgainstSignature(answer, signature) : undefined);
     const slow = spec.verify.maxLatencyMs !== undefined && latencyMs > spec.verify.maxLatencyMs;
     const detail = mismatch !== undefined ? clip(mismatch) : (slow ? `took ${latencyMs} ms; maxLatencyMs is ${spec.verify.maxLatencyMs}` : `matched in ${latencyMs} ms`);
     checks.push({ name, ok: mismatch === undefined && !slow, detail, latencyMs });
@@ -86,7 +125,7 @@ export async function probeModelServer(spec: ReleaseSpec, options: ProbeOptions)
   return checks;
 }
 
-async function healthCheck(fetch: Fetch, url: string): Promise<CheckResult> {
+export async function healthCheck(fetch: Fetch, url: string): Promise<CheckResult> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     await res.body?.cancel();
@@ -97,7 +136,7 @@ async function healthCheck(fetch: Fetch, url: string): Promise<CheckResult> {
 }
 
 /** An Open Inference Protocol response as output name -> data. */
-function v2Outputs(answer: unknown): Record<string, unknown> {
+export function v2Outputs(answer: unknown): Record<string, unknown> {
   const outputs = (answer as { outputs?: { name?: string; data?: unknown }[] } | null)?.outputs;
   if (!Array.isArray(outputs)) return {};
   return Object.fromEntries(outputs.map((o) => [o.name ?? '', o.data]));

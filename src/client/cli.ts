@@ -12,7 +12,7 @@ import {
   connectClient, followRelease, hasWorker, listReleases, readStatus, releaseTaskQueue, sendMessage, startRelease, UserError, withSenderIdentities,
 } from './releases.js';
 import { releaseHistory, rollbackSpec, type PastRelease } from './history.js';
-import { timelineLine, watchLive } from './live-view.js';
+import { checkLines, gateText, timelineLine, watchLive } from './live-view.js';
 
 const whoami = (): string => process.env.BLUEGREEN_USER || safeUser();
 function safeUser(): string {
@@ -28,15 +28,14 @@ const line = timelineLine;
 function printStatus(s: ReleaseStatus): void {
   console.log(`release   ${s.releaseId}`);
   console.log(`model     ${s.namespace}/${s.model} version ${s.version}`);
-  console.log(`phase     ${s.phase}${s.waitingFor ? ` (waiting for approval ${s.waitingFor === 'beforeSwitch' ? 'before the switch' : 'to promote'})` : ''}`);
+  console.log(`phase     ${s.phase}${s.waitingFor ? ` (waiting ${gateText(s.waitingFor)})` : ''}`);
   console.log(`slots     old ${s.oldSlot ?? '-'}  candidate ${s.candidateSlot ?? '-'}  live ${s.liveSlot ?? '-'}`);
   if (s.candidateDeployment) console.log(`deploy    old ${s.oldDeployment ?? '-'}  candidate ${s.candidateDeployment}`);
   if (s.startedBy) console.log(`started   by ${s.startedBy}`);
   if (s.approvedBy) console.log(`approved  by ${s.approvedBy}`);
   if (s.abortedBy) console.log(`aborted   by ${s.abortedBy}`);
   if (s.reason) console.log(`reason    ${s.reason}`);
-  for (const c of s.verification?.checks ?? []) console.log(`verify    ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
-  if (s.analysis) console.log(`analysis  ${s.analysis.ok ? 'ok' : 'FAIL'}: ${s.analysis.runs} runs, ${s.analysis.failures} failed`);
+  for (const l of checkLines(s)) console.log(l);
   console.log('timeline');
   for (const e of s.timeline) console.log(`  ${line(e)}`);
 }

@@ -2,7 +2,7 @@
 // steering a release needs at a glance. Frames are pure (renderFrame) so tests
 // read them without a terminal.
 import type { Client } from '@temporalio/client';
-import { FINAL_PHASES, releaseWorkflowId, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
+import { FINAL_PHASES, releaseWorkflowId, type CheckResult, type Gate, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { decode } from './history.js';
 import { UserError, type ReleaseRef } from './releases.js';
 
@@ -11,6 +11,26 @@ export const timelineLine = (e: TimelineEntry): string =>
   `${e.at}  ${e.phase.padEnd(16)} ${e.event}${e.by ? ` by ${e.by}` : ''}${e.identity ? ` [Temporal saw ${e.identity}]` : ''}${e.accepted === false ? ' (not acted on)' : ''}${e.detail ? `: ${e.detail}` : ''}`;
 
 /** A step running in the worker now, from the server's record of it (no worker needed). */
+const GATES: Record<Gate, string> = {
+  beforeSwitch: 'for approval before the switch',
+  afterSwitch: 'for approval to promote',
+  analysis: 'for a person: the analysis was inconclusive (approve promotes, abort rolls back)',
+};
+export const gateText = (gate: Gate): string => GATES[gate];
+
+/** The checks of verification and analysis, one line each, with their figures. */
+export function checkLines(status: ReleaseStatus): string[] {
+  const line = (stage: string, c: CheckResult) => `${stage} ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`;
+  const lines = (status.verification?.checks ?? []).map((c) => line('verify   ', c));
+  const a = status.analysis;
+  if (a === undefined) return lines;
+  const verdict = a.ok ? (a.inconclusive === true ? 'INCONCLUSIVE' : 'ok') : 'FAIL';
+  lines.push(`analysis  ${verdict}: ${a.runs} runs, ${a.failures} failed`);
+  // The default analysis repeats the golden requests: only its failures are news.
+  for (const c of a.checks) if (!c.ok || c.name.startsWith('prometheus ') || c.name.startsWith('probe ')) lines.push(line('          ', c));
+  return lines;
+}
+
 export interface RunningStep { name: string; attempt: number; ready?: number; total?: number; lastFailure?: string }
 
 export async function runningSteps(client: Client, ref: ReleaseRef): Promise<RunningStep[]> {
@@ -51,13 +71,12 @@ export function renderFrame(status: ReleaseStatus, steps: RunningStep[], ref: Re
     const retry = step.attempt > 1 ? `  (attempt ${step.attempt}${step.lastFailure ? `: ${step.lastFailure.split('\n')[0]}` : ''})` : '';
     lines.push(`running   ${step.name}${progress}${retry}`);
   }
-  for (const c of status.verification?.checks ?? []) lines.push(`verify    ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
-  if (status.analysis) lines.push(`analysis  ${status.analysis.ok ? 'ok' : 'FAIL'}: ${status.analysis.runs} runs, ${status.analysis.failures} failed`);
+  lines.push(...checkLines(status));
   if (status.reason) lines.push(`reason    ${status.reason}`);
   if (note) lines.push(`note      ${note}`);
   if (status.waitingFor) {
     const flags = `${ref.service} -n ${ref.namespace}`;
-    lines.push(`waiting   for approval ${status.waitingFor === 'beforeSwitch' ? 'before the switch' : 'to promote'}:`);
+    lines.push(`waiting   ${gateText(status.waitingFor)}:`);
     lines.push(`            bluegreen approve ${flags}`);
     lines.push(`            bluegreen abort ${flags} --reason "..."`);
   }

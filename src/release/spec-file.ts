@@ -67,9 +67,36 @@ export function templateOfManifest(text: string, file: string): unknown {
   throw new InvalidSpecError(file, [{ field: 'templateFrom.file', message: `${file} holds a ${deployment.kind ?? 'manifest'} without a pod template (spec.template)` }]);
 }
 
-/** Reads a spec file, inlines `templateFrom` (relative to the spec file) and validates the result. */
+/**
+ * Recorded requests for shadow agreement: a JSON array, or JSON lines, of
+ * `{ inputs }` (protocol v2) or `{ body }` (http). A bare Open Inference
+ * Protocol request (`{ "inputs": [...] }`) is one of them already.
+ */
+export function shadowInputsOfFile(text: string, file: string): unknown[] {
+  const field = 'verify.shadow.inputsFile';
+  const trimmed = text.trim();
+  try {
+    if (trimmed.startsWith('[')) return JSON.parse(trimmed) as unknown[];
+    return trimmed.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+  } catch (err) {
+    throw new InvalidSpecError(file, [{ field, message: `${file} is neither a JSON array nor JSON lines: ${(err as Error).message}` }]);
+  }
+}
+
+/** Inlines `verify.shadow.inputsFile` (relative to the spec file) as `verify.shadow.inputs`. */
+function inlineShadowInputs(data: Record<string, unknown>, file: string): void {
+  const shadow = (data.verify as { shadow?: Record<string, unknown> } | undefined)?.shadow;
+  if (typeof shadow !== 'object' || shadow === null || typeof shadow.inputsFile !== 'string') return;
+  const recorded = resolve(dirname(file), shadow.inputsFile);
+  const inputs = shadowInputsOfFile(readBounded(recorded, file, 'verify.shadow.inputsFile'), recorded);
+  shadow.inputs = [...(Array.isArray(shadow.inputs) ? shadow.inputs as unknown[] : []), ...inputs];
+  delete shadow.inputsFile;
+}
+
+/** Reads a spec file, inlines `templateFrom` and `verify.shadow.inputsFile` (relative to the spec file) and validates the result. */
 export function loadSpecFile(file: string): ReleaseSpec {
   const data = parseYaml(readBounded(file, file), file) as Record<string, unknown> | null;
+  if (data !== null && typeof data === 'object' && !Array.isArray(data)) inlineShadowInputs(data, file);
   const from = (data as { templateFrom?: { file?: unknown } } | null)?.templateFrom;
   if (data !== null && typeof data === 'object' && from !== undefined && typeof from?.file === 'string') {
     const manifest = resolve(dirname(file), from.file);

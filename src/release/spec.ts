@@ -5,6 +5,7 @@ import { parseDuration } from './duration.js';
 import {
   DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, ENV_VAR_NAME, LABEL_VALUE, QUANTITY, isImageReference, isQualifiedName,
 } from './k8s-names.js';
+import { analysisMetric, latencySpec, shadowSpec } from './model-checks.js';
 
 const dns1035 = (max: number) =>
   z.string().max(max, { error: `must be at most ${max} characters` }).regex(DNS1035_LABEL, {
@@ -60,6 +61,12 @@ const verify = z.strictObject({
   path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /predict' }).default('/predict'),
   requests: z.array(goldenRequest).max(100).default([]),
   maxLatencyMs: z.number().int().positive().max(600_000).optional(),
+  /** Where the live model answers, for the signature and shadow checks; default: the live Service. */
+  liveEndpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** Accept a candidate whose inputs or outputs would break the live model's callers (protocol v2). */
+  allowSignatureChange: z.boolean().optional(),
+  latency: latencySpec.optional(),
+  shadow: shadowSpec.optional(),
 }).superRefine((v, ctx) => {
   v.requests.forEach((r, i) => {
     if (v.protocol === 'v2' && r.inputs === undefined) {
@@ -69,6 +76,16 @@ const verify = z.strictObject({
       ctx.addIssue({ code: 'custom', path: ['requests', i, 'body'], message: 'is required when protocol is http' });
     }
   });
+  if (v.latency !== undefined && v.requests.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['latency'], message: 'needs golden requests (verify.requests) to send' });
+  }
+  v.shadow?.inputs.forEach((r, i) => {
+    const field = v.protocol === 'v2' ? 'inputs' : 'body';
+    if (r[field] === undefined) ctx.addIssue({ code: 'custom', path: ['shadow', 'inputs', i, field], message: `is required when protocol is ${v.protocol}` });
+  });
+  if (v.shadow !== undefined && v.shadow.inputs.length === 0 && v.requests.length === 0 && v.shadow.inputsFile === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['shadow'], message: 'needs inputs: golden requests (verify.requests), shadow.inputs or shadow.inputsFile' });
+  }
 });
 
 const labelMap = z.record(
@@ -156,6 +173,18 @@ export const ReleaseSpecSchema = z.strictObject({
     endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** Failed analyses that make the release roll back. */
     failureLimit: z.number().int().min(1).max(100).default(1),
+    /**
+     * Analysis metrics, as Argo Rollouts' analysis templates. When given, they
+     * replace the default analysis (the golden requests every interval); add
+     * `{ provider: { probe: {} } }` to keep it.
+     */
+    analysis: z.array(analysisMetric(duration('1h', 3_600_000))).max(20).optional(),
+  }).superRefine((m, ctx) => {
+    const names = new Set<string>();
+    m.analysis?.forEach((a, i) => {
+      if (names.has(a.name)) ctx.addIssue({ code: 'custom', path: ['analysis', i, 'name'], input: a.name, message: 'is given twice' });
+      names.add(a.name);
+    });
   }).default({ window: '5m', interval: '30s', initialDelay: '5s', failureLimit: 1 }),
   scaleDownDelay: duration('1d', 86_400_000).default('30s'),
 }).superRefine((s, ctx) => {

@@ -31,12 +31,30 @@ export interface TimelineEntry {
   identity?: string;
 }
 
-export interface CheckResult { name: string; ok: boolean; detail: string; latencyMs?: number }
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+  latencyMs?: number;
+  /** the check's figure (a percentile in ms, an agreement rate, a query's value) and what it must meet */
+  value?: number;
+  bound?: string;
+  /** the first disagreements of a shadow check */
+  examples?: string[];
+}
 export interface VerificationResult { ok: boolean; endpoint: string; checks: CheckResult[] }
-export interface AnalysisResult { ok: boolean; runs: number; failures: number; checks: CheckResult[] }
+export interface AnalysisResult {
+  ok: boolean;
+  runs: number;
+  failures: number;
+  checks: CheckResult[];
+  /** monitor.analysis: a metric was inconclusive, and a person decides */
+  inconclusive?: boolean;
+}
 
 /** Where the release waits for a person, if it does. */
-export type Gate = 'beforeSwitch' | 'afterSwitch';
+/** `analysis`: monitor.analysis was inconclusive; approve promotes, abort rolls back. */
+export type Gate = 'beforeSwitch' | 'afterSwitch' | 'analysis';
 
 export interface ReleaseStatus {
   releaseId: string;

@@ -110,7 +110,7 @@ async function verify(run: Run): Promise<void> {
   run.enter('Verifying');
   const plan = plannedOf(run);
   const { status } = run;
-  status.verification = await run.verifying.verifyCandidate({ spec: run.spec, slot: plan.candidateSlot, deployment: plan.candidate.deployment, port: plan.port });
+  status.verification = await run.verifying.verifyCandidate({ spec: run.spec, slot: plan.candidateSlot, deployment: plan.candidate.deployment, port: plan.port, hasLive: plan.live !== undefined });
   if (!status.verification.ok) {
     run.metrics.checksFailed('verification', status.verification.checks);
     const failed = status.verification.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
@@ -179,7 +179,8 @@ async function monitor(run: Run): Promise<void> {
   run.enter('Monitoring', `window ${spec.monitor.window}, analysis every ${spec.monitor.interval}`);
   status.waitingFor = 'afterSwitch';
   const analysisScope = new CancellationScope();
-  const analysis = analysisScope.run(() => run.monitoring.monitor({ spec, port: plannedOf(run).port }));
+  const { port, candidate } = plannedOf(run);
+  const analysis = analysisScope.run(() => run.monitoring.monitor({ spec, port, slot: candidate.slot, deployment: candidate.deployment }));
   const first = await Promise.race([
     analysis.then((result) => ({ approved: false as const, result })),
     condition(() => run.approval !== undefined).then(() => ({ approved: true as const })),
@@ -194,6 +195,14 @@ async function monitor(run: Run): Promise<void> {
   if (!first.result.ok) {
     run.metrics.checksFailed('analysis', first.result.checks);
     throw ApplicationFailure.nonRetryable(`analysis failed ${first.result.failures} of ${first.result.runs} times: ${first.result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ')}`, 'AnalysisFailed');
+  }
+  if (first.result.inconclusive === true) {
+    // Neither pass nor fail, or no data: a person decides, as a paused Argo rollout.
+    const which = first.result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ');
+    run.record('analysis inconclusive', { detail: `waiting for approve (promote) or abort (roll back): ${which}` });
+    if (await run.awaitApproval('analysis', durationMs(spec.approval.timeout))) return;
+    // Unlike a gate, an inconclusive analysis never promotes by itself.
+    throw ApplicationFailure.nonRetryable(`analysis inconclusive and no approval within ${spec.approval.timeout}: ${which}`, 'AnalysisInconclusive');
   }
   run.record('analysis passed', { detail: `${first.result.runs} runs in the monitor window` });
   if (spec.approval.afterSwitch === 'auto') return;
@@ -288,7 +297,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
     }
     run.approval = msg;
     status.approvedBy = by;
-    const gate = status.waitingFor === 'beforeSwitch' ? 'the gate before the switch' : 'monitoring';
+    const gate = status.waitingFor === 'beforeSwitch' ? 'the gate before the switch' : status.waitingFor === 'analysis' ? 'an inconclusive analysis' : 'monitoring';
     record('approve', { by, requestId, accepted: true, detail: comment === undefined ? `approved at ${gate}` : `approved at ${gate}: ${comment}` });
   });
   setHandler(abortSignal, (payload: unknown) => {

@@ -1,0 +1,113 @@
+// Analysis during the monitor window, with the semantics of Argo Rollouts'
+// analysis: each metric is measured every interval (up to `count` times); a
+// measurement is Successful, Failed or Inconclusive by its conditions; a metric
+// fails when more than failureLimit measurements failed and is inconclusive when
+// more than inconclusiveLimit were. No data, or a query that cannot be answered,
+// is inconclusive: the release then waits for a person rather than guess.
+import { parseCondition } from '../release/condition.js';
+import { durationMs } from '../release/duration.js';
+import { renderQuery, type QueryArgs } from '../release/model-checks.js';
+import type { ReleaseSpec } from '../release/spec.js';
+import type { CheckResult } from '../release/status.js';
+import { clip, getJson, type Fetch } from './verify.js';
+
+export type Metric = NonNullable<ReleaseSpec['monitor']['analysis']>[number];
+export type MeasurementPhase = 'Successful' | 'Failed' | 'Inconclusive';
+export interface Measurement { phase: MeasurementPhase; value?: number; detail: string }
+
+/** Argo Rollouts' rules: failureCondition first, then successCondition; with both and neither holding, inconclusive. */
+export function judge(metric: Pick<Metric, 'successCondition' | 'failureCondition'>, value: number | string): Measurement {
+  if (typeof value === 'string') return { phase: 'Inconclusive', detail: value };
+  const shown = `result ${Number(value.toPrecision(6))}`;
+  const success = metric.successCondition ?? (metric.failureCondition === undefined ? 'result == 1' : undefined);
+  if (metric.failureCondition !== undefined && parseCondition(metric.failureCondition).holds(value)) {
+    return { phase: 'Failed', value, detail: `${shown}: failureCondition "${metric.failureCondition}" holds` };
+  }
+  if (success === undefined) return { phase: 'Successful', value, detail: `${shown}: failureCondition "${metric.failureCondition}" does not hold` };
+  if (parseCondition(success).holds(value)) return { phase: 'Successful', value, detail: `${shown}: successCondition "${success}" holds` };
+  if (metric.failureCondition === undefined) return { phase: 'Failed', value, detail: `${shown}: successCondition "${success}" does not hold` };
+  return { phase: 'Inconclusive', value, detail: `${shown}: neither successCondition "${success}" nor failureCondition "${metric.failureCondition}" holds` };
+}
+
+/** One instant query: its single value, or why there is none. */
+export async function queryPrometheus(fetch: Fetch, address: string, query: string): Promise<number | string> {
+  const res = await getJson(fetch, `${address.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`);
+  if (!res.ok) return `no answer from Prometheus: ${res.error}`;
+  const body = res.answer as { status?: string; error?: string; data?: { resultType?: string; result?: unknown } };
+  if (body.status !== 'success') return `Prometheus refused the query: ${body.error ?? JSON.stringify(body).slice(0, 100)}`;
+  const { resultType, result } = body.data ?? {};
+  let raw: unknown;
+  if (resultType === 'scalar') raw = (result as unknown[])[1];
+  else if (resultType === 'vector') {
+    const series = result as { value: unknown[] }[];
+    if (series.length === 0) return 'no data: the query matched no series';
+    if (series.length > 1) return `the query returned ${series.length} series; aggregate it to one (sum, max, avg)`;
+    raw = series[0]!.value[1];
+  } else return `the query returned a ${resultType ?? 'result'} where one value was expected; use an instant query`;
+  const value = Number(raw);
+  return Number.isFinite(value) ? value : `no data: the query's value is ${String(raw)}`;
+}
+
+export interface MetricProgress {
+  name: string;
+  provider: 'prometheus' | 'probe';
+  measurements: number;
+  failures: number;
+  inconclusives: number;
+  nextAt: number;
+  last?: Measurement & { query?: string };
+}
+
+export type Verdict = 'Successful' | 'Failed' | 'Inconclusive' | 'Running';
+
+export function verdictOf(metric: Metric, p: MetricProgress): Verdict {
+  if (p.failures > metric.failureLimit) return 'Failed';
+  if (p.inconclusives > metric.inconclusiveLimit) return 'Inconclusive';
+  return metric.count !== undefined && p.measurements >= metric.count ? 'Successful' : 'Running';
+}
+
+export function startProgress(spec: ReleaseSpec, startedAt: number): MetricProgress[] {
+  return (spec.monitor.analysis ?? []).map((m) => ({
+    name: m.name, provider: 'prometheus' in m.provider ? 'prometheus' : 'probe', measurements: 0, failures: 0, inconclusives: 0,
+    nextAt: startedAt + durationMs(m.initialDelay ?? spec.monitor.initialDelay),
+  }));
+}
+
+/** Takes one measurement of a metric and counts it. */
+export async function measure(
+  spec: ReleaseSpec, metric: Metric, p: MetricProgress, now: number,
+  io: { fetch: Fetch; args: QueryArgs; probe: () => Promise<CheckResult[]> },
+): Promise<void> {
+  let value: number | string;
+  let query: string | undefined;
+  if ('prometheus' in metric.provider) {
+    query = renderQuery(metric.provider.prometheus.query, io.args);
+    value = await queryPrometheus(io.fetch, metric.provider.prometheus.address, query);
+  } else {
+    const checks = await io.probe();
+    value = checks.filter((c) => c.ok).length / checks.length;
+    const failed = checks.find((c) => !c.ok);
+    if (failed !== undefined) query = `${failed.name}: ${failed.detail}`;
+  }
+  const m = judge(metric, value);
+  p.measurements += 1;
+  if (m.phase === 'Failed') p.failures += 1;
+  if (m.phase === 'Inconclusive') p.inconclusives += 1;
+  p.last = { ...m, ...(query === undefined ? {} : { query: clip(query, 300) }) };
+  p.nextAt = Math.max(p.nextAt, now) + durationMs(metric.interval ?? spec.monitor.interval);
+}
+
+/** A metric as a check of the status: its verdict, last measurement and counts. */
+export function checkOf(metric: Metric, p: MetricProgress): CheckResult {
+  const verdict = verdictOf(metric, p);
+  const counts = `${p.measurements} measured, ${p.failures} failed (limit ${metric.failureLimit}), ${p.inconclusives} inconclusive (limit ${metric.inconclusiveLimit})`;
+  const last = p.last === undefined ? 'not measured yet' : p.last.detail;
+  const query = p.last?.query === undefined ? '' : p.provider === 'prometheus' ? `; query ${p.last.query}` : `; ${p.last.query}`;
+  const bound = [metric.successCondition && `success: ${metric.successCondition}`, metric.failureCondition && `failure: ${metric.failureCondition}`].filter(Boolean).join(', ');
+  return {
+    name: `${p.provider} ${p.name}`, ok: verdict !== 'Failed' && verdict !== 'Inconclusive',
+    detail: clip(`${verdict === 'Running' ? 'passing' : verdict.toLowerCase()}: ${last}${query} (${counts})`, 600),
+    ...(p.last?.value === undefined ? {} : { value: Number(p.last.value.toPrecision(6)) }),
+    ...(bound === '' ? {} : { bound }),
+  };
+}

@@ -1,0 +1,88 @@
+// Model signatures (Open Inference Protocol model metadata): what a model takes
+// and gives, and the changes that would break the callers of the live model.
+
+export interface TensorSpec { name: string; datatype: string; shape: number[] }
+export interface Signature { inputs: TensorSpec[]; outputs: TensorSpec[] }
+
+const describeTensor = (t: TensorSpec): string => `${t.name} ${t.datatype}[${t.shape.join(',')}]`;
+
+/** The signature in a `GET /v2/models/{name}` answer, or a reason it has none. */
+export function signatureOf(metadata: unknown): Signature | string {
+  const m = metadata as { inputs?: unknown; outputs?: unknown } | null;
+  const tensors = (list: unknown, what: string): TensorSpec[] | string => {
+    if (!Array.isArray(list)) return `the model metadata has no ${what} list`;
+    const bad = list.find((t: Partial<TensorSpec> | null) => typeof t?.name !== 'string' || typeof t.datatype !== 'string' || !Array.isArray(t.shape) || !t.shape.every(Number.isInteger));
+    if (bad !== undefined) return `the model metadata's ${what} include ${JSON.stringify(bad).slice(0, 80)}, not { name, datatype, shape }`;
+    return (list as TensorSpec[]).map(({ name, datatype, shape }) => ({ name, datatype, shape }));
+  };
+  const inputs = tensors(m?.inputs, 'inputs');
+  const outputs = tensors(m?.outputs, 'outputs');
+  if (typeof inputs === 'string') return inputs;
+  if (typeof outputs === 'string') return outputs;
+  return { inputs, outputs };
+}
+
+/**
+ * Whether a tensor of shape `to` accepts everything one of shape `from` did: the
+ * same rank, and each fixed dimension of `from` kept or made variable (-1).
+ */
+const widens = (from: number[], to: number[]): boolean =>
+  from.length === to.length && from.every((d, i) => to[i] === -1 || to[i] === d);
+
+/**
+ * The changes from the live signature to the candidate's that would break the
+ * live model's callers: an input removed, renamed or added (callers do not send
+ * it), an input's datatype changed or a dimension narrowed; an output removed or
+ * its datatype or shape changed. New outputs break nobody.
+ */
+export function breakingChanges(live: Signature, candidate: Signature): string[] {
+  const changes: string[] = [];
+  const byName = (list: TensorSpec[]) => new Map(list.map((t) => [t.name, t]));
+  const candidateInputs = byName(candidate.inputs);
+  const liveInputs = byName(live.inputs);
+  for (const input of live.inputs) {
+    const now = candidateInputs.get(input.name);
+    if (now === undefined) changes.push(`input ${input.name} removed`);
+    else if (now.datatype !== input.datatype) changes.push(`input ${input.name} datatype ${input.datatype} -> ${now.datatype}`);
+    else if (!widens(input.shape, now.shape)) changes.push(`input ${input.name} shape [${input.shape.join(',')}] -> [${now.shape.join(',')}]`);
+  }
+  for (const input of candidate.inputs) {
+    if (!liveInputs.has(input.name)) changes.push(`input ${input.name} added (callers do not send it)`);
+  }
+  const candidateOutputs = byName(candidate.outputs);
+  for (const output of live.outputs) {
+    const now = candidateOutputs.get(output.name);
+    if (now === undefined) changes.push(`output ${output.name} removed`);
+    else if (now.datatype !== output.datatype) changes.push(`output ${output.name} datatype ${output.datatype} -> ${now.datatype}`);
+    else if (!widens(now.shape, output.shape)) changes.push(`output ${output.name} shape [${output.shape.join(',')}] -> [${now.shape.join(',')}]`);
+  }
+  return changes;
+}
+
+/** A shape a tensor of the signature may have: same rank, fixed dimensions equal. */
+const fits = (declared: number[], actual: number[]): boolean =>
+  declared.length === actual.length && declared.every((d, i) => d === -1 || d === actual[i]);
+
+/**
+ * Checks an inference answer's outputs against the model's own signature: each
+ * output declared, with the declared datatype, a shape that fits, and as many
+ * values as its shape holds. The first problem, or undefined.
+ */
+export function outputsAgainstSignature(answer: unknown, signature: Signature): string | undefined {
+  const outputs = (answer as { outputs?: unknown } | null)?.outputs;
+  if (!Array.isArray(outputs)) return 'the answer has no outputs list';
+  for (const output of outputs as { name?: unknown; datatype?: unknown; shape?: unknown; data?: unknown }[]) {
+    const declared = signature.outputs.find((o) => o.name === output.name);
+    if (declared === undefined) return `output ${String(output.name)} is not in the model's signature (${signature.outputs.map(describeTensor).join(', ')})`;
+    if (output.datatype !== declared.datatype) return `output ${declared.name}: datatype ${String(output.datatype)}, the signature says ${declared.datatype}`;
+    const shape = Array.isArray(output.shape) ? output.shape as number[] : [];
+    if (!fits(declared.shape, shape)) return `output ${declared.name}: shape [${shape.join(',')}] does not fit the signature's [${declared.shape.join(',')}]`;
+    const values = Array.isArray(output.data) ? output.data.flat(Infinity).length : -1;
+    const expected = shape.reduce((a, b) => a * b, 1);
+    if (values !== expected) return `output ${declared.name}: shape [${shape.join(',')}] holds ${expected} values, the answer has ${values}`;
+  }
+  return undefined;
+}
+
+export const describeSignature = (s: Signature): string =>
+  `inputs ${s.inputs.map(describeTensor).join(', ')}; outputs ${s.outputs.map(describeTensor).join(', ')}`;
