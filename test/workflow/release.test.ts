@@ -274,6 +274,45 @@ describe('a failing step rolls back and says why', () => {
     expect(fake.state).toEqual(restored);
   });
 
+  describe('an inconclusive analysis waits for a person', () => {
+    const inconclusive = {
+      ok: true, runs: 1, failures: 0, inconclusive: true,
+      checks: [{ name: 'prometheus error-rate', ok: false, detail: 'inconclusive: no data: the query matched no series', bound: 'success: result < 0.01' }],
+    };
+    it('and approve promotes', async () => {
+      const fake = fakeCluster(live());
+      fake.analysis = inconclusive;
+      const { status } = await runRelease(h, fake, testSpec(), async ({ handle, reach }) => {
+        const waiting = await reach('Monitoring', (s) => s.waitingFor === 'analysis');
+        expect(waiting.analysis?.inconclusive).toBe(true);
+        expect(fake.calls).not.toContain('deleteSlot blue');
+        await handle.signal(approveSignal, approve);
+      });
+      expect(status.phase).toBe('Succeeded');
+      expect(status.timeline).toContainEqual(expect.objectContaining({ event: 'approve', accepted: true, detail: 'approved at an inconclusive analysis: metrics look fine' }));
+      expect(fake.state.deployments).toEqual({ green: { version: 'v2', replicas: 2 } });
+    });
+    it('and abort rolls back', async () => {
+      const fake = fakeCluster(live());
+      fake.analysis = inconclusive;
+      const { status } = await runRelease(h, fake, testSpec(), async ({ handle, reach }) => {
+        await reach('Monitoring', (s) => s.waitingFor === 'analysis');
+        await handle.signal(abortSignal, { by: 'ana', reason: 'no data, not worth the risk' });
+      });
+      expect(status.phase).toBe('RolledBack');
+      expect(status.reason).toBe('aborted by ana: no data, not worth the risk');
+      expect(fake.state).toEqual(restored);
+    });
+    it('and without an answer rolls back, even when onTimeout is promote', async () => {
+      const fake = fakeCluster(live());
+      fake.analysis = inconclusive;
+      const { status } = await runRelease(h, fake, testSpec({ approval: { timeout: '20m', onTimeout: 'promote' } }));
+      expect(status.phase).toBe('RolledBack');
+      expect(status.reason).toBe('analysis inconclusive and no approval within 20m: prometheus error-rate: inconclusive: no data: the query matched no series');
+      expect(fake.state).toEqual(restored);
+    });
+  });
+
   it('old slot cannot be deleted: Failed, saying the candidate serves', async () => {
     const fake = fakeCluster(live());
     fake.failOn('deleteSlot', 'HTTP 403: forbidden', 'KubernetesRejected');
