@@ -19,7 +19,7 @@ try {
     // Five golden requests to a server that answers each in 2s: 10s of verification.
     verification: {
       phase: 'Verifying', activity: 'verifyCandidate',
-      more: (s) => ({ verify: { endpoint: s.slowModelUrl, modelName: 'fraud', requests: Array.from({ length: 5 }, (_, i) => ({
+      more: (s) => ({ verify: { endpoint: s.slowModelUrl, liveEndpoint: s.modelUrl, modelName: 'fraud', requests: Array.from({ length: 5 }, (_, i) => ({
         name: `r${i}`, inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 0.5, 0, 1] }], expected: { probability: [0.562177, 0.53743] }, tolerance: 1e-4,
       })), maxLatencyMs: 20_000 } }),
     },

@@ -125,7 +125,7 @@ export async function startStack({ name }) {
 export function benchSpec(stack, model, version, more = {}) {
   return {
     model, namespace: stack.namespace, version, image: `registry.example.com/ml/${model}:${version}`, replicas: 2,
-    verify: { endpoint: stack.modelUrl, modelName: 'fraud', requests: [] },
+    verify: { endpoint: stack.modelUrl, liveEndpoint: stack.modelUrl, modelName: 'fraud', requests: [] },
     monitor: { window: '0s', interval: '1s', initialDelay: '0s', endpoint: stack.modelUrl },
     scaleDownDelay: '0s',
     ...more,

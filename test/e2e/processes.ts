@@ -43,8 +43,9 @@ export function startWorker(w: WorkerEnv): Promise<Started> {
   }, /^bluegreen worker: Temporal/, 90_000);
 }
 
-export async function startModelServer(modelFile: string, delayMs = 0): Promise<{ url: string; stop: () => void }> {
-  const started = await startProcess(['examples/model-server/server.mjs', '--model', modelFile, '--port', '0', '--delay-ms', String(delayMs)], {}, /^model server:/);
+/** An example model server on loopback; `faults` are its fault flags (--error-rate 0.5, ...). */
+export async function startModelServer(modelFile: string, delayMs = 0, faults: string[] = []): Promise<{ url: string; stop: () => void }> {
+  const started = await startProcess(['examples/model-server/server.mjs', '--model', modelFile, '--port', '0', '--delay-ms', String(delayMs), ...faults], {}, /^model server:/);
   const url = started.line.match(/(http:\/\/\S+)/)?.[1];
   if (url === undefined) throw new Error(`no URL in "${started.line}"`);
   return { url, stop: () => started.child.kill('SIGTERM') };

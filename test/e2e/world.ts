@@ -132,10 +132,13 @@ export class World {
     return file;
   }
 
-  /** Verification with the golden answer of a version, against its server or `endpoint`. */
+  /**
+   * Verification with the golden answer of a version, against its server or
+   * `endpoint`; the live model (signature, shadow) is the other version's server.
+   */
   verify(version: 'v1' | 'v2', endpoint = this.servers[version].url): NonNullable<ReleaseSpecInput['verify']> {
     return {
-      endpoint, modelName: 'fraud', maxLatencyMs: 20_000,
+      endpoint, liveEndpoint: this.servers[version === 'v1' ? 'v2' : 'v1'].url, modelName: 'fraud', maxLatencyMs: 20_000,
       requests: [{ name: 'two-rows', inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 0.5, 0, 1] }], expected: { probability: GOLDEN[version] }, tolerance: 1e-4 }],
     };
   }
