@@ -109,7 +109,7 @@ export async function startStack({ name }) {
       const started = await startProcess(process.execPath, ['dist/worker.js'], {
         TEMPORAL_ADDRESS: address, KUBECONFIG: kubeconfig, BLUEGREEN_TASK_QUEUE: taskQueue, BLUEGREEN_NAMESPACES: namespace,
         BLUEGREEN_VERIFY_HOSTS: '127.0.0.1', ...env,
-      }, /^bluegreen worker: Temporal/, 90_000);
+      }, /bluegreen worker: Temporal/, 90_000);
       stack.worker = started.child;
       return started.child;
     },

@@ -7,6 +7,7 @@ import { createActivities } from './activities/index.js';
 import { kubeFromConfig } from './activities/cluster.js';
 import { allowedEndpointHosts, allowedNamespaces, clusterName, maxCachedReleases, metricsAddress, requireNamespaceAllowlist, temporalConfig } from './config.js';
 import { parseDuration } from './release/duration.js';
+import { logFormat, runtimeLogger, workerLog } from './log.js';
 
 /** The workflow code the worker bundles; ships beside this file (src in tests, dist when built). */
 export const workflowsPath = fileURLToPath(new URL(`./workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
@@ -59,6 +60,7 @@ export async function connectCluster(env: NodeJS.ProcessEnv = process.env): Prom
  * restarting, waits for it instead of crash-looping.
  */
 async function patiently<T>(what: string, env: NodeJS.ProcessEnv, attempt: () => Promise<T>): Promise<T> {
+  const log = workerLog(logFormat(env));
   const deadline = Date.now() + (parseDuration(env.BLUEGREEN_CONNECT_TIMEOUT || '60s') ?? 60_000);
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
@@ -66,7 +68,7 @@ async function patiently<T>(what: string, env: NodeJS.ProcessEnv, attempt: () =>
     } catch (err) {
       const reason = (err as Error).message.split('\n')[0];
       if (Date.now() + delay > deadline) throw new Error(`cannot reach ${what}: ${reason}`);
-      console.error(`bluegreen worker: waiting for ${what} (${reason})`);
+      log.warn(`bluegreen worker: waiting for ${what} (${reason})`);
       await new Promise((r) => setTimeout(r, delay));
     }
   }
@@ -78,16 +80,17 @@ export async function connectTemporal(env: NodeJS.ProcessEnv = process.env): Pro
 }
 
 /**
- * Where BLUEGREEN_METRICS_ADDRESS is set, the SDK's runtime serves Prometheus
- * metrics there (at /metrics): its own (workflow and activity tasks, polls,
- * cache) and the releases' (src/workflows/metrics.ts). Must run before any
- * connection is made.
+ * The SDK's runtime: logs in our format (src/log.ts), and where
+ * BLUEGREEN_METRICS_ADDRESS is set, Prometheus metrics there (at /metrics): the
+ * SDK's own (workflow and activity tasks, polls, cache) and the releases'
+ * (src/workflows/metrics.ts). Must run before any connection is made.
  */
 export function installRuntime(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const bindAddress = metricsAddress(env);
-  if (bindAddress !== undefined) {
-    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } });
-  }
+  Runtime.install({
+    logger: runtimeLogger(logFormat(env)),
+    ...(bindAddress === undefined ? {} : { telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } }),
+  });
   return bindAddress;
 }
 
@@ -100,7 +103,7 @@ async function main(): Promise<void> {
     const worker = await createWorker({ connection, kubeConfig });
     const { address, namespace, taskQueue } = temporalConfig();
     const named = clusterName();
-    console.log(`bluegreen worker: Temporal ${address} namespace ${namespace} task queue ${taskQueue}; cluster ${named === undefined ? '' : `${named} at `}${kubeConfig.getCurrentCluster()?.server}${metrics === undefined ? '' : `; metrics at http://${metrics}/metrics`}`);
+    workerLog(logFormat()).info(`bluegreen worker: Temporal ${address} namespace ${namespace} task queue ${taskQueue}; cluster ${named === undefined ? '' : `${named} at `}${kubeConfig.getCurrentCluster()?.server}${metrics === undefined ? '' : `; metrics at http://${metrics}/metrics`}`);
     // The SDK's runtime stops the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks drain.
     await worker.run();
   } finally {
@@ -110,7 +113,13 @@ async function main(): Promise<void> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   main().catch((err: unknown) => {
-    console.error(`bluegreen worker: ${err instanceof Error ? err.message : String(err)}`);
+    const message = `bluegreen worker: ${err instanceof Error ? err.message : String(err)}`;
+    // A bad BLUEGREEN_LOG_FORMAT must still be reported, readably.
+    try {
+      workerLog(logFormat()).error(message);
+    } catch {
+      console.error(message);
+    }
     process.exit(1);
   });
 }

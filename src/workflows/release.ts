@@ -4,7 +4,7 @@
 // each says with guard clauses why it skips, and pushes its compensation before
 // it acts, so a rollback undoes exactly what happened.
 import {
-  ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, patched,
+  ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
   proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
@@ -234,7 +234,10 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   if (typeof startedBy === 'string') status.startedBy = startedBy;
   setHandler(statusQuery, () => status);
   const record = (event: string, more: Partial<TimelineEntry> = {}): void => {
-    status.timeline.push({ at: new Date().toISOString(), phase: status.phase, event, ...more });
+    const entry = { at: new Date().toISOString(), phase: status.phase, event, ...more };
+    status.timeline.push(entry);
+    // Each timeline entry is a worker log line too (the SDK adds the release's ids; none during replay).
+    log.info(`${event}${more.detail === undefined ? '' : `: ${more.detail}`}`, { model: status.model, ...entry });
   };
   const metrics = releaseMetrics(status.model);
   const enter = (phase: Phase, detail?: string): void => {

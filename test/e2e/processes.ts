@@ -1,6 +1,7 @@
 // Real processes for end-to-end tests: the worker and model servers as their own
 // processes, and the CLI run the way a user runs it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -40,7 +41,7 @@ export function startWorker(w: WorkerEnv): Promise<Started> {
     // The example model servers the tests verify against listen on loopback.
     BLUEGREEN_VERIFY_HOSTS: '127.0.0.1',
     ...w.env,
-  }, /^bluegreen worker: Temporal/, 90_000);
+  }, /bluegreen worker: Temporal/, 90_000);
 }
 
 /** An example model server on loopback; `faults` are its fault flags (--error-rate 0.5, ...). */
@@ -77,4 +78,14 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv, tty = false): {
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
   return { child, stdout: () => stdout, result: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) };
+}
+
+/** A port nothing listens on now (a process binds it a moment later). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    }).on('error', reject);
+  });
 }

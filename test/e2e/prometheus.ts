@@ -3,9 +3,9 @@
 // file every second, so targets can be added while it runs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './processes.js';
 
 /** The prometheus binary (BLUEGREEN_PROMETHEUS, or on PATH), or why there is none. */
 export function prometheusBinary(): { path: string } | { missing: string } {
@@ -14,13 +14,6 @@ export function prometheusBinary(): { path: string } | { missing: string } {
   if (probe.error !== undefined || probe.status !== 0) return { missing: `no prometheus binary (${path}): install Debian's prometheus package or set BLUEGREEN_PROMETHEUS` };
   return { path };
 }
-
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    server.close(() => resolve(port));
-  }).on('error', reject);
-});
 
 export interface Prometheus {
   url: string;

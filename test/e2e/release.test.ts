@@ -1,20 +1,10 @@
 // Whole releases with everything real: the Temporal dev server, the worker as its
 // own process, the Kubernetes test cluster, model servers, and the CLI. A watcher
 // samples the live Service throughout and fails a test on any downtime.
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readDeployment, serviceEndpoints } from '../../src/activities/cluster.js';
+import { freePort } from './processes.js';
 import { World } from './world.js';
-
-/** A port nothing listens on now (the worker binds it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
 
 let w: World;
 let metrics: string;
@@ -60,6 +50,17 @@ describe('end-to-end releases', () => {
     // The sender as it stated itself, and as the Temporal server recorded it (the CLI's client identity: pid@host).
     expect(status.stdout).toMatch(/approve by e2e \[Temporal saw \d+@\S+\]: approved at monitoring: looks good/);
     await watch.done();
+  });
+
+  it('the worker logs each step of a release as a JSON line carrying its release id', async () => {
+    const { releaseId } = (await w.status('fraud-approve'))!;
+    const lines = w.worker!.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => String(l.message).startsWith('bluegreen worker: Temporal'))).toMatchObject({ level: 'INFO', time: expect.any(String) });
+    const mine = lines.filter((l) => l.releaseId === releaseId);
+    expect(mine.map((l) => l.message)).toEqual(expect.arrayContaining([
+      'phase', expect.stringMatching(/^verified: \d+ checks passed/), expect.stringMatching(/^approve: approved at monitoring/), expect.stringMatching(/^phase: v2 is live in green/),
+    ]));
+    expect(mine[0]).toMatchObject({ level: 'INFO', workflowType: 'release', model: 'fraud-approve', phase: expect.any(String), event: expect.any(String) });
   });
 
   it('abort during monitoring restores the Service, the old Deployment and the preview exactly', async () => {
