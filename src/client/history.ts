@@ -81,7 +81,9 @@ async function runsOf(client: Client, namespace: string, service: string, limit:
           ...(typeof input.reason === 'string' ? { reason: input.reason } : {}),
         });
       }
-      const result = decode(event.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as ReleaseResult | undefined;
+      // A Failed release fails its execution, with its result in the failure's details.
+      const failure = event.workflowExecutionFailedEventAttributes?.failure?.applicationFailureInfo?.details?.payloads?.[0];
+      const result = decode(event.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0] ?? failure ?? undefined) as ReleaseResult | undefined;
       if (result?.phase) {
         run.outcome = result.phase;
         if (result.reason) run.reason = result.reason;

@@ -1,12 +1,13 @@
 // What the CLI does, as functions the tests call too.
 import { randomUUID } from 'node:crypto';
 import {
-  Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandleWithFirstExecutionRunId,
+  Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { baseTaskQueue, taskQueueFor, temporalConfig, type TemporalConfig } from '../config.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import {
-  FINAL_PHASES, STARTED_BY_MEMO, WORKFLOW_TYPE, abortSignal, approveSignal, releaseWorkflowId, searchAttributes, statusQuery,
+  FINAL_PHASES, RELEASE_FAILED, STARTED_BY_MEMO, WORKFLOW_TYPE, abortSignal, approveSignal, releaseWorkflowId, searchAttributes, statusQuery,
   type ReleaseResult, type ReleaseStatus, type TimelineEntry,
 } from '../release/status.js';
 import { targetOf } from '../release/target.js';
@@ -86,8 +87,8 @@ export async function readStatus(client: Client, ref: ReleaseRef): Promise<Relea
       timeline: [],
     };
     // An ended release's result is in its history, which needs no worker: its phase, slots and reason.
-    if (described.status.name !== 'COMPLETED') return status;
-    const ended = await client.workflow.getHandle(described.workflowId, described.runId).result().catch(() => undefined) as ReleaseResult | undefined;
+    if (described.status.name !== 'COMPLETED' && described.status.name !== 'FAILED') return status;
+    const ended = await releaseResult(client.workflow.getHandle(described.workflowId, described.runId)).catch(() => undefined);
     return ended === undefined ? status : { ...status, ...ended };
   }
 }
@@ -174,10 +175,24 @@ export async function followRelease(
       // while, then take the result from the history, which needs no worker.
       endedUnanswered ??= Date.now();
       if (Date.now() - endedUnanswered > ENDED_UNANSWERED_MS) {
-        return client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), ref.runId ?? runIdOf(status)).result() as Promise<ReleaseResult>;
+        return releaseResult(client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), ref.runId ?? runIdOf(status)));
       }
     }
     await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/**
+ * A release's result from its history: what it returned, or for a release that
+ * ended Failed (the execution fails too), the result in the failure's details.
+ */
+export async function releaseResult(handle: WorkflowHandle): Promise<ReleaseResult> {
+  try {
+    return await handle.result() as ReleaseResult;
+  } catch (err) {
+    const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === RELEASE_FAILED && cause.details?.[0] !== undefined) return cause.details[0] as ReleaseResult;
+    throw err;
   }
 }
 

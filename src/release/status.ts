@@ -81,6 +81,9 @@ export interface ReleaseStatus {
   timeline: TimelineEntry[];
 }
 
+/** The failure type of a release that ended Failed; its details hold the ReleaseResult. */
+export const RELEASE_FAILED = 'ReleaseFailed';
+
 export type ReleaseResult = Pick<ReleaseStatus, 'releaseId' | 'phase' | 'oldSlot' | 'candidateSlot' | 'liveSlot' | 'reason'>;
 
 export const approveSignal = defineSignal<[Approval]>('approve');

@@ -12,7 +12,7 @@ import type { Plan, SlotPlan } from '../activities/types.js';
 import { durationMs } from '../release/duration.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import {
-  abortSignal, approveSignal, searchAttributes, ErrorTypes, statusQuery, FINAL_PHASES, STARTED_BY_MEMO,
+  abortSignal, approveSignal, searchAttributes, ErrorTypes, statusQuery, FINAL_PHASES, RELEASE_FAILED, STARTED_BY_MEMO,
   type Abort, type Approval, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry,
 } from '../release/status.js';
 import { targetOf, type Target } from '../release/target.js';
@@ -256,7 +256,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
     if (!(err instanceof InvalidSpecError)) throw err;
     status.reason = `invalid release spec: ${err.errors.map(formatFieldError).join('; ')}`;
     enter('Failed', 'nothing in the cluster was changed');
-    return result();
+    return failed();
   }
 
   const rolloutTimeoutMs = durationMs(spec.rolloutTimeout);
@@ -344,7 +344,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
     } catch (err) {
       status.reason = `the candidate was promoted, but the old slot ${live.slot} (Deployment ${live.deployment}) was not deleted: ${describeFailure(err)}`;
       enter('Failed');
-      return result();
+      return failed();
     }
   }
   enter('Succeeded', `${spec.version} is live in ${status.candidateSlot}`);
@@ -360,10 +360,20 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
       } catch (err) {
         status.reason = `${status.reason}; rollback stopped at "${step.name}": ${describeFailure(err)}`;
         enter('Failed', `the cluster still needs: ${order.slice(i).map((s) => s.name).join(', ')}`);
-        return result();
+        return failed();
       }
     }
     enter('RolledBack', status.oldSlot === undefined ? 'nothing of the first release is left' : `live traffic on ${status.oldSlot}`);
+    return result();
+  }
+
+  /**
+   * A Failed release needs a person: the execution fails too (its result in the
+   * failure's details), so Temporal's UI, CLI, metrics and alerts show it as
+   * failed. Releases started before this completed with the result (replay).
+   */
+  function failed(): ReleaseResult {
+    if (patched('failed-release-fails-workflow')) throw ApplicationFailure.create({ message: status.reason ?? 'the release failed', type: RELEASE_FAILED, nonRetryable: true, details: [result()] });
     return result();
   }
 

@@ -6,7 +6,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { writeFileSync } from 'node:fs';
-import { startRelease } from '../../src/client/releases.js';
+import { releaseResult, startRelease } from '../../src/client/releases.js';
 import { validateSpec } from '../../src/release/validate.js';
 import type { ReleaseSpec, ReleaseSpecInput } from '../../src/release/spec.js';
 import { searchAttributes, statusQuery, type Phase, type ReleaseStatus } from '../../src/release/status.js';
@@ -103,7 +103,8 @@ async function runOn(
       throw new Error(`release never reached ${phase}; it is ${(await status()).phase}`);
     };
     if (during !== undefined) await during({ handle, status, reach });
-    await handle.result();
+    // A Failed release fails its execution too (its result in the failure's details).
+    await releaseResult(handle);
     if (fixture !== undefined && process.env.BLUEGREEN_RECORD_FIXTURES) {
       // Stack traces name this checkout's folder: keep fixtures free of it.
       const json = historyToJSON(await handle.fetchHistory()).replaceAll(`${process.cwd()}/`, '');

@@ -2,7 +2,7 @@
 // with activity doubles: gates, timeouts, aborts, failures, cancellation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import { UserError, startRelease } from '../../src/client/releases.js';
+import { UserError, releaseResult, startRelease } from '../../src/client/releases.js';
 import { abortSignal, approveSignal, WORKFLOW_TYPE, type Phase, type ReleaseResult } from '../../src/release/status.js';
 import { fakeCluster, type FakeState } from './fake-cluster.js';
 import { phasesOf, runRelease, startHarness, testSpec, TASK_QUEUE, type Harness } from './harness.js';
@@ -316,10 +316,13 @@ describe('a failing step rolls back and says why', () => {
   it('old slot cannot be deleted: Failed, saying the candidate serves', async () => {
     const fake = fakeCluster(live());
     fake.failOn('deleteSlot', 'HTTP 403: forbidden', 'KubernetesRejected');
-    const { status } = await runRelease(h, fake, testSpec());
+    const { status, handle } = await runRelease(h, fake, testSpec(), undefined, 'failed-release');
     expect(status.phase).toBe('Failed');
     expect(status.reason).toContain('the candidate was promoted, but the old slot blue (Deployment model-');
     expect(fake.state.live).toBe('green');
+    // Temporal's own tooling sees the failure; the result is in its details, for clients.
+    expect((await handle.describe()).status.name).toBe('FAILED');
+    expect(await releaseResult(handle)).toMatchObject({ phase: 'Failed', liveSlot: 'green', reason: status.reason });
   });
 
   it('a rollback step fails: Failed, naming what the cluster still needs', async () => {
@@ -463,9 +466,9 @@ describe('safety: each gate, each delete, each rollback does what it says', () =
     const fake = fakeCluster(live());
     const { Worker } = await import('@temporalio/worker');
     const worker = await Worker.create({ connection: h.env.nativeConnection, taskQueue: TASK_QUEUE, workflowBundle: h.bundle, activities: fake.activities });
-    const result = await worker.runUntil(h.env.client.workflow.execute(WORKFLOW_TYPE, {
+    const result = await worker.runUntil(async () => releaseResult(await h.env.client.workflow.start(WORKFLOW_TYPE, {
       taskQueue: TASK_QUEUE, workflowId: 'bluegreen/ml/raw-input', args: [{ model: 'Not_A_Name', version: 'v1', image: 'x:1', replicas: 0 }],
-    }) as Promise<ReleaseResult>);
+    })));
     expect(result.phase).toBe('Failed');
     expect(result.reason).toMatch(/^invalid release spec: model: must be a DNS-1035 label.*; replicas: /);
     expect(fake.calls).toEqual([]);
