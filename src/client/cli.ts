@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // bluegreen: start, follow and steer releases. Exit 0 on success; otherwise one clear line.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
 import { FINAL_PHASES, PHASES, type ReleaseStatus } from '../release/status.js';
@@ -71,7 +75,29 @@ program.command('validate')
     const gates = [spec.approval.beforeSwitch ? 'approval before switch' : undefined, spec.approval.afterSwitch === 'manual' ? 'approval after monitoring' : undefined].filter(Boolean);
     console.log(`${opts.file}: valid`);
     console.log(`  ${spec.namespace}/${spec.service ?? spec.model} version ${spec.version}, image ${spec.image ?? `of the ${spec.template ? 'template' : 'live Deployment'}`}, ${spec.template ? 'its own pod template' : 'the live pod template'}, ${spec.replicas ?? 'the live Deployment\'s (else 1)'} replicas${spec.previewReplicas ? ` (${spec.previewReplicas} while verifying)` : ''}`);
-    console.log(`  verify ${spec.verify.requests.length} golden requests (${spec.verify.protocol}); monitor ${spec.monitor.window} every ${spec.monitor.interval}; ${gates.length ? gates.join(', ') : 'no manual gates'}`);
+    const checks = [
+      spec.verify.protocol === 'v2' ? `signature${spec.verify.allowSignatureChange ? ' (changes allowed)' : ''}` : undefined,
+      `${spec.verify.requests.length} golden requests (${spec.verify.protocol})`,
+      spec.verify.latency && 'latency percentiles', spec.verify.shadow && `shadow agreement >= ${spec.verify.shadow.minAgreement}`,
+    ].filter(Boolean).join(', ');
+    const analysis = spec.monitor.analysis === undefined ? `every ${spec.monitor.interval}` : `with ${spec.monitor.analysis.map((a) => a.name).join(', ')}`;
+    console.log(`  verify ${checks}; monitor ${spec.monitor.window} ${analysis}; ${gates.length ? gates.join(', ') : 'no manual gates'}`);
+  });
+
+program.command('demo')
+  .description('run the demo from a clone of this repository: a local cluster, Temporal and the worker, two releases, then the commands to try (Ctrl-C stops it)')
+  .option('--once', 'stop everything after the two releases (what CI runs)')
+  .addHelpText('after', '\nExample:\n  bluegreen demo --once')
+  .action(async (opts: { once?: boolean }) => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    // The local cluster is built by test/cluster, which only a clone has (the package ships dist, examples, deploy).
+    const missing = ['examples/demo.sh', 'test/cluster/start.sh'].filter((f) => !existsSync(join(root, f)));
+    if (missing.length > 0) throw new UserError(`demo needs a clone of the Bluegreen repository (${missing.join(', ')} not found under ${root}); there, run npm run demo`);
+    const child = spawn('bash', [join(root, 'examples/demo.sh'), ...(opts.once ? ['--once'] : [])], { cwd: root, stdio: 'inherit' });
+    // Ctrl-C reaches the demo too (same terminal): it stops what it started, then so do we.
+    process.on('SIGINT', () => undefined);
+    const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : 1))));
+    process.exit(code);
   });
 
 program.command('schema')

@@ -27,7 +27,7 @@ export function checkLines(status: ReleaseStatus): string[] {
   const verdict = a.ok ? (a.inconclusive === true ? 'INCONCLUSIVE' : 'ok') : 'FAIL';
   lines.push(`analysis  ${verdict}: ${a.runs} runs, ${a.failures} failed`);
   // The default analysis repeats the golden requests: only its failures are news.
-  for (const c of a.checks) if (!c.ok || c.name.startsWith('prometheus ') || c.name.startsWith('probe ')) lines.push(line('          ', c));
+  for (const c of a.checks) if (!c.ok || c.name.startsWith('prometheus ') || c.name.startsWith('probe ')) lines.push(line(' '.repeat(9), c));
   return lines;
 }
 

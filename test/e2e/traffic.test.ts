@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readService } from '../../src/activities/cluster.js';
 import type { ReleaseSpecInput } from '../../src/release/spec.js';
+import { prometheusBinary, startPrometheus } from './prometheus.js';
 import { watchTraffic, type TrafficReport } from './traffic-watcher.js';
 import { World } from './world.js';
 
@@ -137,4 +138,49 @@ describe.skipIf(!realNode)(`traffic through a real node${realNode ? '' : ` (skip
     expect(report.failed, report.examples.join('; ')).toBe(0);
     expect(report.sequence).toEqual(['v1']);
   }, 180_000);
+
+  it('an error rate that rises after the switch is rolled back by the Prometheus analysis, and v1 answers again', async () => {
+    const binary = prometheusBinary();
+    if ('missing' in binary) throw new Error(binary.missing);
+    const prom = await startPrometheus(binary.path);
+    try {
+      const first = await start({ ...spec('errors', 'v1'), template: template('v1') });
+      expect(first.code).toBe(0);
+      const traffic = await watchLive('errors');
+      await traffic.until('v1');
+      const query = 'sum(rate(model_requests_total{version="{{version}}",outcome="error"}[5s])) / sum(rate(model_requests_total{version="{{version}}"}[5s]))';
+      await start(spec('errors', 'v2', {
+        env: [{ name: 'MODEL_FILE', value: modelFile('v2') }],
+        monitor: { window: '5m', interval: '1s', initialDelay: '2s', analysis: [{
+          name: 'error-rate', provider: { prometheus: { address: prom.url, query } },
+          successCondition: 'result < 0.05', failureCondition: 'result >= 0.2', interval: '1s', inconclusiveLimit: 60,
+        }] },
+      }), false);
+      await w.waitFor('errors', (s) => s.phase === 'Monitoring' && s.liveSlot === 'green', 'monitoring on green');
+      await traffic.until('v2');
+      // Prometheus scrapes the candidate's pods; once v2 takes the traffic, it fails half its requests.
+      const pods = await w.kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector: 'bluegreen.dev/service=errors,slot=green' });
+      const targets = pods.items.map((p) => `${p.status!.podIP!}:8080`);
+      expect(targets).toHaveLength(2);
+      await prom.scrape(targets);
+      await Promise.all(targets.map((t) => fetch(`http://${t}/admin/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 0.5 }) })));
+      const rolledBack = await w.waitForPhase('errors', 'RolledBack', 90_000);
+      expect(rolledBack.reason).toMatch(/^analysis failed 1 of \d+ times: prometheus error-rate: failed: result 0\.\d+: failureCondition "result >= 0\.2" holds; query sum\(rate\(model_requests_total\{version="v2",outcome="error"\}/);
+      await traffic.until('v1');
+      // Not in the totals: these failures are the injected ones the analysis caught.
+      const during = await traffic.stop();
+      console.log(`traffic watcher (real node, injected errors): ${during.sent} requests, ${during.failed} failed while v2 erred, answers ${JSON.stringify(during.versions)}`);
+      expect(during.failed).toBeGreaterThan(0);
+      expect(during.sequence).toEqual(['v1', 'v2', 'v1']);
+      // v1 serves again, every request answered.
+      const after = await watchLive('errors');
+      await new Promise((r) => setTimeout(r, 3_000));
+      const report = await after.stop();
+      add(report);
+      expect(report.failed, report.examples.join('; ')).toBe(0);
+      expect(Object.keys(report.versions)).toEqual(['v1']);
+    } finally {
+      await prom.stop();
+    }
+  }, 240_000);
 });
