@@ -210,8 +210,8 @@ describe.skipIf(skip)('model-aware checks', () => {
       expect(shown.stdout).toContain('phase     Monitoring (waiting for a person: the analysis was inconclusive (approve promotes, abort rolls back))');
       expect(shown.stdout).toMatch(/^analysis {2}INCONCLUSIVE: 1 runs, 0 failed$/m);
       expect(shown.stdout).toMatch(/^ {10}FAIL prometheus error-rate: inconclusive: no data: the query matched no series; query sum\(rate\(model_requests_total\{version="v3"/m);
-      const decided = await w.cli([verb, model, '-n', w.namespace, ...extra]);
-      expect(decided.code, decided.stderr).toBe(0);
+      const answered = await w.cli([verb, model, '-n', w.namespace, ...extra]);
+      expect(answered.code, answered.stderr).toBe(0);
       const done = await w.waitForPhase(model, phase as 'Succeeded' | 'RolledBack');
       if (phase === 'Succeeded') expect(done.timeline.at(-1)?.detail).toBe(said);
       else {
