@@ -165,6 +165,7 @@ describe.skipIf(!realNode)(`traffic through a real node${realNode ? '' : ` (skip
       await prom.scrape(targets);
       await Promise.all(targets.map((t) => fetch(`http://${t}/admin/faults`, { method: 'POST', body: JSON.stringify({ errorRate: 0.5 }) })));
       const rolledBack = await w.waitForPhase('errors', 'RolledBack', 90_000);
+      console.log(`model checks (f) on the real node: ${rolledBack.reason}`);
       expect(rolledBack.reason).toMatch(/^analysis failed 1 of \d+ times: prometheus error-rate: failed: result 0\.\d+: failureCondition "result >= 0\.2" holds; query sum\(rate\(model_requests_total\{version="v2",outcome="error"\}/);
       await traffic.until('v1');
       // Not in the totals: these failures are the injected ones the analysis caught.
