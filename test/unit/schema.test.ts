@@ -31,3 +31,10 @@ describe('the JSON Schema of release specs', () => {
     expect(validate.errors).toContainEqual(expect.objectContaining({ instancePath: '/model', keyword: 'pattern' }));
   });
 });
+
+describe('the design of record', () => {
+  it('shows the example with every check as the example file holds it', () => {
+    const example = readFileSync('examples/fraud-v2-every-check.yaml', 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n').trim();
+    expect(readFileSync('docs/design.md', 'utf8')).toContain(`\`\`\`yaml\n${example}\n\`\`\``);
+  });
+});
