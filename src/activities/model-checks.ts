@@ -5,7 +5,7 @@ import type { ReleaseSpec } from '../release/spec.js';
 import type { CheckResult } from '../release/status.js';
 import { breakingChanges, describeSignature, signatureOf, type Signature } from './signature.js';
 import {
-  baseOf, clip, compareJson, getJson, healthWithRetries, postJson, probeModelServer, requestOf, v2Outputs, type Answer, type Fetch, type ProbeOptions,
+  baseOf, clip, compareJson, getJson, goldenChecks, healthWithRetries, postJson, requestOf, v2Outputs, type Answer, type Fetch, type ProbeOptions,
 } from './verify.js';
 
 /** Disagreements quoted in the shadow check: enough to start looking, small in the history. */
@@ -29,8 +29,7 @@ export async function verifyModel(spec: ReleaseSpec, options: ModelCheckOptions)
     signature = read;
     if (options.liveEndpoint !== undefined) checks.push(await signatureCheck(spec, fetch, baseOf(options.liveEndpoint), read));
   }
-  const golden = await probeModelServer(spec, { ...options, healthRetries: 0 }, signature);
-  checks.push(...golden.slice(1));
+  checks.push(...await goldenChecks(spec, fetch, base, signature));
   if (spec.verify.latency !== undefined) checks.push(await latencyCheck(spec, fetch, base));
   if (spec.verify.shadow !== undefined) {
     checks.push(options.liveEndpoint === undefined

@@ -104,7 +104,7 @@ export async function getJson(fetch: Fetch, url: string): Promise<Answer> {
  * Every golden request: the expected values within tolerance, and (protocol v2,
  * given the model's signature) each output's name, datatype and shape.
  */
-async function goldenChecks(spec: ReleaseSpec, fetch: Fetch, base: string, signature?: Signature): Promise<CheckResult[]> {
+export async function goldenChecks(spec: ReleaseSpec, fetch: Fetch, base: string, signature?: Signature): Promise<CheckResult[]> {
   const checks: CheckResult[] = [];
   for (const [i, request] of spec.verify.requests.entries()) {
     const name = `request ${request.name ?? i}`;
