@@ -102,7 +102,7 @@ describe.skipIf(skip)('model-aware checks', () => {
     await watch.done();
 
     const shown = await w.cli(['status', 'good', '-n', w.namespace]);
-    decided('(a)', shown.stdout.split('\n').filter((l) => /^(verify|analysis| {9}ok)/.test(l)).join(' | '));
+    decided('(a)', shown.stdout.split('\n').filter((l) => /^(verify|analysis|\s+ok)/.test(l)).join(' | '));
     expect(shown.stdout).toMatch(/^verify {4}ok {3}signature: compatible with the live model: inputs features FP32\[-1,3\]; outputs probability FP32\[-1,1\]$/m);
     expect(shown.stdout).toMatch(/^verify {4}ok {3}request two-rows: matched in \d+ ms$/m);
     expect(shown.stdout).toMatch(/^verify {4}ok {3}latency: p50 \d+ ms <= 250, p95 \d+ ms <= 1000 over 40 requests at concurrency 4$/m);
