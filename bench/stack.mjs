@@ -77,7 +77,10 @@ export async function startStack({ name }) {
 
   const port = await freePort();
   const attrs = Object.values(searchAttributes).flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]);
-  const temporal = await startProcess(temporalCli(), ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...attrs], {}, /Temporal Server:|Server:/, 60_000);
+  // BENCH_EAGER_ACTIVITIES=1: the server hands a workflow task's first activity straight
+  // back to its worker (eager activity execution; off by default in the server).
+  const eager = process.env.BENCH_EAGER_ACTIVITIES === '1' ? ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'] : [];
+  const temporal = await startProcess(temporalCli(), ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error', ...attrs, ...eager], {}, /Temporal Server:|Server:/, 60_000);
   stops.push(() => stopProcess(temporal.child));
   const address = `127.0.0.1:${port}`;
   let client;
