@@ -1,0 +1,94 @@
+// Model verification against real HTTP servers on loopback, for the cases the
+// example model server does not show: the plain-HTTP protocol, partial shadow
+// agreement, a live model that answers some inputs only, a live model without
+// metadata, and an answer whose outputs do not fit the model's own signature.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { afterAll, describe, expect, it } from 'vitest';
+import { verifyModel } from '../../src/activities/model-checks.js';
+import type { ReleaseSpecInput } from '../../src/release/spec.js';
+import { validateSpec } from '../../src/release/validate.js';
+
+const servers: Server[] = [];
+afterAll(() => { for (const s of servers) s.close(); });
+
+type Handler = (path: string, body: unknown) => [number, unknown];
+
+/** An HTTP server on loopback answering JSON by `handler`; its base URL. */
+async function serve(handler: Handler): Promise<string> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown : undefined;
+      const [status, answer] = req.url === '/v2/health/ready' ? [200, { ready: true }] : handler(req.url ?? '/', body);
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer));
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+const spec = (verify: NonNullable<ReleaseSpecInput['verify']>) => validateSpec({ model: 'scorer', version: 'v2', image: 'x:1', verify });
+const byName = (checks: { name: string }[], name: string) => checks.find((c) => c.name === name);
+
+describe('verifying a model over plain HTTP', () => {
+  // A scorer that labels amounts; the candidate disagrees on large ones.
+  const label = (amount: number, threshold: number) => ({ label: amount > threshold ? 'review' : 'ok', score: Math.round(amount / 10) / 100 });
+  const scorer = (threshold: number): Handler => (path, body) => {
+    if (path !== '/predict') return [404, { error: path }];
+    const amount = (body as { amount: number }).amount;
+    if (amount < 0) return [422, { error: 'negative amount' }];
+    return [200, label(amount, threshold)];
+  };
+
+  it('reports the agreement rate over the answers the live model gave, with the first disagreements', async () => {
+    const [live, candidate] = await Promise.all([serve(scorer(100)), serve(scorer(500))]);
+    const checks = await verifyModel(spec({
+      protocol: 'http', path: '/predict',
+      requests: [{ name: 'small', body: { amount: 10 }, expected: { label: 'ok' } }],
+      latency: { requests: 20, concurrency: 2, p95Ms: 1000 },
+      shadow: { minAgreement: 0.5, tolerance: 0.001, inputs: [{ name: 'large', body: { amount: 300 } }, { name: 'huge', body: { amount: 900 } }, { name: 'bad', body: { amount: -1 } }] },
+    }), { fetch, endpoint: candidate, liveEndpoint: live });
+    expect(checks.map((c) => [c.name, c.ok])).toEqual([['health', true], ['request small', true], ['latency', true], ['shadow agreement', true]]);
+    expect(byName(checks, 'shadow agreement')).toMatchObject({
+      value: 0.6667, bound: '>= 0.5',
+      detail: '2 of 3 outputs agree: 66.7% >= 50.0% (1 inputs the live model did not answer are left out); first disagreements: large answer: live {"label":"review","score":0.3}, candidate {"label":"ok","score":0.3}',
+    });
+    expect(byName(checks, 'latency')?.detail).toMatch(/^p95 \d+ ms <= 1000 over 20 requests at concurrency 2$/);
+  });
+
+  it('fails the latency check when requests fail, saying how many', async () => {
+    const failing = await serve(() => [500, { error: 'overloaded' }]);
+    const checks = await verifyModel(spec({
+      protocol: 'http', requests: [{ body: { amount: 1 }, expected: {} }], latency: { requests: 5, concurrency: 5, p50Ms: 1000 },
+    }), { fetch, endpoint: failing });
+    expect(byName(checks, 'latency')).toMatchObject({ ok: false, detail: expect.stringMatching(/^5 of 5 requests failed over 5 requests at concurrency 5; first: POST http:\/\/127\.0\.0\.1:\d+\/predict answered HTTP 500/) });
+  });
+});
+
+describe('verifying a model over the Open Inference Protocol', () => {
+  const metadata = { name: 'scorer', inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 2] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 1] }] };
+  const model = (answer: object, meta: object | null = metadata): Handler => (path) => {
+    if (path === '/v2/models/scorer') return meta === null ? [404, { error: 'no metadata here' }] : [200, meta];
+    return [200, { outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 1], data: [0.5], ...answer }] }];
+  };
+  const verify = { requests: [{ name: 'one', inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32' as const, data: [1, 2] }], expected: { y: [0.5] } }] };
+
+  it('a live model without metadata fails the signature check with what to do, unless changes are allowed', async () => {
+    const [live, candidate] = await Promise.all([serve(model({}, null)), serve(model({}))]);
+    const refused = await verifyModel(spec(verify), { fetch, endpoint: candidate, liveEndpoint: live });
+    expect(byName(refused, 'signature')).toMatchObject({ ok: false, detail: expect.stringMatching(/^the live model metadata could not be read: GET .* answered HTTP 404: .*; set verify\.liveEndpoint, or verify\.allowSignatureChange: true/) });
+    const allowed = await verifyModel(spec({ ...verify, allowSignatureChange: true }), { fetch, endpoint: candidate, liveEndpoint: live });
+    expect(byName(allowed, 'signature')).toMatchObject({ ok: true, detail: expect.stringMatching(/^not compared \(allowSignatureChange\): the live model metadata could not be read/) });
+  });
+
+  it('an answer whose output does not fit the model\'s own signature fails the golden request, though its values match', async () => {
+    const candidate = await serve(model({ shape: [1] }));
+    const checks = await verifyModel(spec(verify), { fetch, endpoint: candidate });
+    expect(byName(checks, 'request one')).toMatchObject({ ok: false, detail: 'output y: shape [1] does not fit the signature\'s [-1,1]' });
+    // No live model (a first release): no signature comparison at all.
+    expect(byName(checks, 'signature')).toBeUndefined();
+  });
+});
