@@ -31,7 +31,7 @@ async function serve(handler: Handler): Promise<string> {
 }
 
 const spec = (verify: NonNullable<ReleaseSpecInput['verify']>) => validateSpec({ model: 'scorer', version: 'v2', image: 'x:1', verify });
-const byName = (checks: { name: string }[], name: string) => checks.find((c) => c.name === name);
+const byName = <C extends { name: string }>(checks: C[], name: string): C | undefined => checks.find((c) => c.name === name);
 
 describe('verifying a model over plain HTTP', () => {
   // A scorer that labels amounts; the candidate disagrees on large ones.
