@@ -10,20 +10,24 @@
 # Then the stack stays up, with the Temporal UI and the commands to try next,
 # until Ctrl-C stops everything it started. Needs Node 20+, Go and Python 3.
 #   --once                     run the two releases, stop everything, exit (CI does this)
+#   --context                  release into namespace bluegreen-demo of the current kube
+#                              context (KUBECONFIG) instead of the local cluster; it says
+#                              what is missing there, and deletes the namespace at the end
 #   BLUEGREEN_DEMO_NODE=fake   use the fake nodes even where a real node could run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-once="${CI:+yes}"
+once="${CI:+yes}" context=""
 for arg in "$@"; do
   case "$arg" in
     --once) once=yes ;;
-    *) echo "usage: npm run demo [-- --once]" >&2; exit 2 ;;
+    --context) context=yes ;;
+    *) echo "usage: npm run demo [-- --once] [--context]" >&2; exit 2 ;;
   esac
 done
 # The ports the host reaches the demo's Temporal on (the UI, and the CLI's gRPC).
 ui_port=8233 grpc_port=7233
 
-if [ -z "${BLUEGREEN_NETNS:-}" ] && [ "${BLUEGREEN_DEMO_NODE:-real}" != fake ]; then
+if [ -z "$context" ] && [ -z "${BLUEGREEN_NETNS:-}" ] && [ "${BLUEGREEN_DEMO_NODE:-real}" != fake ]; then
   why="$(bash test/cluster/node/check.sh)"
   if [ -z "$why" ]; then
     [ -d node_modules ] || npm ci --no-audit --no-fund
@@ -47,27 +51,46 @@ if [ -z "${BLUEGREEN_NETNS:-}" ] && [ "${BLUEGREEN_DEMO_NODE:-real}" != fake ]; 
   echo "== fake nodes: no real node here ($why)"
 fi
 export BLUEGREEN_CACHE="${BLUEGREEN_CACHE:-$HOME/.cache/bluegreen}"
-export BLUEGREEN_CLUSTER=bluegreen-demo
-export BLUEGREEN_KUBECONFIG="$BLUEGREEN_CACHE/kubeconfig-bluegreen-demo"
-export KUBECONFIG="$BLUEGREEN_KUBECONFIG"
+ns=default
+if [ -n "$context" ]; then
+  ns=bluegreen-demo
+else
+  export BLUEGREEN_CLUSTER=bluegreen-demo
+  export BLUEGREEN_KUBECONFIG="$BLUEGREEN_CACHE/kubeconfig-bluegreen-demo"
+  export KUBECONFIG="$BLUEGREEN_KUBECONFIG"
+fi
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
 logs="$(mktemp -d)"
 pids=()
-real="${BLUEGREEN_NETNS:+yes}"
+real=""
+# In a network namespace of its own (see above), the local cluster gets a real node.
+[ -n "$context" ] || real="${BLUEGREEN_NETNS:+yes}"
 export BLUEGREEN_NODE_DIR="$logs/node"
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -z "$real" ] || bash test/cluster/node/stop.sh >/dev/null 2>&1 || true
-  bash test/cluster/stop.sh >/dev/null 2>&1 || true
+  if [ -n "$context" ]; then
+    [ -z "$prepared" ] || node scripts/demo-context.mjs clean "$ns" || true
+  else
+    [ -z "$real" ] || bash test/cluster/node/stop.sh >/dev/null 2>&1 || true
+    bash test/cluster/stop.sh >/dev/null 2>&1 || true
+  fi
   echo "logs: $logs"
 }
+prepared=
 trap cleanup EXIT
 
 [ -d node_modules ] || npm ci --no-audit --no-fund
-npm run --silent build
+# BLUEGREEN_DEMO_BUILT: dist/ is fresh already (the tests build it once for every file).
+[ -n "${BLUEGREEN_DEMO_BUILT:-}" ] || npm run --silent build
 temporal="${TEMPORAL_CLI_PATH:-$(command -v temporal || echo "$(bash scripts/temporal-binaries.sh)/temporal")}"
-echo "== starting the test cluster (the first run builds it from Go modules: several minutes)"
-bash test/cluster/start.sh > "$logs/cluster.log" 2>&1 || { cat "$logs/cluster.log"; exit 1; }
+if [ -n "$context" ]; then
+  # Says what is missing on that cluster, before anything starts.
+  prepared=yes
+  node scripts/demo-context.mjs prepare "$ns" || { prepared=""; exit 1; }
+else
+  echo "== starting the test cluster (the first run builds it from Go modules: several minutes)"
+  bash test/cluster/start.sh > "$logs/cluster.log" 2>&1 || { cat "$logs/cluster.log"; exit 1; }
+fi
 if [ -n "$real" ]; then
   echo "== adding the real node (containerd, kubelet, kube-proxy)"
   bash test/cluster/node/start.sh > "$logs/node.log" 2>&1 || { cat "$logs/node.log"; exit 1; }
@@ -84,11 +107,12 @@ node examples/model-server/server.mjs --model examples/model-server/models/fraud
 pids+=($!)
 for _ in $(seq 60); do "$temporal" operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1 && break; sleep 0.5; done
 
-BLUEGREEN_VERIFY_HOSTS=127.0.0.1 node dist/worker.js > "$logs/worker.log" 2>&1 &
+BLUEGREEN_VERIFY_HOSTS=127.0.0.1 BLUEGREEN_NAMESPACES="$ns" node dist/worker.js > "$logs/worker.log" 2>&1 &
 pids+=($!)
 
 specs=examples
 [ -z "$real" ] || specs=examples/real-node
+[ -z "$context" ] || specs=examples/context
 # A few answers through the live Service, each on a new connection, as a client sees them.
 ask() {
   [ -n "$real" ] || return 0
@@ -108,7 +132,7 @@ ask
 echo "== release 2: fraud v2 beside v1, then switch"
 node dist/client/cli.js start -f "$specs/fraud-v2.yaml" --wait
 ask
-node dist/client/cli.js status fraud
+node dist/client/cli.js status fraud -n "$ns"
 node dist/client/cli.js list --all
 
 [ -z "$once" ] || exit 0
@@ -123,12 +147,15 @@ gated="$cli start -f $specs/fraud-v1-gated.yaml"
 try() { printf '     %-*s  %s\n' "${#gated}" "$1" "$2"; }
 echo
 echo "== the stack stays up until Ctrl-C here; logs in $logs"
-echo "   the releases in the Temporal UI: http://127.0.0.1:$ui_port/namespaces/default/workflows/bluegreen%2Fdefault%2Ffraud/history"
+echo "   the releases in the Temporal UI: http://127.0.0.1:$ui_port/namespaces/default/workflows/bluegreen%2F$ns%2Ffraud/history"
 echo "   try, in another terminal in this folder:"
-try "$cli history fraud" "past releases, who approved or aborted"
+flags=""
+[ "$ns" = default ] || flags=" -n $ns"
+try "$cli history fraud$flags" "past releases, who approved or aborted"
 try "$gated" "v1 again beside v2; waits for you after monitoring"
-try "$cli status fraud --watch" "its timeline as it goes"
-try "$cli approve fraud" "promote it, or:"
-try "$cli abort fraud --reason \"try it\"" "back to v2, exactly as it was"
-try "$cli rollback fraud --wait" "the version live before this one, from the history"
+try "$cli status fraud$flags --watch" "its timeline as it goes"
+try "$cli approve fraud$flags" "promote it, or:"
+try "$cli abort fraud$flags --reason \"try it\"" "back to v2, exactly as it was"
+try "$cli rollback fraud$flags --wait" "the version live before this one, from the history"
+[ -z "$context" ] || echo "   Ctrl-C also deletes namespace $ns on the current kube context."
 while :; do sleep 3600 & wait $!; done

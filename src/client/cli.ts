@@ -87,13 +87,14 @@ program.command('validate')
 program.command('demo')
   .description('run the demo from a clone of this repository: a local cluster, Temporal and the worker, two releases, then the commands to try (Ctrl-C stops it)')
   .option('--once', 'stop everything after the two releases (what CI runs)')
-  .addHelpText('after', '\nExample:\n  bluegreen demo --once')
-  .action(async (opts: { once?: boolean }) => {
+  .option('--context', 'release into namespace bluegreen-demo of the current kube context instead of a local cluster; says what is missing there')
+  .addHelpText('after', '\nExamples:\n  bluegreen demo --once\n  KUBECONFIG=~/.kube/staging bluegreen demo --context')
+  .action(async (opts: { once?: boolean; context?: boolean }) => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     // The local cluster is built by test/cluster, which only a clone has (the package ships dist, examples, deploy).
-    const missing = ['examples/demo.sh', 'test/cluster/start.sh'].filter((f) => !existsSync(join(root, f)));
+    const missing = ['examples/demo.sh', 'test/cluster/start.sh', 'scripts/demo-context.mjs'].filter((f) => !existsSync(join(root, f)));
     if (missing.length > 0) throw new UserError(`demo needs a clone of the Bluegreen repository (${missing.join(', ')} not found under ${root}); there, run npm run demo`);
-    const child = spawn('bash', [join(root, 'examples/demo.sh'), ...(opts.once ? ['--once'] : [])], { cwd: root, stdio: 'inherit' });
+    const child = spawn('bash', [join(root, 'examples/demo.sh'), ...(opts.once ? ['--once'] : []), ...(opts.context ? ['--context'] : [])], { cwd: root, stdio: 'inherit' });
     // Ctrl-C reaches the demo too (same terminal): it stops what it started, then so do we.
     process.on('SIGINT', () => undefined);
     const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : 1))));

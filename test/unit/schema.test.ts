@@ -11,6 +11,7 @@ const validate = new Ajv2020({ strict: false, allErrors: true, validateFormats: 
 const specFiles = [
   ...readdirSync('examples').filter((f) => f.endsWith('.yaml') && f !== 'mlserver-deployment.yaml').map((f) => `examples/${f}`),
   ...readdirSync('examples/real-node').filter((f) => f.endsWith('.yaml')).map((f) => `examples/real-node/${f}`),
+  ...readdirSync('examples/context').filter((f) => f.endsWith('.yaml')).map((f) => `examples/context/${f}`),
 ];
 
 describe('the JSON Schema of release specs', () => {
