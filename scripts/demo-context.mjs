@@ -26,6 +26,8 @@ const server = config.getCurrentCluster()?.server;
 if (!server) fail(`the kubeconfig has no current context with a cluster (KUBECONFIG=${process.env.KUBECONFIG ?? '~/.kube/config'})`);
 const core = config.makeApiClient(CoreV1Api);
 const status = (err) => err?.code ?? err?.statusCode ?? err?.response?.statusCode;
+/** An error in one line, with the network cause (ECONNREFUSED, ENOTFOUND) where fetch hides it. */
+const why = (err) => [err.message.split('\n')[0], err.cause?.code ?? err.cause?.message].filter(Boolean).join(': ');
 
 if (verb === 'clean') {
   await core.deleteNamespace({ name: namespace }).catch((err) => { if (status(err) !== 404) fail(`could not delete namespace ${namespace}: ${err.message.split('\n')[0]}`); });
@@ -37,7 +39,7 @@ try {
   const version = await config.makeApiClient(VersionApi).getCode();
   console.log(`== the current kube context: ${context} at ${server} (Kubernetes ${version.gitVersion})`);
 } catch (err) {
-  fail(`cannot reach the Kubernetes API of context ${context} at ${server}: ${err.message.split('\n')[0]}`);
+  fail(`cannot reach the Kubernetes API of context ${context} at ${server}: ${why(err)}`);
 }
 
 // What a release does in its namespace, asked of the API server before anything is created.
