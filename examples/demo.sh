@@ -109,6 +109,8 @@ for _ in $(seq 60); do "$temporal" operator cluster health --address "$TEMPORAL_
 
 BLUEGREEN_VERIFY_HOSTS=127.0.0.1 BLUEGREEN_NAMESPACES="$ns" node dist/worker.js > "$logs/worker.log" 2>&1 &
 pids+=($!)
+# The first release starts once the worker polls (it bundles the workflow code first, a few seconds).
+for _ in $(seq 180); do grep -q 'bluegreen worker: Temporal' "$logs/worker.log" && break; sleep 0.5; done
 
 specs=examples
 [ -z "$real" ] || specs=examples/real-node
