@@ -176,7 +176,8 @@ async function switchLive(run: Run): Promise<void> {
 
 async function monitor(run: Run): Promise<void> {
   const { spec, status } = run;
-  run.enter('Monitoring', `window ${spec.monitor.window}, analysis every ${spec.monitor.interval}`);
+  const metrics = spec.monitor.analysis?.map((a) => a.name).join(', ');
+  run.enter('Monitoring', `window ${spec.monitor.window}, ${metrics === undefined ? `analysis every ${spec.monitor.interval}` : `analysis: ${metrics || 'none'}`}`);
   status.waitingFor = 'afterSwitch';
   const analysisScope = new CancellationScope();
   const { port, candidate } = plannedOf(run);
