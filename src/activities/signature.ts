@@ -36,27 +36,24 @@ const widens = (from: number[], to: number[]): boolean =>
  * its datatype or shape changed. New outputs break nobody.
  */
 export function breakingChanges(live: Signature, candidate: Signature): string[] {
-  const changes: string[] = [];
-  const byName = (list: TensorSpec[]) => new Map(list.map((t) => [t.name, t]));
-  const candidateInputs = byName(candidate.inputs);
-  const liveInputs = byName(live.inputs);
-  for (const input of live.inputs) {
-    const now = candidateInputs.get(input.name);
-    if (now === undefined) changes.push(`input ${input.name} removed`);
-    else if (now.datatype !== input.datatype) changes.push(`input ${input.name} datatype ${input.datatype} -> ${now.datatype}`);
-    else if (!widens(input.shape, now.shape)) changes.push(`input ${input.name} shape [${input.shape.join(',')}] -> [${now.shape.join(',')}]`);
-  }
-  for (const input of candidate.inputs) {
-    if (!liveInputs.has(input.name)) changes.push(`input ${input.name} added (callers do not send it)`);
-  }
-  const candidateOutputs = byName(candidate.outputs);
-  for (const output of live.outputs) {
-    const now = candidateOutputs.get(output.name);
-    if (now === undefined) changes.push(`output ${output.name} removed`);
-    else if (now.datatype !== output.datatype) changes.push(`output ${output.name} datatype ${output.datatype} -> ${now.datatype}`);
-    else if (!widens(now.shape, output.shape)) changes.push(`output ${output.name} shape [${output.shape.join(',')}] -> [${now.shape.join(',')}]`);
-  }
-  return changes;
+  const names = new Set(live.inputs.map((t) => t.name));
+  return [
+    // Inputs may widen (callers' tensors still fit); outputs may narrow (callers still read them).
+    ...changed('input', live.inputs, candidate.inputs, (was, now) => widens(was, now)),
+    ...candidate.inputs.filter((t) => !names.has(t.name)).map((t) => `input ${t.name} added (callers do not send it)`),
+    ...changed('output', live.outputs, candidate.outputs, (was, now) => widens(now, was)),
+  ];
+}
+
+/** Each tensor of `live` that `candidate` removed, retyped, or reshaped where `keeps` says callers break. */
+function changed(kind: string, live: TensorSpec[], candidate: TensorSpec[], keeps: (was: number[], now: number[]) => boolean): string[] {
+  const byName = new Map(candidate.map((t) => [t.name, t]));
+  return live.flatMap((was) => {
+    const now = byName.get(was.name);
+    if (now === undefined) return [`${kind} ${was.name} removed`];
+    if (now.datatype !== was.datatype) return [`${kind} ${was.name} datatype ${was.datatype} -> ${now.datatype}`];
+    return keeps(was.shape, now.shape) ? [] : [`${kind} ${was.name} shape [${was.shape.join(',')}] -> [${now.shape.join(',')}]`];
+  });
 }
 
 /** A shape a tensor of the signature may have: same rank, fixed dimensions equal. */

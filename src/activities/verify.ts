@@ -72,31 +72,21 @@ export function requestOf(spec: ReleaseSpec, base: string, request: { inputs?: u
 export type Answer = { ok: true; answer: unknown; latencyMs: number } | { ok: false; error: string };
 
 /** POSTs JSON and reads a JSON answer; a failure says what was sent where and what came back. */
-export async function postJson(fetch: Fetch, url: string, body: unknown): Promise<Answer> {
-  const started = performance.now();
-  try {
-    const res = await fetch(url, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    const text = await readCapped(res);
-    if (!res.ok) return { ok: false, error: clip(`POST ${url} answered HTTP ${res.status}: ${text}`) };
-    return { ok: true, answer: JSON.parse(text), latencyMs: Math.round(performance.now() - started) };
-  } catch (err) {
-    return { ok: false, error: clip(`POST ${url} failed: ${errorText(err)}`) };
-  }
-}
+export const postJson = (fetch: Fetch, url: string, body: unknown): Promise<Answer> =>
+  requestJson(fetch, 'POST', url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 /** GETs a JSON document, as postJson. */
-export async function getJson(fetch: Fetch, url: string): Promise<Answer> {
+export const getJson = (fetch: Fetch, url: string): Promise<Answer> => requestJson(fetch, 'GET', url, {});
+
+async function requestJson(fetch: Fetch, method: string, url: string, init: RequestInit): Promise<Answer> {
   const started = performance.now();
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     const text = await readCapped(res);
-    if (!res.ok) return { ok: false, error: clip(`GET ${url} answered HTTP ${res.status}: ${text}`) };
+    if (!res.ok) return { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
     return { ok: true, answer: JSON.parse(text), latencyMs: Math.round(performance.now() - started) };
   } catch (err) {
-    return { ok: false, error: clip(`GET ${url} failed: ${errorText(err)}`) };
+    return { ok: false, error: clip(`${method} ${url} failed: ${errorText(err)}`) };
   }
 }
 
