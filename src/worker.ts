@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
-import { kubeFromConfig } from './activities/cluster.js';
+import { kubeFromConfig, type Kube } from './activities/cluster.js';
 import { allowedEndpointHosts, allowedNamespaces, clusterName, maxCachedReleases, metricsAddress, requireNamespaceAllowlist, temporalConfig } from './config.js';
 import { parseDuration } from './release/duration.js';
 import { logFormat, runtimeLogger, workerLog } from './log.js';
@@ -14,12 +14,12 @@ export const workflowsPath = fileURLToPath(new URL(`./workflows/index${import.me
 
 export interface WorkerSetup {
   connection: NativeConnection;
-  kubeConfig: KubeConfig;
+  kube: Kube;
   options?: Partial<WorkerOptions>;
   env?: NodeJS.ProcessEnv;
 }
 
-export async function createWorker({ connection, kubeConfig, options, env = process.env }: WorkerSetup): Promise<Worker> {
+export async function createWorker({ connection, kube, options, env = process.env }: WorkerSetup): Promise<Worker> {
   const config = temporalConfig(env);
   return Worker.create({
     connection,
@@ -27,7 +27,7 @@ export async function createWorker({ connection, kubeConfig, options, env = proc
     taskQueue: config.taskQueue,
     workflowsPath,
     activities: createActivities({
-      kube: kubeFromConfig(kubeConfig), allowedNamespaces: allowedNamespaces(env), allowedEndpointHosts: allowedEndpointHosts(env), clusterName: clusterName(env),
+      kube, allowedNamespaces: allowedNamespaces(env), allowedEndpointHosts: allowedEndpointHosts(env), clusterName: clusterName(env),
     }),
     // An abort reaches a running activity with a heartbeat's answer: keep that prompt.
     maxHeartbeatThrottleInterval: '2s',
@@ -99,14 +99,16 @@ async function main(): Promise<void> {
   const metrics = installRuntime();
   const kubeConfig = await connectCluster();
   const connection = await connectTemporal();
+  const kube = kubeFromConfig(kubeConfig);
   try {
-    const worker = await createWorker({ connection, kubeConfig });
+    const worker = await createWorker({ connection, kube });
     const { address, namespace, taskQueue } = temporalConfig();
     const named = clusterName();
     workerLog(logFormat()).info(`bluegreen worker: Temporal ${address} namespace ${namespace} task queue ${taskQueue}; cluster ${named === undefined ? '' : `${named} at `}${kubeConfig.getCurrentCluster()?.server}${metrics === undefined ? '' : `; metrics at http://${metrics}/metrics`}`);
     // The SDK's runtime stops the worker on SIGINT/SIGTERM; run() resolves once in-flight tasks drain.
     await worker.run();
   } finally {
+    await kube.watches?.stop();
     await connection.close();
   }
 }

@@ -7,21 +7,24 @@ import {
 import { FIELD_MANAGER, previewServiceName, type Target } from '../release/target.js';
 import { endpointsState, isReadyPod, type EndpointsState, type Observed } from './cluster-logic.js';
 import type { Selector } from './types.js';
+import { Watches, type Reads } from './watches.js';
 
 export interface Kube {
   core: CoreV1Api;
   apps: AppsV1Api;
   discovery: DiscoveryV1Api;
   objects: KubernetesObjectApi;
+  /** the worker's shared watches; without them every wait reads the API server */
+  watches?: Watches;
 }
 
 export function kubeFromConfig(config: KubeConfig): Kube {
-  return {
+  const apis = {
     core: config.makeApiClient(CoreV1Api),
     apps: config.makeApiClient(AppsV1Api),
     discovery: config.makeApiClient(DiscoveryV1Api),
-    objects: KubernetesObjectApi.makeApiClient(config),
   };
+  return { ...apis, objects: KubernetesObjectApi.makeApiClient(config), watches: new Watches({ ...apis, config }) };
 }
 
 /** A Kubernetes API error in one line: status, reason and the server's message. */
@@ -102,7 +105,7 @@ export async function apply<T extends V1Deployment | V1Service>(kube: Kube, obje
   return call(step, () => kube.objects.patch(object, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
 }
 
-export async function readDeployment(kube: Kube, t: Target, name: string): Promise<V1Deployment | undefined> {
+export async function readDeployment(kube: Kube, t: Pick<Target, 'namespace'>, name: string): Promise<V1Deployment | undefined> {
   return orUndefined(`read Deployment ${name}`, () => kube.apps.readNamespacedDeployment({ name, namespace: t.namespace }));
 }
 
@@ -115,15 +118,20 @@ const ownedBy = (obj: { metadata?: { ownerReferences?: { uid: string; controller
  * a pod that merely carries the same labels never counts as the Deployment's.
  * `current`: only pods of the ReplicaSet of the Deployment's current revision.
  */
-export async function deploymentPods(kube: Kube, deployment: V1Deployment, current = false): Promise<V1Pod[]> {
-  const namespace = deployment.metadata?.namespace ?? '';
-  const name = deployment.metadata?.name ?? '';
-  const selector = labelSelector(deployment.spec?.selector?.matchLabels ?? {});
-  const [sets, pods] = await Promise.all([
-    read(`list ReplicaSets of ${name}`, () => kube.apps.listNamespacedReplicaSet({ namespace, labelSelector: selector })),
-    read(`list pods of ${name}`, () => kube.core.listNamespacedPod({ namespace, labelSelector: selector })),
-  ]);
-  return podsOwnedBy(deployment, pods.items, sets.items, current);
+export async function deploymentPods(reads: Reads, deployment: V1Deployment, current = false): Promise<V1Pod[]> {
+  const selector = deployment.spec?.selector?.matchLabels ?? {};
+  const [sets, pods] = await Promise.all([reads.replicaSets(selector), reads.pods(selector)]);
+  return podsOwnedBy(deployment, pods, sets, current);
+}
+
+/** The reads of the waits, answered by the API server. */
+export function apiReads(kube: Kube, namespace: string): Reads {
+  return {
+    deployment: (name) => readDeployment(kube, { namespace }, name),
+    pods: async (selector) => (await read('list pods by selector', () => kube.core.listNamespacedPod({ namespace, labelSelector: labelSelector(selector) }))).items,
+    replicaSets: async (selector) => (await read('list ReplicaSets by selector', () => kube.apps.listNamespacedReplicaSet({ namespace, labelSelector: labelSelector(selector) }))).items,
+    endpointSlices: async (service) => (await read(`list EndpointSlices of ${service}`, () => kube.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` }))).items,
+  };
 }
 
 /** Of `pods`, those a Deployment runs through one of `sets` (its current revision's only, with `current`). */
@@ -141,12 +149,9 @@ export function podsOwnedBy(deployment: V1Deployment, pods: V1Pod[], sets: V1Rep
  * to tell which of the pods are a Deployment's (podsOwnedBy) without another read.
  */
 export async function selectedPods(kube: Kube, t: Target, selector: Selector): Promise<{ pods: V1Pod[]; sets: V1ReplicaSet[] }> {
-  const labels = labelSelector(selector);
-  const [pods, sets] = await Promise.all([
-    read('list pods by selector', () => kube.core.listNamespacedPod({ namespace: t.namespace, labelSelector: labels })),
-    read('list ReplicaSets by selector', () => kube.apps.listNamespacedReplicaSet({ namespace: t.namespace, labelSelector: labels })),
-  ]);
-  return { pods: pods.items, sets: sets.items };
+  const reads = apiReads(kube, t.namespace);
+  const [pods, sets] = await Promise.all([reads.pods(selector), reads.replicaSets(selector)]);
+  return { pods, sets };
 }
 
 export async function scaleDeployment(kube: Kube, t: Target, name: string, replicas: number): Promise<void> {
@@ -203,11 +208,8 @@ export async function readService(kube: Kube, t: Target, name: string): Promise<
 }
 
 /** What a Service's EndpointSlices hold, judged against the pods a Deployment runs. */
-export async function serviceEndpoints(kube: Kube, t: Target, service: string, deployment: V1Deployment): Promise<EndpointsState & { podsReady: number }> {
-  const [slices, pods] = await Promise.all([
-    read(`list EndpointSlices of ${service}`, () => kube.discovery.listNamespacedEndpointSlice({ namespace: t.namespace, labelSelector: `kubernetes.io/service-name=${service}` })),
-    deploymentPods(kube, deployment),
-  ]);
+export async function serviceEndpoints(reads: Reads, service: string, deployment: V1Deployment): Promise<EndpointsState & { podsReady: number }> {
+  const [slices, pods] = await Promise.all([reads.endpointSlices(service), deploymentPods(reads, deployment)]);
   const podsReady = pods.filter(isReadyPod).length;
-  return { ...endpointsState(slices.items, new Set(pods.map((p) => p.metadata?.name ?? ''))), podsReady };
+  return { ...endpointsState(slices, new Set(pods.map((p) => p.metadata?.name ?? ''))), podsReady };
 }

@@ -7,9 +7,10 @@ import { ErrorTypes, type AnalysisResult, type CheckResult, type Slot, type Veri
 import { RELEASE_ANNOTATION, previewServiceName, targetOf, type Target } from '../release/target.js';
 import { InvalidSpecError, formatFieldError, validateSpec } from '../release/validate.js';
 import {
-  apply, deleteDeployment, deleteServiceOf, deploymentPods, observe, patchSelector, readDeployment, readService,
+  apiReads, apply, deleteDeployment, deleteServiceOf, deploymentPods, observe, patchSelector, readDeployment, readService,
   podsOwnedBy, scaleDeployment, selectedPods, serviceEndpoints, KubeError, type Kube,
 } from './cluster.js';
+import type { Reads, Touches } from './watches.js';
 import { RefusedError, isBluegreens, isReadyPod, ownService, planRelease, rolloutState, sameSelector, selects } from './cluster-logic.js';
 import type { Plan, PreviewInput, RolloutInput, RolloutReport, SlotRef, SwitchInput } from './types.js';
 import type { V1Deployment } from '@kubernetes/client-node';
@@ -101,24 +102,31 @@ export function createActivities(deps: ActivityDeps) {
     const host = ip && ip !== 'None' ? (ip.includes(':') ? `[${ip}]` : ip) : `${name}.${t.namespace}.svc.cluster.local`;
     return `http://${host}:${port}`;
   };
-  const mustRead = async (t: Target, name: string, type: string): Promise<V1Deployment> => {
-    const d = await readDeployment(kube, t, name).catch(rethrow);
+  const mustReadFrom = async (reads: Reads, t: Target, name: string, type: string): Promise<V1Deployment> => {
+    const d = await reads.deployment(name).catch(rethrow);
     if (d === undefined) throw nonRetryable(type, `Deployment ${t.namespace}/${name} does not exist`);
     return d;
   };
+  const mustRead = (t: Target, name: string, type: string) => mustReadFrom(apiReads(kube, t.namespace), t, name, type);
 
   /**
    * Re-reads until `check` says done; heartbeats each round so a dead worker is
    * noticed. The deadline counts from the first attempt: a restarted worker goes
-   * on with the same wait, it does not start a new one.
+   * on with the same wait, it does not start a new one. While the namespace's
+   * watches are in sync, `check` reads memory and runs again when something that
+   * `touches` the wait changes (at least every heartbeat step); else it reads the
+   * API server every `pollMs`.
    */
-  async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<{ done: boolean; progress: T }>, errorType: string = ErrorTypes.waitTimeout): Promise<T> {
+  async function waitFor<T>(what: string, timeoutMs: number, on: { namespace: string; touches: Touches }, check: (reads: Reads) => Promise<{ done: boolean; progress: T }>, errorType: string = ErrorTypes.waitTimeout): Promise<T> {
     const since = resumed<{ since: number }>()?.since ?? Date.now();
     const deadline = since + timeoutMs;
     let last: unknown;
     for (;;) {
+      const watch = kube.watches?.of(on.namespace);
+      const watched = watch?.inSync === true;
       try {
-        const { done, progress } = await check();
+        const api = apiReads(kube, on.namespace);
+        const { done, progress } = await check(watched ? watch.reads(api) : api);
         beat({ since, progress });
         if (done) return progress;
         last = progress;
@@ -129,7 +137,8 @@ export function createActivities(deps: ActivityDeps) {
         beat({ since, error: err.message });
       }
       if (Date.now() > deadline) throw nonRetryable(errorType, `${what} not done after ${Math.round(timeoutMs / 1000)}s (last: ${JSON.stringify(last)})`);
-      await sleep(pollMs);
+      if (watched) await Promise.race([watch.next(on.touches, Math.min(HEARTBEAT_STEP_MS, deadline - Date.now() + 1)), Context.current().cancelled]);
+      else await sleep(pollMs);
     }
   }
 
@@ -252,8 +261,9 @@ export function createActivities(deps: ActivityDeps) {
     async waitForRollout({ target, deployment: name, replicas, restoreReplicas, timeoutMs }: RolloutInput): Promise<RolloutReport> {
       guard(target);
       let restored = false;
-      return waitFor(`rollout of ${name}`, timeoutMs, async () => {
-        const deployment = await mustRead(target, name, ErrorTypes.rolloutFailed);
+      const slot = slotWatch(target, name);
+      return waitFor(`rollout of ${name}`, timeoutMs, slot, async (reads) => {
+        const deployment = slot.seen(await mustReadFrom(reads, target, name, ErrorTypes.rolloutFailed));
         if (restoreReplicas !== undefined && !restored && (deployment.spec?.replicas ?? 1) === 0) {
           await scaleDeployment(kube, target, name, restoreReplicas).catch(rethrow);
           restored = true;
@@ -266,7 +276,7 @@ export function createActivities(deps: ActivityDeps) {
         if ((deployment.status?.observedGeneration ?? 0) < (deployment.metadata?.generation ?? 1)) {
           return { done: false, progress: { ready: deployment.status?.availableReplicas ?? 0, total: deployment.spec?.replicas ?? 1 } };
         }
-        const state = rolloutState(deployment, await deploymentPods(kube, deployment, true).catch(rethrow));
+        const state = rolloutState(deployment, await deploymentPods(reads, deployment, true).catch(rethrow));
         if (restoreReplicas !== undefined) return { done: state.ready >= 1, progress: { ready: state.ready, total: state.total } };
         if (state.failure !== undefined) throw nonRetryable(ErrorTypes.rolloutFailed, state.failure);
         return { done: state.done, progress: { ready: state.ready, total: state.total } };
@@ -332,8 +342,8 @@ export function createActivities(deps: ActivityDeps) {
           throw nonRetryable(ErrorTypes.selectorConflict, `${where} selector changed between read and patch; not overwritten`);
         }
       }
-      const settled = await waitFor(`EndpointSlices of ${target.service} holding only ${to.deployment}'s ready pods`, settleMs, async () => {
-        const state = await serviceEndpoints(kube, target, target.service, toDeployment).catch(rethrow);
+      const settled = await waitFor(`EndpointSlices of ${target.service} holding only ${to.deployment}'s ready pods`, settleMs, slotWatch(target, to.deployment, target.service, toDeployment), async (reads) => {
+        const state = await serviceEndpoints(reads, target.service, toDeployment).catch(rethrow);
         return { done: state.strangers.length === 0 && state.ready >= Math.max(1, state.podsReady), progress: { ready: state.ready, others: state.strangers.length } };
       }, ErrorTypes.switchTimeout);
       return { switched: true, detail: `${where} selects ${JSON.stringify(to.selector)}: ${settled.ready} ready endpoints of ${to.deployment}` };
@@ -349,9 +359,10 @@ export function createActivities(deps: ActivityDeps) {
       guard(t);
       guardEndpoints(spec, t);
       const preview = previewServiceName(t);
-      const endpoints = await waitFor(`EndpointSlices of ${preview}`, 2 * 60_000, async () => {
-        const deployment = await mustRead(t, name, ErrorTypes.verificationFailed);
-        const state = await serviceEndpoints(kube, t, preview, deployment).catch(rethrow);
+      const slot = slotWatch(t, name, preview);
+      const endpoints = await waitFor(`EndpointSlices of ${preview}`, 2 * 60_000, slot, async (reads) => {
+        const deployment = slot.seen(await mustReadFrom(reads, t, name, ErrorTypes.verificationFailed));
+        const state = await serviceEndpoints(reads, preview, deployment).catch(rethrow);
         return { done: state.strangers.length === 0 && state.ready > 0, progress: state };
       });
       const endpoint = spec.verify.endpoint ?? await serviceUrl(t, preview, port);
@@ -402,6 +413,29 @@ export function createActivities(deps: ActivityDeps) {
       return { ok: failures < spec.monitor.failureLimit, runs, failures, checks };
     },
   });
+}
+
+/**
+ * What a wait on a slot watches: its Deployment, the pods and ReplicaSets its
+ * selector matches (learnt from the Deployment each round), and a Service's
+ * EndpointSlices.
+ */
+function slotWatch(t: Target, deployment: string, service?: string, known?: V1Deployment) {
+  let selector = known?.spec?.selector?.matchLabels;
+  const touches: Touches = (kind, obj) => {
+    const labels = obj.metadata?.labels;
+    if (kind === 'Deployment') return obj.metadata?.name === deployment;
+    if (kind === 'EndpointSlice') return service !== undefined && labels?.['kubernetes.io/service-name'] === service;
+    return selector === undefined || selects(selector, labels);
+  };
+  return {
+    namespace: t.namespace,
+    touches,
+    seen(d: V1Deployment): V1Deployment {
+      selector = d.spec?.selector?.matchLabels;
+      return d;
+    },
+  };
 }
 
 /** Every activity counts its real failures apart from worker restarts (see attempts.ts). */

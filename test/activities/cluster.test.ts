@@ -8,7 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.js';
-import { kubeFromConfig, patchSelector, readDeployment, readService, serviceEndpoints, type Kube } from '../../src/activities/cluster.js';
+import { apiReads, kubeFromConfig, patchSelector, readDeployment, readService, serviceEndpoints, type Kube } from '../../src/activities/cluster.js';
 import type { Plan } from '../../src/activities/types.js';
 import { validateSpec } from '../../src/release/validate.js';
 import { targetOf } from '../../src/release/target.js';
@@ -157,7 +157,7 @@ describe('switching traffic', () => {
     await run(acts.waitForRollout, { ...ref(next, plan), timeoutMs: 60_000 });
     const input = { target: t, from: plan.live, to: plan.candidate, ports: plan.ports, releaseId, settleMs: 30_000 };
     await run(acts.switchTraffic, input);
-    expect(await serviceEndpoints(kube, t, 'switch', (await dep('switch', 'switch-green'))!)).toMatchObject({ ready: 2, strangers: [] });
+    expect(await serviceEndpoints(apiReads(kube, t.namespace), 'switch', (await dep('switch', 'switch-green'))!)).toMatchObject({ ready: 2, strangers: [] });
     const after = await readService(kube, t, 'switch');
     expect(after?.spec?.selector?.slot).toBe('green');
 
@@ -215,7 +215,7 @@ describe('switching traffic', () => {
     const back = await run(acts.switchTraffic, { target: t, from: plan.candidate, to: plan.live!, ports: plan.ports, releaseId, settleMs: 30_000, back: true });
     expect(back.switched).toBe(true);
     expect((await readService(kube, t, 'settle'))?.spec?.selector).toEqual(labels);
-    expect(await serviceEndpoints(kube, t, 'settle', (await dep('settle', 'settle-blue'))!)).toMatchObject({ ready: 1, strangers: [] });
+    expect(await serviceEndpoints(apiReads(kube, t.namespace), 'settle', (await dep('settle', 'settle-blue'))!)).toMatchObject({ ready: 1, strangers: [] });
   });
 });
 
@@ -243,7 +243,7 @@ describe('adopting a blue-green setup made by hand', () => {
     expect(green?.spec?.template.spec?.containers[0]).toMatchObject({ name: 'server', image: 'registry.example.com/model:2', args: ['--port', '8080'] });
     expect((await readService(kube, t, 'model-service'))?.spec?.selector).toEqual({ app: 'model', env: 'green' });
     expect(await dep('model', 'model-deploy-blue')).toBeUndefined();
-    expect(await serviceEndpoints(kube, t, 'model-service', green!)).toMatchObject({ ready: 2, strangers: [] });
+    expect(await serviceEndpoints(apiReads(kube, t.namespace), 'model-service', green!)).toMatchObject({ ready: 2, strangers: [] });
 
     // The next release finds the new live Deployment the same way, and goes back to blue.
     const again = await releaseOf(spec('model', { service: 'model-service', slotLabel: 'env', version: 'v3', image: 'registry.example.com/model:3', replicas: 2 }));

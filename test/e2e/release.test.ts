@@ -2,7 +2,7 @@
 // own process, the Kubernetes test cluster, model servers, and the CLI. A watcher
 // samples the live Service throughout and fails a test on any downtime.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readDeployment, serviceEndpoints } from '../../src/activities/cluster.js';
+import { apiReads, readDeployment, serviceEndpoints } from '../../src/activities/cluster.js';
 import { freePort } from './processes.js';
 import { World } from './world.js';
 
@@ -43,7 +43,7 @@ describe('end-to-end releases', () => {
     expect(after.preview?.selector).toEqual({ 'bluegreen.dev/service': 'fraud-approve', slot: 'green' });
     expect(after.blue).toBeUndefined();
     expect(after.green?.labels?.['bluegreen.dev/version']).toBe('v2');
-    expect(await serviceEndpoints(w.kube, w.target('fraud-approve'), 'fraud-approve', (await readDeployment(w.kube, w.target('fraud-approve'), 'fraud-approve-green'))!)).toEqual({ ready: 2, strangers: [], podsReady: 2 });
+    expect(await serviceEndpoints(apiReads(w.kube, w.target('fraud-approve').namespace), 'fraud-approve', (await readDeployment(w.kube, w.target('fraud-approve'), 'fraud-approve-green'))!)).toEqual({ ready: 2, strangers: [], podsReady: 2 });
 
     const status = await w.cli(['status', 'fraud-approve', '-n', w.namespace]);
     expect(status.stdout).toMatch(/phase\s+Succeeded/);
