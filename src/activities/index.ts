@@ -121,12 +121,24 @@ export function createActivities(deps: ActivityDeps) {
     const since = resumed<{ since: number }>()?.since ?? Date.now();
     const deadline = since + timeoutMs;
     let last: unknown;
+    const api = apiReads(kube, on.namespace);
+    // Memory may lag behind what this release just wrote (a template applied a
+    // moment ago): it only says when to look. Done or failed, the API server has the last word.
+    const decide = async (watch?: { reads: (api: Reads) => Reads }) => {
+      if (watch === undefined) return check(api);
+      try {
+        const answer = await check(watch.reads(api));
+        if (!answer.done) return answer;
+      } catch (err) {
+        if (isTransient(err)) throw err;
+      }
+      return check(api);
+    };
     for (;;) {
       const watch = kube.watches?.of(on.namespace);
       const watched = watch?.inSync === true;
       try {
-        const api = apiReads(kube, on.namespace);
-        const { done, progress } = await check(watched ? watch.reads(api) : api);
+        const { done, progress } = await decide(watched ? watch : undefined);
         beat({ since, progress });
         if (done) return progress;
         last = progress;
@@ -140,6 +152,49 @@ export function createActivities(deps: ActivityDeps) {
       if (watched) await Promise.race([watch.next(on.touches, Math.min(HEARTBEAT_STEP_MS, deadline - Date.now() + 1)), Context.current().cancelled]);
       else await sleep(pollMs);
     }
+  }
+
+  /**
+   * The switch's proof and patch: reads the Service, `to`'s Deployment and the pods
+   * and ReplicaSets the new selector matches, all at once; refuses unless the new
+   * selector matches ready pods of that Deployment and nothing else; then patches,
+   * guarded by the old selector. Returns the Deployment read, for the wait that follows.
+   */
+  async function moveSelector({ target, from, to, ports, releaseId, back }: SwitchInput & { back?: boolean }): Promise<{ toDeployment: V1Deployment } | { switched: false; detail: string }> {
+    guard(target);
+    const where = `Service ${target.namespace}/${target.service}`;
+    // Read together: the switch waits on nothing it does not need.
+    const [service, toDeployment, matching] = await Promise.all([
+      readService(kube, target, target.service).catch(rethrow),
+      mustRead(target, to.deployment, ErrorTypes.switchRefused),
+      selectedPods(kube, target, to.selector).catch(rethrow),
+    ]);
+    const current = service?.spec?.selector;
+    if (service === undefined && from !== undefined) {
+      if (back) return { switched: false, detail: `${where} is gone; nothing to switch back` };
+      throw nonRetryable(ErrorTypes.selectorConflict, `${where} is gone; expected it to select ${JSON.stringify(from.selector)}`);
+    }
+    if (sameSelector(current, to.selector)) return { toDeployment };
+    if (service !== undefined && !sameSelector(current, from?.selector)) {
+      if (back) return { switched: false, detail: `${where} selects ${JSON.stringify(current)}, not the candidate; left as it is` };
+      throw nonRetryable(ErrorTypes.selectorConflict, `${where} changed under the release: expected it to select ${JSON.stringify(from?.selector ?? null)}, found ${JSON.stringify(current ?? null)}; not overwritten`);
+    }
+    // The proof: after the patch the Service would select exactly these pods.
+    const own = new Set(podsOwnedBy(toDeployment, matching.pods, matching.sets));
+    const strangers = matching.pods.filter((p) => !own.has(p)).map((p) => p.metadata?.name);
+    const ready = [...own].filter(isReadyPod);
+    if (strangers.length > 0) {
+      throw nonRetryable(ErrorTypes.switchRefused, `not switched: the selector ${JSON.stringify(to.selector)} would also select pods that are not Deployment ${to.deployment}'s (${strangers.slice(0, 5).join(', ')})`);
+    }
+    if (ready.length === 0) {
+      throw nonRetryable(ErrorTypes.switchRefused, `not switched: the selector ${JSON.stringify(to.selector)} matches no ready pod of Deployment ${to.deployment}; the Service would have no endpoints`);
+    }
+    if (service === undefined) {
+      await apply(kube, ownService(target, target.service, to.selector, ports, releaseId)).catch(rethrow);
+    } else if (await patchSelector(kube, target, from!.selector, to.selector).catch(rethrow) === 'conflict') {
+      throw nonRetryable(ErrorTypes.selectorConflict, `${where} selector changed between read and patch; not overwritten`);
+    }
+    return { toDeployment };
   }
 
   /**
@@ -307,46 +362,26 @@ export function createActivities(deps: ActivityDeps) {
      * pods. `from` undefined: a first release, which creates the live Service.
      * `back`: a rollback; a Service that no longer selects `from` is left alone.
      */
-    async switchTraffic({ target, from, to, ports, releaseId, settleMs, back }: SwitchInput & { back?: boolean }): Promise<{ switched: boolean; detail: string }> {
-      guard(target);
-      const where = `Service ${target.namespace}/${target.service}`;
-      // Read together: the switch waits on nothing it does not need.
-      const [service, toDeployment, matching] = await Promise.all([
-        readService(kube, target, target.service).catch(rethrow),
-        mustRead(target, to.deployment, ErrorTypes.switchRefused),
-        selectedPods(kube, target, to.selector).catch(rethrow),
-      ]);
-      const current = service?.spec?.selector;
-      if (service === undefined && from !== undefined) {
-        if (back) return { switched: false, detail: `${where} is gone; nothing to switch back` };
-        throw nonRetryable(ErrorTypes.selectorConflict, `${where} is gone; expected it to select ${JSON.stringify(from.selector)}`);
-      }
-      if (!sameSelector(current, to.selector)) {
-        if (service !== undefined && !sameSelector(current, from?.selector)) {
-          if (back) return { switched: false, detail: `${where} selects ${JSON.stringify(current)}, not the candidate; left as it is` };
-          throw nonRetryable(ErrorTypes.selectorConflict, `${where} changed under the release: expected it to select ${JSON.stringify(from?.selector ?? null)}, found ${JSON.stringify(current ?? null)}; not overwritten`);
-        }
-        // The proof: after the patch the Service would select exactly these pods.
-        const own = new Set(podsOwnedBy(toDeployment, matching.pods, matching.sets));
-        const strangers = matching.pods.filter((p) => !own.has(p)).map((p) => p.metadata?.name);
-        const ready = [...own].filter(isReadyPod);
-        if (strangers.length > 0) {
-          throw nonRetryable(ErrorTypes.switchRefused, `not switched: the selector ${JSON.stringify(to.selector)} would also select pods that are not Deployment ${to.deployment}'s (${strangers.slice(0, 5).join(', ')})`);
-        }
-        if (ready.length === 0) {
-          throw nonRetryable(ErrorTypes.switchRefused, `not switched: the selector ${JSON.stringify(to.selector)} matches no ready pod of Deployment ${to.deployment}; the Service would have no endpoints`);
-        }
-        if (service === undefined) {
-          await apply(kube, ownService(target, target.service, to.selector, ports, releaseId)).catch(rethrow);
-        } else if (await patchSelector(kube, target, from!.selector, to.selector).catch(rethrow) === 'conflict') {
-          throw nonRetryable(ErrorTypes.selectorConflict, `${where} selector changed between read and patch; not overwritten`);
-        }
-      }
+    async switchTraffic(input: SwitchInput & { back?: boolean }): Promise<{ switched: boolean; detail: string }> {
+      const { target, to, settleMs } = input;
+      const moved = await moveSelector(input);
+      if (!('toDeployment' in moved)) return moved;
+      const { toDeployment } = moved;
       const settled = await waitFor(`EndpointSlices of ${target.service} holding only ${to.deployment}'s ready pods`, settleMs, slotWatch(target, to.deployment, target.service, toDeployment), async (reads) => {
         const state = await serviceEndpoints(reads, target.service, toDeployment).catch(rethrow);
         return { done: state.strangers.length === 0 && state.ready >= Math.max(1, state.podsReady), progress: { ready: state.ready, others: state.strangers.length } };
       }, ErrorTypes.switchTimeout);
-      return { switched: true, detail: `${where} selects ${JSON.stringify(to.selector)}: ${settled.ready} ready endpoints of ${to.deployment}` };
+      return { switched: true, detail: `Service ${target.namespace}/${target.service} selects ${JSON.stringify(to.selector)}: ${settled.ready} ready endpoints of ${to.deployment}` };
+    },
+
+    /**
+     * The first half of switchTraffic alone (the proof and the patch, no wait), run
+     * as a local activity in the workflow task that took the approval, so traffic
+     * moves without a round trip through the server's activity queue.
+     */
+    async switchSelector(input: SwitchInput): Promise<{ switched: boolean; detail: string }> {
+      const moved = await moveSelector(input);
+      return 'toDeployment' in moved ? { switched: true, detail: `Service ${input.target.namespace}/${input.target.service} selects ${JSON.stringify(input.to.selector)}` } : moved;
     },
 
     /**

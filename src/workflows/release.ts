@@ -5,7 +5,7 @@
 // it acts, so a rollback undoes exactly what happened.
 import {
   ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
-  proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type ActivityOptions,
+  proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { Plan, SlotPlan } from '../activities/types.js';
@@ -45,6 +45,10 @@ const waiting = (startToClose: number): ActivityOptions => ({
 });
 // Undoing must try harder than doing: it is what restores the old version.
 const undo: ActivityOptions = { ...quick, retry: { ...quick.retry, maximumInterval: '30s', maximumAttempts: 30 } };
+// The selector patch runs in the workflow task that decided to switch (a local
+// activity), without a round trip through the server's activity queue. One try:
+// if it fails, the regular switchTraffic that follows does the whole switch itself.
+const inTask = { startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } };
 /** A switch back waits at least this long for the old pods' endpoints. */
 const SWITCH_BACK_SETTLE_MS = 60_000;
 
@@ -64,6 +68,7 @@ interface Run {
   rollout: Activities;
   verifying: Activities;
   switching: Activities;
+  switchingInTask: Activities;
   monitoring: Activities;
   undoing: Activities;
   undoRollout: Activities;
@@ -167,9 +172,12 @@ async function switchLive(run: Run): Promise<void> {
       },
     });
   }
-  const switched = await run.switching.switchTraffic({
-    target, from: live, to: candidate, ports: plan.ports, releaseId: status.releaseId, settleMs: durationMs(spec.switchTimeout),
-  });
+  const input = { target, from: live, to: candidate, ports: plan.ports, releaseId: status.releaseId, settleMs: durationMs(spec.switchTimeout) };
+  // Traffic moves in this workflow task; switchTraffic then finds the selector
+  // moved and waits for the EndpointSlices (or, if this try failed, switches itself,
+  // and reports any refusal). Releases started before replay without it.
+  if (patched('switch-in-workflow-task')) await run.switchingInTask.switchSelector(input).catch(() => undefined);
+  const switched = await run.switching.switchTraffic(input);
   status.liveSlot = candidate.slot;
   run.record('switched', { detail: switched?.detail ?? `live Service selects ${candidate.slot}` });
 }
@@ -275,6 +283,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
     rollout: proxyActivities<Activities>(waiting(rolloutTimeoutMs + 60_000)),
     verifying: proxyActivities<Activities>(waiting(10 * 60_000)),
     switching: proxyActivities<Activities>(waiting(5 * 60_000 + durationMs(spec.switchTimeout))),
+    switchingInTask: proxyLocalActivities<Activities>(inTask),
     monitoring: proxyActivities<Activities>(waiting(durationMs(spec.monitor.window) + 5 * 60_000)),
     undoing: proxyActivities<Activities>(undo),
     undoRollout: proxyActivities<Activities>({ ...waiting(rolloutTimeoutMs + 60_000), retry: undo.retry }),

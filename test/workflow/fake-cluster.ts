@@ -53,6 +53,16 @@ export function fakeCluster(initial: FakeState): FakeCluster {
     }
   };
 
+  const moveSelector = (from: Slot | undefined, to: Slot, back?: boolean) => {
+    if (back && state.live !== from && state.live !== to) return { switched: false, detail: `live is ${state.live}; left as it is` };
+    if (state.live !== from && state.live !== to) throw ApplicationFailure.nonRetryable(`selector is ${state.live}`, 'SelectorConflict');
+    if (state.deployments[to] === undefined || state.deployments[to]!.replicas === 0) {
+      throw ApplicationFailure.nonRetryable(`no ready pod of ${to}`, 'SwitchRefused');
+    }
+    state.live = to;
+    return { switched: true, detail: `live Service selects ${to}` };
+  };
+
   const fake: FakeCluster = {
     state, calls, verifyOk: true, blocks: false,
     analysis: { ok: true, runs: 3, failures: 0, checks: [{ name: 'health', ok: true, detail: 'HTTP 200' }] },
@@ -115,13 +125,11 @@ export function fakeCluster(initial: FakeState): FakeCluster {
       },
       async switchTraffic({ from, to, back }) {
         await enter('switchTraffic', `${from?.slot ?? 'none'}->${to.slot}`);
-        if (back && state.live !== from?.slot && state.live !== to.slot) return { switched: false, detail: `live is ${state.live}; left as it is` };
-        if (state.live !== from?.slot && state.live !== to.slot) throw ApplicationFailure.nonRetryable(`selector is ${state.live}`, 'SelectorConflict');
-        if (state.deployments[to.slot] === undefined || state.deployments[to.slot]!.replicas === 0) {
-          throw ApplicationFailure.nonRetryable(`no ready pod of ${to.slot}`, 'SwitchRefused');
-        }
-        state.live = to.slot;
-        return { switched: true, detail: `live Service selects ${to.slot}` };
+        return moveSelector(from?.slot, to.slot, back);
+      },
+      async switchSelector({ from, to }) {
+        await enter('switchSelector', `${from?.slot ?? 'none'}->${to.slot}`);
+        return moveSelector(from?.slot, to.slot);
       },
       async verifyCandidate() {
         await enter('verifyCandidate');

@@ -25,7 +25,7 @@ describe('a release that goes well', () => {
     expect(fake.state).toEqual({ live: 'green', preview: 'green', deployments: { green: { version: 'v2', replicas: 2 } } });
     expect(fake.calls).toEqual([
       'inspect', 'applyCandidate green', 'pointPreview green', 'waitForRollout green', 'verifyCandidate',
-      'switchTraffic blue->green', 'monitor', 'deleteSlot blue',
+      'switchSelector blue->green', 'switchTraffic blue->green', 'monitor', 'deleteSlot blue',
     ]);
     expect(status).toMatchObject({ oldSlot: 'blue', candidateSlot: 'green', liveSlot: 'green' });
   });
@@ -70,6 +70,38 @@ describe('a release that goes well', () => {
     expect(status.phase).toBe('Succeeded');
     expect(status.approvedBy).toBe('ana');
     expect(status.timeline).toContainEqual(expect.objectContaining({ event: 'approve', by: 'ana', accepted: true, phase: 'AwaitingApproval' }));
+  });
+
+  it('patches the selector in the workflow task that takes the approval: no activity task is scheduled between the signal and the patch', async () => {
+    const fake = fakeCluster(live());
+    const { status, handle } = await runRelease(h, fake, testSpec({ approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      await handle.signal(approveSignal, approve);
+    }, 'switch-in-task');
+    expect(status.phase).toBe('Succeeded');
+    const { events } = await handle.fetchHistory();
+    const signaled = events!.findIndex((e) => e.workflowExecutionSignaledEventAttributes);
+    const after = events!.slice(signaled);
+    const marker = after.findIndex((e) => e.markerRecordedEventAttributes);
+    const firstActivity = after.findIndex((e) => e.activityTaskScheduledEventAttributes);
+    expect(marker).toBeGreaterThan(0);
+    expect(marker).toBeLessThan(firstActivity);
+    expect(fake.calls.slice(-4, -2)).toEqual(['switchSelector blue->green', 'switchTraffic blue->green']);
+  });
+
+  it('when the switch in the workflow task fails, switchTraffic switches itself, and its refusal is the one reported', async () => {
+    const blip = fakeCluster(live());
+    blip.failOn('switchSelector', 'HTTP 503: etcd leader changed');
+    expect((await runRelease(h, blip, testSpec())).status.phase).toBe('Succeeded');
+    expect(blip.state.live).toBe('green');
+
+    const refused = fakeCluster(live());
+    refused.failOn('switchSelector', 'no ready pod', 'SwitchRefused');
+    refused.failOn('switchTraffic', 'not switched: the selector matches no ready pod', 'SwitchRefused', 1);
+    const { status } = await runRelease(h, refused, testSpec());
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toContain('not switched: the selector matches no ready pod');
+    expect(refused.state).toEqual(restored);
   });
 
   it('promotes at once when approved during monitoring', async () => {
