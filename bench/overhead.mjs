@@ -12,6 +12,31 @@ import { validateSpec } from '../dist/release/validate.js';
 import { benchSpec, report, round, startStack, summary } from './stack.mjs';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 10);
+
+/**
+ * From a release's history (medians go in the report): activities scheduled,
+ * the time they ran (started to completed, in ms), workflow tasks, local
+ * activities (markers) and events; the rest of the release's time is the
+ * round trips between them.
+ */
+async function whereTheTimeGoes(handle) {
+  const { events } = await handle.fetchHistory();
+  const ms = (e) => Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
+  const started = new Map();
+  let activitiesRunning = 0;
+  for (const e of events) {
+    if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), ms(e));
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) activitiesRunning += ms(e) - (started.get(String(done.scheduledEventId)) ?? ms(e));
+  }
+  return {
+    activities: events.filter((e) => e.activityTaskScheduledEventAttributes).length,
+    activitiesRunning,
+    workflowTasks: events.filter((e) => e.workflowTaskCompletedEventAttributes).length,
+    localActivities: events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
+    events: events.length,
+  };
+}
 const stack = await startStack({ name: 'overhead' });
 try {
   await stack.startWorker();
@@ -19,14 +44,18 @@ try {
   const direct = [];
 
   // Through Temporal: a first release, then REPEATS releases back and forth.
+  const split = [];
   const release = async (model, version) => {
     const t0 = performance.now();
     const handle = await startRelease(stack.client, validateSpec(benchSpec(stack, model, version)), stack.taskQueue, 'bench');
     const result = await handle.result();
     if (result.phase !== 'Succeeded') throw new Error(`${model} ${version}: ${result.phase} ${result.reason}`);
-    return performance.now() - t0;
+    const took = performance.now() - t0;
+    split.push(await whereTheTimeGoes(handle));
+    return took;
   };
   await release('ovh', 'v0');
+  split.length = 0;
   for (let i = 1; i <= REPEATS; i += 1) orchestrated.push(await release('ovh', `v${i}`));
 
   // Directly: the workflow's activities in its order, each in a simulated activity context.
@@ -55,7 +84,9 @@ try {
   const ms = (values) => Object.fromEntries(Object.entries(summary(values)).map(([k, v]) => [k, k === 'n' ? v : round(v)]));
   const o = ms(orchestrated);
   const d = ms(direct);
-  report('overhead', { releases: REPEATS, unit: 'ms', orchestrated: o, direct: d, ratioP50: round(o.p50 / d.p50, 2), ratioP95: round(o.p95 / d.p95, 2) });
+  const median = (key) => round(summary(split.map((x) => x[key])).p50);
+  const history = { activities: median('activities'), activitiesRunning: median('activitiesRunning'), workflowTasks: median('workflowTasks'), localActivities: median('localActivities'), events: median('events') };
+  report('overhead', { releases: REPEATS, unit: 'ms', orchestrated: o, direct: d, ratioP50: round(o.p50 / d.p50, 2), ratioP95: round(o.p95 / d.p95, 2), history });
 } finally {
   await stack.stop();
 }
