@@ -16,14 +16,22 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 10);
 /**
  * From a release's history (medians go in the report): activities scheduled,
  * the time they ran (started to completed, in ms), workflow tasks, local
- * activities (markers) and events; the rest of the release's time is the
- * round trips between them.
+ * activities (markers), events, and the time between consecutive events by
+ * their types (a workflow task's time holds the local activities it ran).
  */
 async function whereTheTimeGoes(handle) {
   const { events } = await handle.fetchHistory();
   const ms = (e) => Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6);
   const started = new Map();
   let activitiesRunning = 0;
+  // Time between consecutive events, by the pair of their types.
+  const type = (e) => Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k])?.replace('EventAttributes', '') ?? 'unknown';
+  const gaps = {};
+  for (const [i, e] of events.entries()) {
+    if (i === 0) continue;
+    const key = `${type(events[i - 1])} -> ${type(e)}`;
+    gaps[key] = (gaps[key] ?? 0) + ms(e) - ms(events[i - 1]);
+  }
   for (const e of events) {
     if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), ms(e));
     const done = e.activityTaskCompletedEventAttributes;
@@ -35,6 +43,7 @@ async function whereTheTimeGoes(handle) {
     workflowTasks: events.filter((e) => e.workflowTaskCompletedEventAttributes).length,
     localActivities: events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
     events: events.length,
+    gaps,
   };
 }
 const stack = await startStack({ name: 'overhead' });
@@ -85,7 +94,9 @@ try {
   const o = ms(orchestrated);
   const d = ms(direct);
   const median = (key) => round(summary(split.map((x) => x[key])).p50);
-  const history = { activities: median('activities'), activitiesRunning: median('activitiesRunning'), workflowTasks: median('workflowTasks'), localActivities: median('localActivities'), events: median('events') };
+  const keys = [...new Set(split.flatMap((x) => Object.keys(x.gaps)))];
+  const gapsMs = Object.fromEntries(keys.map((k) => [k, round(summary(split.map((x) => x.gaps[k] ?? 0)).p50)]).filter(([, v]) => v >= 5).sort((a, b) => b[1] - a[1]));
+  const history = { gapsMs, activities: median('activities'), activitiesRunning: median('activitiesRunning'), workflowTasks: median('workflowTasks'), localActivities: median('localActivities'), events: median('events') };
   report('overhead', { releases: REPEATS, unit: 'ms', orchestrated: o, direct: d, ratioP50: round(o.p50 / d.p50, 2), ratioP95: round(o.p95 / d.p95, 2), history });
 } finally {
   await stack.stop();
