@@ -8,6 +8,7 @@ import { kubeFromConfig, type Kube } from './activities/cluster.js';
 import { allowedEndpointHosts, allowedNamespaces, clusterName, maxCachedReleases, metricsAddress, requireNamespaceAllowlist, temporalConfig } from './config.js';
 import { parseDuration } from './release/duration.js';
 import { logFormat, runtimeLogger, workerLog } from './log.js';
+import { prebuiltBundle } from './workflow-bundle.js';
 
 /** The workflow code the worker bundles; ships beside this file (src in tests, dist when built). */
 export const workflowsPath = fileURLToPath(new URL(`./workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
@@ -21,11 +22,13 @@ export interface WorkerSetup {
 
 export async function createWorker({ connection, kube, options, env = process.env }: WorkerSetup): Promise<Worker> {
   const config = temporalConfig(env);
+  // Built (dist): the bundle npm run build made, if current; else bundled now.
+  const codePath = import.meta.url.endsWith('.js') ? prebuiltBundle(new URL('./', import.meta.url)) : undefined;
   return Worker.create({
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    workflowsPath,
+    ...(codePath === undefined ? { workflowsPath } : { workflowBundle: { codePath } }),
     activities: createActivities({
       kube, allowedNamespaces: allowedNamespaces(env), allowedEndpointHosts: allowedEndpointHosts(env), clusterName: clusterName(env),
     }),

@@ -66,8 +66,8 @@ async function start(project: TestProject, stops: (() => Promise<void> | void)[]
   project.provide('realNode', realNodeReason === '' ? (process.env.BLUEGREEN_NODE_NAME ?? 'real-node') : '');
   project.provide('realNodeReason', realNodeReason);
 
-  // The end-to-end worker runs the built JavaScript, as a user runs it.
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  // The end-to-end worker runs the built JavaScript with its prebuilt workflow bundle, as a user runs it.
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 
   const dbFile = join(mkdtempSync(join(tmpdir(), 'bluegreen-temporal-')), 'temporal.db');
   let address = process.env.TEMPORAL_ADDRESS;
