@@ -118,6 +118,8 @@ export async function startStack({ name }) {
     },
     async stop() {
       if (stack.worker) await stopProcess(stack.worker);
+      // The bench's own watches (activities called directly) would keep the process alive.
+      await kube.watches?.stop();
       for (const s of stops.reverse()) await s();
     },
   };
