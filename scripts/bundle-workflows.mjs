@@ -2,7 +2,7 @@
 // polling in about a second instead of bundling for several seconds at every
 // start: after a crash, the new worker's start is part of the time a release
 // stands still (docs/benchmarks.md, Recovery). The worker uses the bundle only
-// while it is newer than every compiled file it holds (src/workflow-bundle.ts).
+// while it is newer than every compiled file it holds (src/prebuilt-workflows.ts).
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';

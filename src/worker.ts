@@ -8,7 +8,7 @@ import { kubeFromConfig, type Kube } from './activities/cluster.js';
 import { allowedEndpointHosts, allowedNamespaces, clusterName, maxCachedReleases, metricsAddress, requireNamespaceAllowlist, temporalConfig } from './config.js';
 import { parseDuration } from './release/duration.js';
 import { logFormat, runtimeLogger, workerLog } from './log.js';
-import { prebuiltBundle } from './workflow-bundle.js';
+import { prebuiltBundle } from './prebuilt-workflows.js';
 
 /** The workflow code the worker bundles; ships beside this file (src in tests, dist when built). */
 export const workflowsPath = fileURLToPath(new URL(`./workflows/index${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));

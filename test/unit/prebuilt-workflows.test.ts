@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { prebuiltBundle } from '../../src/workflow-bundle.js';
+import { prebuiltBundle } from '../../src/prebuilt-workflows.js';
 
 function dist(): { dir: string; url: URL; touch: (file: string, secondsAgo: number) => void } {
   const dir = mkdtempSync(join(tmpdir(), 'bluegreen-dist-'));
