@@ -5,7 +5,7 @@
 // it acts, so a rollback undoes exactly what happened.
 import {
   ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
-  proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type ActivityOptions, type LocalActivityOptions,
+  proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { Plan, SlotPlan } from '../activities/types.js';
@@ -49,13 +49,6 @@ const undo: ActivityOptions = { ...quick, retry: { ...quick.retry, maximumInterv
 // activity), without a round trip through the server's activity queue. One try:
 // if it fails, the regular switchTraffic that follows does the whole switch itself.
 const inTask = { startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } };
-// The quick writes of the way forward (apply, point the preview, scale) run in
-// the workflow task that reaches them too: each saves a round trip through the
-// server. Their retries are the same; preflight's stays an activity, whose
-// result `bluegreen rollback` reads from the history.
-// A retry waits on a workflow timer, not in the worker (localRetryThreshold), so it
-// outlives a worker restart as an activity's retry does.
-const quickInTask: LocalActivityOptions = { startToCloseTimeout: quick.startToCloseTimeout, cancellationType: quick.cancellationType, retry: quick.retry, localRetryThreshold: '100ms' };
 /** A switch back waits at least this long for the old pods' endpoints. */
 const SWITCH_BACK_SETTLE_MS = 60_000;
 
@@ -72,7 +65,6 @@ interface Run {
   metrics: ReleaseMetrics;
   awaitApproval: (gate: Gate, timeoutMs: number) => Promise<boolean>;
   acts: Activities;
-  inspecting: Activities;
   rollout: Activities;
   verifying: Activities;
   switching: Activities;
@@ -89,7 +81,7 @@ const plannedOf = (run: Run): Plan => {
 
 async function preflight(run: Run): Promise<void> {
   run.enter('Preflight');
-  const plan = upgradePlan(await run.inspecting.inspect(run.spec), run.spec, run.target);
+  const plan = upgradePlan(await run.acts.inspect(run.spec), run.spec, run.target);
   run.plan = plan;
   const { status } = run;
   status.oldSlot = plan.oldSlot;
@@ -287,13 +279,11 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
         status.waitingFor = undefined;
       }
     },
-    // Releases started before the quick steps ran in the task replay as they ran.
-    acts: patched('quick-steps-in-task') ? naming(proxyLocalActivities<Activities>(quickInTask)) : proxyActivities<Activities>(quick),
-    inspecting: proxyActivities<Activities>(quick),
+    acts: proxyActivities<Activities>(quick),
     rollout: proxyActivities<Activities>(waiting(rolloutTimeoutMs + 60_000)),
     verifying: proxyActivities<Activities>(waiting(10 * 60_000)),
     switching: proxyActivities<Activities>(waiting(5 * 60_000 + durationMs(spec.switchTimeout))),
-    switchingInTask: naming(proxyLocalActivities<Activities>(inTask)),
+    switchingInTask: proxyLocalActivities<Activities>(inTask),
     monitoring: proxyActivities<Activities>(waiting(durationMs(spec.monitor.window) + 5 * 60_000)),
     undoing: proxyActivities<Activities>(undo),
     undoRollout: proxyActivities<Activities>({ ...waiting(rolloutTimeoutMs + 60_000), retry: undo.retry }),
@@ -401,20 +391,6 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
     const { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason } = status;
     return { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason };
   }
-}
-
-/**
- * A local activity fails with its error alone; this wraps it as an activity's
- * failure is wrapped, so the reason names the step either way.
- */
-function naming(acts: Activities): Activities {
-  return new Proxy(acts, {
-    get: (target, name: string) => (...args: unknown[]) => (target[name as keyof Activities] as (...a: unknown[]) => Promise<unknown>)(...args).catch((err: unknown) => {
-      if (err instanceof ActivityFailure || isCancellation(err) || !(err instanceof Error)) throw err;
-      const retryState = err instanceof ApplicationFailure && err.nonRetryable ? 'NON_RETRYABLE_FAILURE' : 'MAXIMUM_ATTEMPTS_REACHED';
-      throw new ActivityFailure('Local activity failed', name, undefined, retryState, undefined, err);
-    }),
-  });
 }
 
 /** A person-readable reason from an activity or workflow failure. */
