@@ -33,7 +33,7 @@ export interface ActivityDeps {
   pollMs?: number;
 }
 
-/** How often long steps heartbeat: five beats fit in the 10s heartbeat timeout. */
+/** How often long steps heartbeat: four beats fit in the 8s heartbeat timeout. */
 const HEARTBEAT_STEP_MS = 2_000;
 /** Errors worth another try: no answer at all, 429, or a 5xx. */
 const isTransient = (err: unknown): err is KubeError =>

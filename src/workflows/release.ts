@@ -38,10 +38,11 @@ const quick: ActivityOptions = {
 const waiting = (startToClose: number): ActivityOptions => ({
   ...quick,
   startToCloseTimeout: startToClose,
-  // Beats go out every 2s (activities/index.ts, the worker's throttle), so 10s is
-  // five missed beats: a dead worker costs about 10s, a busy one no false retry.
-  heartbeatTimeout: '10s',
-  retry: { ...quick.retry, maximumAttempts: Number.POSITIVE_INFINITY },
+  // Beats go out every 2s (activities/index.ts, the worker's throttle), so 8s is
+  // four missed beats: a dead worker's step runs again on a new worker within
+  // about 8.5s of the kill (docs/benchmarks.md, Recovery), a busy one no false retry.
+  heartbeatTimeout: '8s',
+  retry: { ...quick.retry, initialInterval: '500ms', maximumAttempts: Number.POSITIVE_INFINITY },
 });
 // Undoing must try harder than doing: it is what restores the old version.
 const undo: ActivityOptions = { ...quick, retry: { ...quick.retry, maximumInterval: '30s', maximumAttempts: 30 } };
