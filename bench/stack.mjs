@@ -109,7 +109,9 @@ export async function startStack({ name }) {
     kube, client, namespace, taskQueue, modelUrl, slowModelUrl, address, kubeconfig, worker: undefined,
     /** Starts a worker process; `env` overrides its configuration. */
     async startWorker(env = {}) {
-      const started = await startProcess(process.execPath, ['dist/worker.js'], {
+      // BENCH_WORKER_NODE_ARGS: node flags NODE_OPTIONS does not take (--cpu-prof --cpu-prof-dir=DIR).
+      const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const started = await startProcess(process.execPath, [...nodeArgs, 'dist/worker.js'], {
         TEMPORAL_ADDRESS: address, KUBECONFIG: kubeconfig, BLUEGREEN_TASK_QUEUE: taskQueue, BLUEGREEN_NAMESPACES: namespace,
         BLUEGREEN_VERIFY_HOSTS: '127.0.0.1', ...env,
       }, /bluegreen worker: Temporal/, 90_000);

@@ -18,7 +18,26 @@ export interface Kube {
   watches?: Watches;
 }
 
+/**
+ * @kubernetes/client-node 2.0 builds a new undici Agent for every request, so
+ * every call opened a new TLS connection: with hundreds of releases, the
+ * worker spent a third of its time in TLS handshakes (docs/benchmarks.md,
+ * Scale). One Agent per API server and credentials keeps connections alive.
+ */
+function reuseConnections(config: KubeConfig): void {
+  const patched = config as unknown as { createDispatcher?: (cluster: { server?: string } | null, options: Record<string, unknown>) => unknown };
+  const create = patched.createDispatcher?.bind(config);
+  if (create === undefined) return;
+  const agents = new Map<string, unknown>();
+  patched.createDispatcher = (cluster, options) => {
+    const key = JSON.stringify([cluster?.server, ...['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'].map((k) => String(options[k] ?? ''))]);
+    if (!agents.has(key)) agents.set(key, create(cluster, options));
+    return agents.get(key);
+  };
+}
+
 export function kubeFromConfig(config: KubeConfig): Kube {
+  reuseConnections(config);
   const apis = {
     core: config.makeApiClient(CoreV1Api),
     apps: config.makeApiClient(AppsV1Api),
