@@ -174,9 +174,11 @@ describe('end-to-end releases', () => {
   });
 
   it('Ctrl-C while following says the release goes on, and it does', async () => {
-    await w.cli(['start', '-f', w.specFile('fraud-ctrlc', 'v1')]);
+    // A monitor window keeps the release running while the follower is interrupted
+    // (the steps before it can pass faster than a status poll).
+    await w.cli(['start', '-f', w.specFile('fraud-ctrlc', 'v1', { monitor: { window: '10s', interval: '1s', endpoint: w.url('v1') } })]);
     const watching = w.spawnCli(['status', 'fraud-ctrlc', '-n', w.namespace, '--watch']);
-    await w.waitForPhase('fraud-ctrlc', 'Verifying', 60_000);
+    await w.waitForPhase('fraud-ctrlc', 'Monitoring', 60_000);
     for (let i = 0; i < 100 && watching.stdout() === ''; i += 1) await new Promise((r) => setTimeout(r, 100));
     watching.child.kill('SIGINT');
     const interrupted = await watching.result;
