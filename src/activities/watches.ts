@@ -7,6 +7,7 @@
 import { makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Kube } from './cluster.js';
+import { selects } from './cluster-logic.js';
 import type { Selector } from './types.js';
 
 /** What the waits read: the same questions whether memory or the API answers them. */
@@ -27,11 +28,6 @@ type WatchedApis = Pick<Kube, 'apps' | 'core' | 'discovery'> & { config: KubeCon
 const IDLE_MS = 5 * 60_000;
 /** After a watch breaks, it is started again this much later (the namespace is read directly meanwhile). */
 const RESTART_MS = 2_000;
-
-const matches = (selector: Selector, labels: Selector | undefined): boolean => {
-  const entries = Object.entries(selector);
-  return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
-};
 
 class NamespaceWatch {
   private readonly informers: Record<Kind, Informer<KubernetesObject> & ObjectCache<KubernetesObject>>;
@@ -107,8 +103,8 @@ class NamespaceWatch {
     const list = <T>(kind: Kind) => this.informers[kind].list(this.namespace) as T[];
     return {
       deployment: async (name) => this.informers.Deployment.get(name, this.namespace) as V1Deployment | undefined ?? api.deployment(name),
-      pods: async (selector) => list<V1Pod>('Pod').filter((p) => matches(selector, p.metadata?.labels)),
-      replicaSets: async (selector) => list<V1ReplicaSet>('ReplicaSet').filter((rs) => matches(selector, rs.metadata?.labels)),
+      pods: async (selector) => list<V1Pod>('Pod').filter((p) => selects(selector, p.metadata?.labels)),
+      replicaSets: async (selector) => list<V1ReplicaSet>('ReplicaSet').filter((rs) => selects(selector, rs.metadata?.labels)),
       endpointSlices: async (service) => list<V1EndpointSlice>('EndpointSlice').filter((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === service),
     };
   }
