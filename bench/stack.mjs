@@ -2,6 +2,9 @@
 // (in memory), the Kubernetes test cluster (test/cluster/start.sh, or
 // BLUEGREEN_KUBECONFIG), a model server on loopback that the checks call, and
 // the worker as its own process, built from dist/ as users run it.
+//   BENCH_REAL_NODE=1  the releases' pods run as containers on the cluster's real
+//                      node and the checks go through their Services (bench/run.mjs
+//                      starts the node, in a network namespace of the run's own)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -128,15 +131,42 @@ export async function startStack({ name }) {
   return stack;
 }
 
-/** A spec of a release whose checks call the loopback model server. */
-export function benchSpec(stack, model, version, more = {}) {
+export const onRealNode = process.env.BENCH_REAL_NODE === '1';
+
+/**
+ * A pod template for the real node: the example model server's image, ready when
+ * it answers (after `readyAfterSeconds` at the earliest); `args` go to the server.
+ */
+export function realNodeTemplate(labels = {}, { args = [], readyAfterSeconds = 0 } = {}) {
   return {
-    model, namespace: stack.namespace, version, image: `registry.example.com/ml/${model}:${version}`, replicas: 2,
-    verify: { endpoint: stack.modelUrl, liveEndpoint: stack.modelUrl, modelName: 'fraud', requests: [] },
-    monitor: { window: '0s', interval: '1s', initialDelay: '0s', endpoint: stack.modelUrl },
-    scaleDownDelay: '0s',
-    ...more,
+    metadata: { labels },
+    spec: {
+      nodeSelector: { 'bluegreen.dev/real-node': 'true' },
+      tolerations: [{ key: 'bluegreen.dev/real-node', operator: 'Exists', effect: 'NoSchedule' }],
+      dnsPolicy: 'Default', terminationGracePeriodSeconds: 5,
+      containers: [{
+        name: 'server', image: 'bluegreen.local/model-server:1', imagePullPolicy: 'Never', args,
+        env: [{ name: 'MODEL_FILE', value: '/app/models/fraud-v1.json' }],
+        ports: [{ name: 'http', containerPort: 8080 }],
+        readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 1, initialDelaySeconds: readyAfterSeconds },
+      }],
+    },
   };
+}
+
+/**
+ * A spec of a release whose checks call the loopback model server; with
+ * BENCH_REAL_NODE=1, of real pods whose checks go through the release's Services.
+ */
+export function benchSpec(stack, model, version, more = {}) {
+  const checks = onRealNode
+    ? { template: realNodeTemplate(), port: 8080, verify: { modelName: 'fraud', requests: [] }, monitor: { window: '0s', interval: '1s', initialDelay: '0s' } }
+    : {
+      image: `registry.example.com/ml/${model}:${version}`,
+      verify: { endpoint: stack.modelUrl, liveEndpoint: stack.modelUrl, modelName: 'fraud', requests: [] },
+      monitor: { window: '0s', interval: '1s', initialDelay: '0s', endpoint: stack.modelUrl },
+    };
+  return { model, namespace: stack.namespace, version, replicas: 2, ...checks, scaleDownDelay: '0s', ...more };
 }
 
 export function percentile(values, p) {
@@ -154,12 +184,13 @@ export function machine() {
   return { cores: cpus().length, memoryGiB: round(totalmem() / 2 ** 30), node: process.version, temporalSdk: pkg.dependencies['@temporalio/worker'] };
 }
 
-/** Prints a result and writes it to bench/results/NAME.json. */
+/** Prints a result and writes it to bench/results/NAME.json (NAME-real-node.json for real pods). */
 export function report(name, result) {
   const dir = join(root, 'bench/results');
   mkdirSync(dir, { recursive: true });
-  const full = { bench: name, at: new Date().toISOString(), machine: machine(), ...result };
-  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(full, null, 2)}\n`);
+  const pods = onRealNode ? 'real node (containerd, kubelet, kube-proxy)' : 'kwok fake nodes';
+  const full = { bench: name, at: new Date().toISOString(), machine: machine(), pods, ...result };
+  writeFileSync(join(dir, `${name}${onRealNode ? '-real-node' : ''}.json`), `${JSON.stringify(full, null, 2)}\n`);
   console.log(JSON.stringify(full, null, 2));
 }
 

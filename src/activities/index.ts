@@ -5,7 +5,7 @@ import { durationMs } from '../release/duration.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { ErrorTypes, type AnalysisResult, type CheckResult, type Slot, type VerificationResult } from '../release/status.js';
 import { RELEASE_ANNOTATION, previewServiceName, targetOf, type Target } from '../release/target.js';
-import { InvalidSpecError, formatFieldError, validateSpec } from '../release/validate.js';
+import { InvalidSpecError, checkSpec, formatFieldError, validateSpec } from '../release/validate.js';
 import {
   apiReads, apply, deleteDeployment, deleteServiceOf, deploymentPods, observe, patchSelector, readDeployment, readService,
   podsOwnedBy, scaleDeployment, selectedPods, serviceEndpoints, KubeError, type Kube,
@@ -239,6 +239,11 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   return countingAll({
+    /** The spec's field errors, or the spec with its defaults: run in the workflow task (a local activity). */
+    async checkSpec(input: unknown) {
+      return checkSpec(input);
+    },
+
     /**
      * Preflight: validate the spec again (the worker trusts no client), find the
      * live slot, build the candidate and have the API server judge it in a dry

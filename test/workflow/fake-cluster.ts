@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Activities } from '../../src/activities/index.js';
 import { otherSlot, type AnalysisResult, type Slot } from '../../src/release/status.js';
 import { VERSION_LABEL } from '../../src/release/target.js';
+import { checkSpec } from '../../src/release/validate.js';
 
 type Name = keyof Activities;
 
@@ -69,6 +70,8 @@ export function fakeCluster(initial: FakeState): FakeCluster {
     failOn: (name, message, type, times = Infinity) => { failures.set(name, { message, type, times }); },
     blockOn: (name) => { blocked.add(name); fake.blocks = true; },
     activities: {
+      // Pure (no cluster): the real check, not a double.
+      checkSpec: async (input) => checkSpec(input),
       async inspect(spec) {
         await enter('inspect');
         const oldSlot = state.live;

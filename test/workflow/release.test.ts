@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { UserError, releaseResult, startRelease } from '../../src/client/releases.js';
-import { abortSignal, approveSignal, WORKFLOW_TYPE, type Phase } from '../../src/release/status.js';
+import { abortSignal, approveSignal, statusQuery, WORKFLOW_TYPE, type Phase } from '../../src/release/status.js';
 import { fakeCluster, type FakeState } from './fake-cluster.js';
 import { phasesOf, runRelease, startHarness, testSpec, TASK_QUEUE, type Harness } from './harness.js';
 
@@ -87,6 +87,22 @@ describe('a release that goes well', () => {
     expect(marker).toBeGreaterThan(0);
     expect(marker).toBeLessThan(firstActivity);
     expect(fake.calls.slice(-4, -2)).toEqual(['switchSelector blue->green', 'switchTraffic blue->green']);
+  });
+
+  it('checks the spec in the worker (a local activity, recorded) before anything else; a spec the CLI validated is not stored twice', async () => {
+    const fake = fakeCluster(live());
+    const { status, handle } = await runRelease(h, fake, testSpec(), undefined, 'spec-checked');
+    expect(status.phase).toBe('Succeeded');
+    const { events } = await handle.fetchHistory();
+    const markers = events!.filter((e) => e.markerRecordedEventAttributes);
+    const firstScheduled = events!.findIndex((e) => e.activityTaskScheduledEventAttributes);
+    const text = (data: Uint8Array | null | undefined) => Buffer.from(data ?? []).toString();
+    const checked = events!.findIndex((e) => text(e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data).includes('"activity_type":"checkSpec"'));
+    expect(checked).toBeGreaterThan(0);
+    expect(checked).toBeLessThan(firstScheduled);
+    expect(markers.length).toBeGreaterThan(0);
+    // The answer is {}: the spec as sent is the spec (startRelease validated it).
+    expect(text(events![checked]!.markerRecordedEventAttributes!.details!.result!.payloads![0]!.data)).toBe('{}');
   });
 
   it('when the switch in the workflow task fails, switchTraffic switches itself, and its refusal is the one reported', async () => {
@@ -504,5 +520,22 @@ describe('safety: each gate, each delete, each rollback does what it says', () =
     expect(result.phase).toBe('Failed');
     expect(result.reason).toMatch(/^invalid release spec: model: must be a DNS-1035 label.*; replicas: /);
     expect(fake.calls).toEqual([]);
+  });
+
+  it('a raw input from another client gets its defaults from the check in the worker', async () => {
+    const fake = fakeCluster(live());
+    const { Worker } = await import('@temporalio/worker');
+    const worker = await Worker.create({ connection: h.env.nativeConnection, taskQueue: TASK_QUEUE, workflowBundle: h.bundle, activities: fake.activities });
+    const status = await worker.runUntil(async () => {
+      const handle = await h.env.client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue: TASK_QUEUE, workflowId: 'bluegreen/ml/raw-defaults', args: [{ model: 'fraud', version: 'v2', image: 'x:2', scaleDownDelay: '0s', monitor: { window: '0s' } }],
+      });
+      await releaseResult(handle);
+      return handle.query(statusQuery);
+    });
+    expect(status.phase).toBe('Succeeded');
+    // The namespace, the monitor's interval and the rest came from the schema's defaults.
+    expect(status.namespace).toBe('default');
+    expect(fake.calls).toContain('switchTraffic blue->green');
   });
 });
