@@ -6,7 +6,7 @@
 import { startRelease } from '../dist/client/releases.js';
 import { statusQuery } from '../dist/release/status.js';
 import { validateSpec } from '../dist/release/validate.js';
-import { benchSpec, report, round, sleep, startStack, stopProcess } from './stack.mjs';
+import { benchSpec, onRealNode, realNodeTemplate, report, round, sleep, startStack, stopProcess } from './stack.mjs';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const stack = await startStack({ name: 'recovery' });
@@ -14,16 +14,22 @@ const ms = (t) => (t ? Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e
 try {
   await stack.startWorker();
   const steps = {
-    // Pods of this image become ready only after 10s on the test cluster's nodes.
-    rollout: { phase: 'Deploying', activity: 'waitForRollout', more: { image: 'slow.invalid/model:slow-start' } },
-    // Five golden requests to a server that answers each in 2s: 10s of verification.
+    // Pods that become ready only after 10s: an image the fake nodes start slowly, or a readiness delay on the real node.
+    rollout: { phase: 'Deploying', activity: 'waitForRollout', more: onRealNode ? { template: realNodeTemplate({}, { readyAfterSeconds: 10 }) } : { image: 'slow.invalid/model:slow-start' } },
+    // Five golden requests to a server that answers each in 2s: 10s of verification
+    // (the loopback server, or on the real node the candidate's pods themselves).
     verification: {
       phase: 'Verifying', activity: 'verifyCandidate',
-      more: (s) => ({ verify: { endpoint: s.slowModelUrl, liveEndpoint: s.modelUrl, modelName: 'fraud', requests: Array.from({ length: 5 }, (_, i) => ({
-        name: `r${i}`, inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 0.5, 0, 1] }], expected: { probability: [0.562177, 0.53743] }, tolerance: 1e-4,
-      })), maxLatencyMs: 20_000 } }),
+      more: (s) => {
+        const verify = { modelName: 'fraud', maxLatencyMs: 20_000, requests: Array.from({ length: 5 }, (_, i) => ({
+          name: `r${i}`, inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 0.5, 0, 1] }], expected: { probability: [0.562177, 0.53743] }, tolerance: 1e-4,
+        })) };
+        return onRealNode
+          ? { template: realNodeTemplate({}, { args: ['--delay-ms', '2000'] }), verify }
+          : { verify: { ...verify, endpoint: s.slowModelUrl, liveEndpoint: s.modelUrl } };
+      },
     },
-    monitoring: { phase: 'Monitoring', activity: 'monitor', more: (s) => ({ monitor: { window: '40s', interval: '1s', initialDelay: '0s', endpoint: s.modelUrl } }) },
+    monitoring: { phase: 'Monitoring', activity: 'monitor', more: (s) => ({ monitor: { window: '40s', interval: '1s', initialDelay: '0s', ...(onRealNode ? {} : { endpoint: s.modelUrl }) } }) },
   };
   const results = {};
   let n = 0;

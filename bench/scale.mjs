@@ -33,6 +33,9 @@ try {
     // The baseline: the same worker polling, with no release yet.
     await sleep(2_000);
     const idle = processFigures(worker.pid);
+    const neighbours = Object.entries(stack.neighbours()).filter(([, pid]) => pid !== undefined);
+    const cpuOf = () => Object.fromEntries(neighbours.map(([name, pid]) => [name, processFigures(pid).cpuSeconds]));
+    const neighboursBefore = cpuOf();
     const samples = [];
     const sampler = setInterval(() => { try { samples.push(processFigures(worker.pid)); } catch { /* exited */ } }, 500);
     const models = Array.from({ length: n }, (_, i) => `s${n}-${i}`);
@@ -61,6 +64,7 @@ try {
     const allDone = performance.now() - t0;
     clearInterval(sampler);
     const after = processFigures(worker.pid);
+    const neighboursAfter = cpuOf();
     const events = await pool(models.slice(0, 20), 10, async (m) => (await handleOf(m).describe()).historyLength);
     await stopProcess(worker);
     stack.worker = undefined;
@@ -72,6 +76,8 @@ try {
       approveToAllFinishedSeconds: round(allDone / 1000),
       workerPeakRssMiB: Math.max(...samples.map((x) => x.peakRssMiB), after.peakRssMiB),
       workerCpuSeconds: after.cpuSeconds,
+      // The machine is shared: CPU seconds the others used in the same round.
+      othersCpuSeconds: Object.fromEntries(Object.entries(neighboursAfter).map(([k, v]) => [k, round(v - neighboursBefore[k], 1)])),
       historyEventsPerRelease: Math.max(...events),
       misbehaved,
     };

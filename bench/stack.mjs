@@ -110,6 +110,11 @@ export async function startStack({ name }) {
   const taskQueue = `bluegreen-${namespace}`;
   const stack = {
     kube, client, namespace, taskQueue, modelUrl, slowModelUrl, address, kubeconfig, worker: undefined,
+    /** What else shares the machine with the worker, for CPU figures beside the worker's. */
+    neighbours() {
+      const pid = (pattern) => { try { return Number(execFileSync('pgrep', ['-of', pattern], { encoding: 'utf8' }).trim()); } catch { return undefined; } };
+      return { temporal: temporal.child.pid, apiserver: pid('bin/kube-apiserver'), etcd: pid('bin/etcd'), controllerManager: pid('bin/kube-controller-manager') };
+    },
     /** Starts a worker process; `env` overrides its configuration. */
     async startWorker(env = {}) {
       // BENCH_WORKER_NODE_ARGS: node flags NODE_OPTIONS does not take (--cpu-prof --cpu-prof-dir=DIR).

@@ -7,7 +7,7 @@ import { patchSelector } from '../dist/activities/cluster.js';
 import { startRelease } from '../dist/client/releases.js';
 import { approveSignal, statusQuery } from '../dist/release/status.js';
 import { validateSpec } from '../dist/release/validate.js';
-import { benchSpec, report, round, sleep, startStack, summary } from './stack.mjs';
+import { benchSpec, onRealNode, realNodeTemplate, report, round, sleep, startStack, summary } from './stack.mjs';
 import { watchNamespace } from './watch.mjs';
 
 const N = Number(process.env.BENCH_RELEASES ?? 50);
@@ -56,7 +56,10 @@ try {
   for (const slot of ['blue', 'green']) {
     await stack.kube.apps.createNamespacedDeployment({ namespace: ns, body: {
       metadata: { name: `${direct}-${slot}` },
-      spec: { replicas: 2, selector: { matchLabels: labels(slot) }, template: { metadata: { labels: labels(slot) }, spec: { containers: [{ name: 'model', image: 'registry.example.com/ml/direct:v1', ports: [{ containerPort: 8080 }] }] } } },
+      spec: {
+        replicas: 2, selector: { matchLabels: labels(slot) },
+        template: onRealNode ? realNodeTemplate(labels(slot)) : { metadata: { labels: labels(slot) }, spec: { containers: [{ name: 'model', image: 'registry.example.com/ml/direct:v1', ports: [{ containerPort: 8080 }] }] } },
+      },
     } });
   }
   await stack.kube.core.createNamespacedService({ namespace: ns, body: { metadata: { name: direct }, spec: { selector: labels('blue'), ports: [{ port: 80, targetPort: 8080 }] } } });

@@ -112,10 +112,42 @@ export async function observe(kube: Kube, t: Target): Promise<Observed> {
   const namespace = t.namespace;
   const [service, preview, deployments, services] = await Promise.all([
     readService(kube, t, t.service), readService(kube, t, previewServiceName(t)),
-    read(`list Deployments in ${namespace}`, () => kube.apps.listNamespacedDeployment({ namespace })),
-    read(`list Services in ${namespace}`, () => kube.core.listNamespacedService({ namespace })),
+    freshShared(kube, `Deployments ${namespace}`, () => read(`list Deployments in ${namespace}`, () => kube.apps.listNamespacedDeployment({ namespace }))),
+    freshShared(kube, `Services ${namespace}`, () => read(`list Services in ${namespace}`, () => kube.core.listNamespacedService({ namespace }))),
   ]);
   return { service, preview, deployments: deployments.items, services: services.items };
+}
+
+const sharedLists = new WeakMap<Kube, Map<string, { sent?: Promise<unknown>; next?: Promise<unknown> }>>();
+
+/**
+ * A whole-namespace list that concurrent callers share without reading stale
+ * data: each caller gets the answer to a request sent after it asked, so it
+ * sees everything written before it asked, as a list of its own would. A
+ * caller that asks while a list is in flight shares the next one, sent when
+ * that one is answered. Preflight lists every Deployment and Service of the
+ * namespace; with hundreds of releases starting in one namespace, each list
+ * then serves many of them (docs/benchmarks.md, Scale). Callers must not
+ * modify what they get.
+ */
+export function freshShared<T>(kube: Kube, key: string, load: () => Promise<T>): Promise<T> {
+  let lists = sharedLists.get(kube);
+  if (lists === undefined) sharedLists.set(kube, lists = new Map());
+  const slot = lists.get(key) ?? {};
+  lists.set(key, slot);
+  const send = (): Promise<T> => {
+    const sent = load();
+    slot.sent = sent;
+    const done = () => { if (slot.sent === sent) slot.sent = undefined; };
+    sent.then(done, done);
+    return sent;
+  };
+  if (slot.sent === undefined) return send();
+  slot.next ??= slot.sent.then(() => undefined, () => undefined).then(() => {
+    slot.next = undefined;
+    return send();
+  });
+  return slot.next as Promise<T>;
 }
 
 /** Server-side apply under our field manager: creates or updates in one idempotent call. `dryRun` asks the API server to judge it only. */
