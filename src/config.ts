@@ -82,13 +82,15 @@ export function allowedEndpointHosts(env: NodeJS.ProcessEnv = process.env): stri
 }
 
 /** The default of BLUEGREEN_MAX_CACHED_WORKFLOWS: releases a worker keeps in memory between their steps. */
-export const DEFAULT_CACHED_RELEASES = 250;
+export const DEFAULT_CACHED_RELEASES = 100;
 
 /**
  * BLUEGREEN_MAX_CACHED_WORKFLOWS: how many releases the worker keeps in memory
- * between their steps. Each costs about 2.5 MiB; one that is not kept is rebuilt
+ * between their steps. Each costs about 0.75 MiB; one that is not kept is rebuilt
  * from its history (a few milliseconds) when its next step comes, so this bounds
- * the worker's memory however many releases are in flight.
+ * the worker's memory however many releases are in flight. At 1,000 releases,
+ * 100 kept a worker at 660 MiB and 250 at 1,053 MiB, with less CPU, not more
+ * (docs/benchmarks.md, Scale).
  */
 export function maxCachedReleases(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.BLUEGREEN_MAX_CACHED_WORKFLOWS?.trim();
