@@ -26,6 +26,22 @@ async function pool(items, limit, fn) {
 }
 
 const stack = await startStack({ name: 'scale' });
+
+/**
+ * Deletes what a round's releases left (their live Deployments and Services) and
+ * waits for their pods to go, so each round starts from an empty namespace: the
+ * next round's preflight lists and the fake nodes' pod room are its own.
+ */
+async function clearRound() {
+  const namespace = stack.namespace;
+  await stack.kube.apps.deleteCollectionNamespacedDeployment({ namespace });
+  const { items } = await stack.kube.core.listNamespacedService({ namespace });
+  await pool(items, 50, (s) => stack.kube.core.deleteNamespacedService({ namespace, name: s.metadata.name }));
+  for (let i = 0; (await stack.kube.core.listNamespacedPod({ namespace, limit: 1 })).items.length > 0; i += 1) {
+    if (i > 300) throw new Error('the last round\'s pods are still there after 5 minutes');
+    await sleep(1_000);
+  }
+}
 const rounds = [];
 try {
   for (const n of SIZES) {
@@ -83,6 +99,7 @@ try {
     };
     rounds.push(r);
     console.error(JSON.stringify(r));
+    await clearRound();
   }
   report('scale', { rounds });
 } finally {
