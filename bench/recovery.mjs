@@ -15,7 +15,7 @@ try {
   await stack.startWorker();
   const steps = {
     // Pods that become ready only after 10s: an image the fake nodes start slowly, or a readiness delay on the real node.
-    rollout: { phase: 'Deploying', activity: 'waitForRollout', more: onRealNode ? { template: realNodeTemplate({}, { readyAfterSeconds: 10 }) } : { image: 'slow.invalid/model:slow-start' } },
+    rollout: { phase: 'Deploying', activity: 'waitForRollout', more: onRealNode ? { template: realNodeTemplate({ readyAfterSeconds: 10 }) } : { image: 'slow.invalid/model:slow-start' } },
     // Five golden requests to a server that answers each in 2s: 10s of verification
     // (the loopback server, or on the real node the candidate's pods themselves).
     verification: {
@@ -25,7 +25,7 @@ try {
           name: `r${i}`, inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 0.5, 0, 1] }], expected: { probability: [0.562177, 0.53743] }, tolerance: 1e-4,
         })) };
         return onRealNode
-          ? { template: realNodeTemplate({}, { args: ['--delay-ms', '2000'] }), verify }
+          ? { template: realNodeTemplate({ args: ['--delay-ms', '2000'] }), verify }
           : { verify: { ...verify, endpoint: s.slowModelUrl, liveEndpoint: s.modelUrl } };
       },
     },

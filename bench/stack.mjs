@@ -14,6 +14,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { kubeFromConfig } from '../dist/activities/cluster.js';
 import { searchAttributes } from '../dist/release/status.js';
+import { realNodeTemplate } from '../test/cluster/node/pod-template.mjs';
 
 export const root = new URL('../', import.meta.url).pathname;
 const cache = process.env.BLUEGREEN_CACHE ?? join(process.env.HOME ?? '/tmp', '.cache/bluegreen');
@@ -137,27 +138,7 @@ export async function startStack({ name }) {
 }
 
 export const onRealNode = process.env.BENCH_REAL_NODE === '1';
-
-/**
- * A pod template for the real node: the example model server's image, ready when
- * it answers (after `readyAfterSeconds` at the earliest); `args` go to the server.
- */
-export function realNodeTemplate(labels = {}, { args = [], readyAfterSeconds = 0 } = {}) {
-  return {
-    metadata: { labels },
-    spec: {
-      nodeSelector: { 'bluegreen.dev/real-node': 'true' },
-      tolerations: [{ key: 'bluegreen.dev/real-node', operator: 'Exists', effect: 'NoSchedule' }],
-      dnsPolicy: 'Default', terminationGracePeriodSeconds: 5,
-      containers: [{
-        name: 'server', image: 'bluegreen.local/model-server:1', imagePullPolicy: 'Never', args,
-        env: [{ name: 'MODEL_FILE', value: '/app/models/fraud-v1.json' }],
-        ports: [{ name: 'http', containerPort: 8080 }],
-        readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 1, initialDelaySeconds: readyAfterSeconds },
-      }],
-    },
-  };
-}
+export { realNodeTemplate };
 
 /**
  * A spec of a release whose checks call the loopback model server; with

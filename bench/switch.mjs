@@ -58,7 +58,7 @@ try {
       metadata: { name: `${direct}-${slot}` },
       spec: {
         replicas: 2, selector: { matchLabels: labels(slot) },
-        template: onRealNode ? realNodeTemplate(labels(slot)) : { metadata: { labels: labels(slot) }, spec: { containers: [{ name: 'model', image: 'registry.example.com/ml/direct:v1', ports: [{ containerPort: 8080 }] }] } },
+        template: onRealNode ? realNodeTemplate({ labels: labels(slot) }) : { metadata: { labels: labels(slot) }, spec: { containers: [{ name: 'model', image: 'registry.example.com/ml/direct:v1', ports: [{ containerPort: 8080 }] }] } },
       },
     } });
   }

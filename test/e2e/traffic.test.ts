@@ -9,6 +9,7 @@ import type { ReleaseSpecInput } from '../../src/release/spec.js';
 import { prometheusBinary, startPrometheus } from './prometheus.js';
 import { watchTraffic, type TrafficReport } from './traffic-watcher.js';
 import { World } from './world.js';
+import { realNodeTemplate } from '../cluster/node/pod-template.mjs';
 
 const realNode = inject('realNode');
 const totals: TrafficReport = { sent: 0, failed: 0, versions: {}, sequence: [], examples: [] };
@@ -36,19 +37,7 @@ function spec(model: string, version: 'v1' | 'v2', more: Partial<ReleaseSpecInpu
     ...more,
   };
 }
-const template = (version: 'v1' | 'v2', args: string[] = []) => ({
-  spec: {
-    nodeSelector: { 'bluegreen.dev/real-node': 'true' },
-    tolerations: [{ key: 'bluegreen.dev/real-node', operator: 'Exists', effect: 'NoSchedule' }],
-    dnsPolicy: 'Default', terminationGracePeriodSeconds: 5,
-    containers: [{
-      name: 'server', image: 'bluegreen.local/model-server:1', imagePullPolicy: 'Never', args,
-      env: [{ name: 'MODEL_FILE', value: modelFile(version) }],
-      ports: [{ name: 'http', containerPort: 8080 }],
-      readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 1 },
-    }],
-  },
-});
+const template = (version: 'v1' | 'v2', args?: string[]) => realNodeTemplate({ modelFile: modelFile(version), args });
 
 async function start(input: ReleaseSpecInput, wait = true) {
   const { writeFileSync } = await import('node:fs');
