@@ -133,8 +133,8 @@ const sharedLists = new WeakMap<Kube, Map<string, { sent?: Promise<unknown>; nex
 export function freshShared<T>(kube: Kube, key: string, load: () => Promise<T>): Promise<T> {
   let lists = sharedLists.get(kube);
   if (lists === undefined) sharedLists.set(kube, lists = new Map());
-  const slot = lists.get(key) ?? {};
-  lists.set(key, slot);
+  let slot = lists.get(key);
+  if (slot === undefined) lists.set(key, slot = {});
   const send = (): Promise<T> => {
     const sent = load();
     slot.sent = sent;
