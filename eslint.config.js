@@ -16,17 +16,31 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // Floors: release/ (words) <- rules/ (pure decisions) <- workflows/, activities/, client/.
+  // The workflow bundle holds words and rules only; rules do no I/O and import no floor above them.
   {
-    files: ['src/workflows/**/*.ts'],
+    files: ['src/workflows/**/*.ts', 'src/rules/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        paths: [...builtinModules, '@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@kubernetes/client-node']
-          .map((name) => ({ name, message: 'workflow code runs in a deterministic sandbox: no I/O; do it in an activity' })),
+        paths: [...builtinModules, '@temporalio/activity', '@temporalio/client', '@temporalio/worker']
+          .map((name) => ({ name, message: 'workflow code and rules run without I/O (the workflow in a deterministic sandbox): do it in an activity' })),
         patterns: [
-          { group: ['node:*'], message: 'workflow code runs in a deterministic sandbox: no Node built-ins' },
+          { group: ['node:*'], message: 'workflow code and rules: no Node built-ins' },
+          { group: ['@kubernetes/client-node'], allowTypeImports: true, message: 'workflow code and rules use the Kubernetes types only' },
+          { group: ['**/activities/*', '**/client/*', '**/config.js', '**/worker.js', '**/log.js'], allowTypeImports: true, message: 'workflow code and rules import release/ and rules/ only (activity types are allowed)' },
+          { group: ['**/workflows/*'], message: 'rules sit below the workflow: they never import it' },
           // The sandbox loads modules afresh for every release it holds: a schema built at load costs each release.
           { group: ['zod', '**/release/spec.js', '**/release/validate.js', '**/release/model-checks.js'], allowTypeImports: true, message: 'the spec schema is checked in the worker (checkSpec, a local activity), not built in the sandbox; import its types only' },
         ],
+      }],
+    },
+  },
+  // The vocabulary is the ground floor: it imports no floor above it.
+  {
+    files: ['src/release/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/rules/*', '**/activities/*', '**/workflows/*', '**/client/*'], message: 'release/ is the vocabulary every floor uses: it imports none of them' }],
       }],
     },
   },

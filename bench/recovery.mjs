@@ -4,7 +4,7 @@
 // release moves on, against the heartbeat timeout the steps run under.
 //   BENCH_REPEATS  kills per step (default 3)
 import { startRelease } from '../dist/client/releases.js';
-import { statusQuery } from '../dist/release/status.js';
+import { statusQuery } from '../dist/release/messages.js';
 import { validateSpec } from '../dist/release/validate.js';
 import { benchSpec, onRealNode, realNodeTemplate, report, round, sleep, startStack, stopProcess } from './stack.mjs';
 

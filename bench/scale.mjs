@@ -6,7 +6,7 @@
 //   BENCH_WORKER_NODE_OPTIONS  the worker's NODE_OPTIONS, e.g. --max-old-space-size=700
 import { randomUUID } from 'node:crypto';
 import { startRelease } from '../dist/client/releases.js';
-import { approveSignal, statusQuery } from '../dist/release/status.js';
+import { approveSignal, statusQuery } from '../dist/release/messages.js';
 import { validateSpec } from '../dist/release/validate.js';
 import { benchSpec, processFigures, report, round, sleep, startStack, stopProcess } from './stack.mjs';
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { kubeFromConfig } from '../dist/activities/cluster.js';
-import { searchAttributes } from '../dist/release/status.js';
+import { searchAttributes } from '../dist/release/ids.js';
 import { realNodeTemplate } from '../test/cluster/node/pod-template.mjs';
 
 export const root = new URL('../', import.meta.url).pathname;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { patchSelector } from '../dist/activities/cluster.js';
 import { startRelease } from '../dist/client/releases.js';
-import { approveSignal, statusQuery } from '../dist/release/status.js';
+import { approveSignal, statusQuery } from '../dist/release/messages.js';
 import { validateSpec } from '../dist/release/validate.js';
 import { benchSpec, onRealNode, realNodeTemplate, report, round, sleep, startStack, summary } from './stack.mjs';
 import { watchNamespace } from './watch.mjs';

@@ -1,7 +1,13 @@
-// Configuration from the environment, shared by the worker and the CLI.
+// Configuration from the environment, shared by the worker and the CLI: the
+// only reader of process.env in src/. Every value is parsed here and refused
+// with its name and what is allowed when bad, before anything starts.
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import type { TLSConfig } from '@temporalio/client';
-import { TASK_QUEUE } from './release/status.js';
+import { parseDuration } from './release/duration.js';
+import { TASK_QUEUE, taskQueueFor } from './release/ids.js';
+
+export { taskQueueFor } from './release/ids.js';
 
 export interface TemporalConfig {
   address: string;
@@ -46,9 +52,6 @@ export function temporalConfig(env: NodeJS.ProcessEnv = process.env): TemporalCo
 
 /** BLUEGREEN_TASK_QUEUE (bluegreen): the queue before any cluster name is added. */
 export const baseTaskQueue = (env: NodeJS.ProcessEnv = process.env): string => env.BLUEGREEN_TASK_QUEUE || TASK_QUEUE;
-
-/** The task queue of a cluster's releases: one queue per cluster when clusters are named. */
-export const taskQueueFor = (queue: string, cluster: string | undefined): string => (cluster ? `${queue}-${cluster}` : queue);
 
 /** BLUEGREEN_CLUSTER_NAME: the cluster this worker serves (and its releases name). */
 export const clusterName = (env: NodeJS.ProcessEnv = process.env): string | undefined => env.BLUEGREEN_CLUSTER_NAME?.trim() || undefined;
@@ -110,4 +113,50 @@ export function metricsAddress(env: NodeJS.ProcessEnv = process.env): string | u
   const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(raw);
   if (m === null || Number(m[2]) > 65535) throw new Error(`BLUEGREEN_METRICS_ADDRESS is "${raw}": it must be HOST:PORT, e.g. 0.0.0.0:9464`);
   return raw;
+}
+
+/** A duration variable (`20s`, `1m30s`, the spec's forms) in milliseconds; unset or empty gives `fallback`. */
+function durationVariable(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
+  const raw = env[name]?.trim() || fallback;
+  const ms = parseDuration(raw);
+  if (ms === undefined) throw new Error(`${name} is "${raw}": it must be a duration such as 20s, 1m30s or 2m (units ms, s, m, h, d)`);
+  return ms;
+}
+
+/**
+ * BLUEGREEN_SHUTDOWN_GRACE (20s): on SIGTERM (a deploy), how long running steps
+ * get to finish before they are cancelled; a long wait then resumes from its
+ * heartbeat on the next worker.
+ */
+export const shutdownGraceMs = (env: NodeJS.ProcessEnv = process.env): number => durationVariable(env, 'BLUEGREEN_SHUTDOWN_GRACE', '20s');
+
+/** BLUEGREEN_CONNECT_TIMEOUT (60s): how long the worker waits for Temporal and the cluster API at start. */
+export const connectTimeoutMs = (env: NodeJS.ProcessEnv = process.env): number => durationVariable(env, 'BLUEGREEN_CONNECT_TIMEOUT', '60s');
+
+export type LogFormat = 'json' | 'text';
+
+/** BLUEGREEN_LOG_FORMAT: json (default, for log pipelines) or text (for a person at a terminal). */
+export function logFormat(env: NodeJS.ProcessEnv = process.env): LogFormat {
+  const format = env.BLUEGREEN_LOG_FORMAT || 'json';
+  if (format !== 'json' && format !== 'text') throw new Error(`BLUEGREEN_LOG_FORMAT: must be json or text (got ${JSON.stringify(format)})`);
+  return format;
+}
+
+/** Who the CLI says sends a message or starts a release: BLUEGREEN_USER, else the login name. */
+export function cliUser(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BLUEGREEN_USER) return env.BLUEGREEN_USER;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** KUBECONFIG as set, for messages about a kubeconfig that cannot be loaded. */
+export const kubeconfigVariable = (env: NodeJS.ProcessEnv = process.env): string => env.KUBECONFIG ?? 'unset';
+
+/** Every worker setting read at once, so a bad one stops the worker at its start, named, before it connects. */
+export function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env): void {
+  requireNamespaceAllowlist(env);
+  for (const read of [logFormat, shutdownGraceMs, connectTimeoutMs, maxCachedReleases, metricsAddress, temporalConfig]) read(env);
 }

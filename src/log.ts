@@ -3,14 +3,9 @@
 // `status` shows); BLUEGREEN_LOG_FORMAT=text for a person at a terminal.
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import type { LogLevel, LogMetadata } from '@temporalio/common';
+import type { LogFormat } from './config.js';
 
-export type LogFormat = 'json' | 'text';
-
-export function logFormat(env: NodeJS.ProcessEnv = process.env): LogFormat {
-  const format = env.BLUEGREEN_LOG_FORMAT || 'json';
-  if (format !== 'json' && format !== 'text') throw new Error(`BLUEGREEN_LOG_FORMAT: must be json or text (got ${JSON.stringify(format)})`);
-  return format;
-}
+export { logFormat, type LogFormat } from './config.js';
 
 // Opaque or bulky attributes the SDK adds that help no reader.
 const DROPPED = new Set(['taskToken', 'sdkComponent']);

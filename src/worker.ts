@@ -5,9 +5,11 @@ import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { kubeFromConfig, type Kube } from './activities/cluster.js';
-import { allowedEndpointHosts, allowedNamespaces, clusterName, maxCachedReleases, metricsAddress, requireNamespaceAllowlist, temporalConfig } from './config.js';
-import { parseDuration } from './release/duration.js';
-import { logFormat, runtimeLogger, workerLog } from './log.js';
+import {
+  allowedEndpointHosts, allowedNamespaces, clusterName, connectTimeoutMs, kubeconfigVariable, logFormat, maxCachedReleases, metricsAddress,
+  checkWorkerSettings, shutdownGraceMs, temporalConfig,
+} from './config.js';
+import { runtimeLogger, workerLog } from './log.js';
 import { prebuiltBundle } from './prebuilt-workflows.js';
 
 /** The workflow code the worker bundles; ships beside this file (src in tests, dist when built). */
@@ -34,9 +36,7 @@ export async function createWorker({ connection, kube, options, env = process.en
     }),
     // An abort reaches a running activity with a heartbeat's answer: keep that prompt.
     maxHeartbeatThrottleInterval: '2s',
-    // On SIGTERM (a deploy), running steps get this long to finish before they are
-    // cancelled; a long wait then resumes from its heartbeat on the next worker.
-    shutdownGraceTime: env.BLUEGREEN_SHUTDOWN_GRACE || '20s',
+    shutdownGraceTime: shutdownGraceMs(env),
     // Bounds memory with many releases in flight; an evicted release replays its history.
     maxCachedWorkflows: maxCachedReleases(env),
     ...options,
@@ -49,7 +49,7 @@ export async function connectCluster(env: NodeJS.ProcessEnv = process.env): Prom
   try {
     kubeConfig.loadFromDefault();
   } catch (err) {
-    throw new Error(`cannot load the kubeconfig (KUBECONFIG=${env.KUBECONFIG ?? 'unset'}): ${(err as Error).message.split('\n')[0]}`);
+    throw new Error(`cannot load the kubeconfig (KUBECONFIG=${kubeconfigVariable(env)}): ${(err as Error).message.split('\n')[0]}`);
   }
   const server = kubeConfig.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';
   const version = kubeConfig.makeApiClient(VersionApi);
@@ -64,7 +64,7 @@ export async function connectCluster(env: NodeJS.ProcessEnv = process.env): Prom
  */
 async function patiently<T>(what: string, env: NodeJS.ProcessEnv, attempt: () => Promise<T>): Promise<T> {
   const log = workerLog(logFormat(env));
-  const deadline = Date.now() + (parseDuration(env.BLUEGREEN_CONNECT_TIMEOUT || '60s') ?? 60_000);
+  const deadline = Date.now() + connectTimeoutMs(env);
   for (let delay = 500; ; delay = Math.min(delay * 2, 5_000)) {
     try {
       return await attempt();
@@ -98,7 +98,7 @@ export function installRuntime(env: NodeJS.ProcessEnv = process.env): string | u
 }
 
 async function main(): Promise<void> {
-  requireNamespaceAllowlist();
+  checkWorkerSettings();
   const metrics = installRuntime();
   const kubeConfig = await connectCluster();
   const connection = await connectTemporal();

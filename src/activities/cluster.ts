@@ -5,8 +5,9 @@ import {
   type V1Deployment, type V1Pod, type V1ReplicaSet, type V1Service,
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER, previewServiceName, type Target } from '../release/target.js';
-import { endpointsState, isReadyPod, type EndpointsState, type Observed } from './cluster-logic.js';
-import type { Selector } from './types.js';
+import type { Selector } from '../release/plan.js';
+import type { Observed } from '../rules/plan.js';
+import { endpointsState, isReadyPod, podsOwnedBy, type EndpointsState } from '../rules/rollout.js';
 import { Watches, type Reads } from './watches.js';
 
 export interface Kube {
@@ -161,8 +162,6 @@ export async function readDeployment(kube: Kube, t: Pick<Target, 'namespace'>, n
 }
 
 const labelSelector = (selector: Selector): string => Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
-const ownedBy = (obj: { metadata?: { ownerReferences?: { uid: string; controller?: boolean }[] } }, uids: ReadonlySet<string>): boolean =>
-  (obj.metadata?.ownerReferences ?? []).some((o) => o.controller === true && uids.has(o.uid));
 
 /**
  * The pods a Deployment runs, by ownership (pod -> ReplicaSet -> Deployment), so
@@ -183,15 +182,6 @@ export function apiReads(kube: Kube, namespace: string): Reads {
     replicaSets: async (selector) => (await read('list ReplicaSets by selector', () => kube.apps.listNamespacedReplicaSet({ namespace, labelSelector: labelSelector(selector) }))).items,
     endpointSlices: async (service) => (await read(`list EndpointSlices of ${service}`, () => kube.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` }))).items,
   };
-}
-
-/** Of `pods`, those a Deployment runs through one of `sets` (its current revision's only, with `current`). */
-export function podsOwnedBy(deployment: V1Deployment, pods: V1Pod[], sets: V1ReplicaSet[], current = false): V1Pod[] {
-  const revision = deployment.metadata?.annotations?.['deployment.kubernetes.io/revision'];
-  const owned = sets.filter((rs) => ownedBy(rs, new Set([deployment.metadata?.uid ?? '']))
-    && (!current || revision === undefined || rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] === revision));
-  const uids = new Set(owned.map((rs) => rs.metadata?.uid ?? ''));
-  return pods.filter((p) => ownedBy(p, uids));
 }
 
 /**

@@ -1,53 +1,100 @@
-// Verification of a candidate model before the switch: health, its signature
-// against the live model's, the golden set, latency percentiles and shadow
-// agreement with the live model. Each check carries its figure and its bound.
+// The checks that send requests to a model server: health, the signature
+// against the live model's, the golden set, latency and shadow agreement.
+// Verification before the switch runs them all (verifyModel); the monitor's
+// probe runs health and the golden set (probeModel). Verdicts are rules/'s.
 import type { ReleaseSpec } from '../release/spec.js';
 import type { CheckResult } from '../release/status.js';
-import { breakingChanges, describeSignature, signatureOf, type Signature } from './signature.js';
-import {
-  baseOf, clip, compareJson, getJson, goldenChecks, healthWithRetries, postJson, requestOf, v2Outputs, type Answer, type Fetch, type ProbeOptions,
-} from './verify.js';
+import { clip, compareJson } from '../rules/compare.js';
+import { breakingChanges, describeSignature, type Signature } from '../rules/signature.js';
+import { latencyVerdict, shadowVerdict, type ShadowTally } from '../rules/verdicts.js';
+import { baseOf, getOk, postJson, type Answer, type Fetch } from './http.js';
+import { protocolOf, type ModelProtocol } from './protocols/index.js';
 
 /** Disagreements quoted in the shadow check: enough to start looking, small in the history. */
 const MAX_EXAMPLES = 3;
+
+export interface ProbeOptions {
+  fetch: Fetch;
+  endpoint: string;
+  /** extra tries for the health check, for servers that have only just become ready */
+  healthRetries?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
 
 export interface ModelCheckOptions extends ProbeOptions {
   /** the live model, for the signature and shadow checks; undefined on a first release */
   liveEndpoint?: string;
 }
 
+/** Health plus every golden request; each result names what it checked. */
+export async function probeModel(spec: ReleaseSpec, options: ProbeOptions): Promise<CheckResult[]> {
+  const health = await healthWithRetries(spec, options);
+  if (!health.ok) return [health];
+  return [health, ...await goldenChecks(spec, protocolOf(spec, options.fetch), options.fetch, baseOf(options.endpoint))];
+}
+
+/** Every check of verification, in order; the first failed health check ends it. */
 export async function verifyModel(spec: ReleaseSpec, options: ModelCheckOptions): Promise<CheckResult[]> {
   const { fetch } = options;
+  const protocol = protocolOf(spec, fetch);
   const base = baseOf(options.endpoint);
+  const live = options.liveEndpoint === undefined ? undefined : baseOf(options.liveEndpoint);
   const health = await healthWithRetries(spec, options);
   if (!health.ok) return [health];
   const checks: CheckResult[] = [];
   let signature: Signature | undefined;
-  if (spec.verify.protocol === 'v2') {
-    const read = await readSignature(spec, fetch, base);
+  if (protocol.signature !== undefined) {
+    const read = await protocol.signature(base);
     if (typeof read === 'string') return [health, { name: 'signature', ok: false, detail: `the candidate's ${read}` }];
     signature = read;
-    if (options.liveEndpoint !== undefined) checks.push(await signatureCheck(spec, fetch, baseOf(options.liveEndpoint), read));
+    if (live !== undefined) checks.push(signatureCheck(spec, await protocol.signature(live), read));
   }
-  checks.push(...await goldenChecks(spec, fetch, base, signature));
-  if (spec.verify.latency !== undefined) checks.push(await latencyCheck(spec, fetch, base));
+  checks.push(...await goldenChecks(spec, protocol, fetch, base, signature));
+  if (spec.verify.latency !== undefined) checks.push(await latencyCheck(spec, protocol, fetch, base));
   if (spec.verify.shadow !== undefined) {
-    checks.push(options.liveEndpoint === undefined
+    checks.push(live === undefined
       ? { name: 'shadow agreement', ok: true, detail: 'not compared: a first release has no live model' }
-      : await shadowCheck(spec, fetch, base, baseOf(options.liveEndpoint)));
+      : await shadowCheck(spec, protocol, fetch, base, live));
   }
   return [health, ...checks];
 }
 
-async function readSignature(spec: ReleaseSpec, fetch: Fetch, base: string): Promise<Signature | string> {
-  const res = await getJson(fetch, `${base}/v2/models/${encodeURIComponent(spec.verify.modelName ?? spec.model)}`);
-  if (!res.ok) return `model metadata could not be read: ${res.error}`;
-  return signatureOf(res.answer);
+async function healthWithRetries(spec: ReleaseSpec, options: ProbeOptions): Promise<CheckResult> {
+  const url = `${baseOf(options.endpoint)}${spec.readinessPath}`;
+  let health = await getOk(options.fetch, url);
+  for (let i = 0; !health.ok && i < (options.healthRetries ?? 0); i += 1) {
+    await (options.sleep ?? delay)(1_000);
+    health = await getOk(options.fetch, url);
+  }
+  return { name: 'health', ...health };
 }
 
-async function signatureCheck(spec: ReleaseSpec, fetch: Fetch, liveBase: string, candidate: Signature): Promise<CheckResult> {
+/**
+ * Every golden request: the expected values within tolerance, and (given the
+ * model's signature) each output's name, datatype and shape.
+ */
+async function goldenChecks(spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fetch, base: string, signature?: Signature): Promise<CheckResult[]> {
+  const checks: CheckResult[] = [];
+  for (const [i, request] of spec.verify.requests.entries()) {
+    const name = `request ${request.name ?? i}`;
+    const { url, body } = protocol.request(base, request);
+    const res = await postJson(fetch, url, body);
+    if (!res.ok) {
+      checks.push({ name, ok: false, detail: res.error });
+      continue;
+    }
+    const { answer, latencyMs } = res;
+    const mismatch = compareJson(request.expected, protocol.answerOf(answer), request.tolerance, '')
+      ?? (signature !== undefined ? protocol.checkAnswer?.(answer, signature) : undefined);
+    const slow = spec.verify.maxLatencyMs !== undefined && latencyMs > spec.verify.maxLatencyMs;
+    const detail = mismatch !== undefined ? clip(mismatch) : (slow ? `took ${latencyMs} ms; maxLatencyMs is ${spec.verify.maxLatencyMs}` : `matched in ${latencyMs} ms`);
+    checks.push({ name, ok: mismatch === undefined && !slow, detail, latencyMs });
+  }
+  return checks;
+}
+
+function signatureCheck(spec: ReleaseSpec, live: Signature | string, candidate: Signature): CheckResult {
   const allowed = spec.verify.allowSignatureChange === true;
-  const live = await readSignature(spec, fetch, liveBase);
   if (typeof live === 'string') {
     return allowed
       ? { name: 'signature', ok: true, detail: clip(`not compared (allowSignatureChange): the live ${live}`) }
@@ -61,16 +108,10 @@ async function signatureCheck(spec: ReleaseSpec, fetch: Fetch, liveBase: string,
     : { name: 'signature', ok: false, detail: clip(`would break the live model's callers: ${listed}`), value: changes.length };
 }
 
-/** The p-th percentile (0 < p <= 100) of sorted values, by nearest rank. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
-}
-
 /** N requests over the golden inputs, `concurrency` at a time; percentiles against their bounds. */
-async function latencyCheck(spec: ReleaseSpec, fetch: Fetch, base: string): Promise<CheckResult> {
+async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fetch, base: string): Promise<CheckResult> {
   const latency = spec.verify.latency!;
-  const requests = spec.verify.requests.map((r) => requestOf(spec, base, r));
+  const requests = spec.verify.requests.map((r) => protocol.request(base, r));
   const times: number[] = [];
   const errors: string[] = [];
   let next = 0;
@@ -84,16 +125,7 @@ async function latencyCheck(spec: ReleaseSpec, fetch: Fetch, base: string): Prom
     }
   };
   await Promise.all(Array.from({ length: Math.min(latency.concurrency, latency.requests) }, lane));
-  times.sort((a, b) => a - b);
-  const over = `over ${latency.requests} requests at concurrency ${latency.concurrency}`;
-  if (errors.length > 0) return { name: 'latency', ok: false, detail: clip(`${errors.length} of ${latency.requests} requests failed ${over}; first: ${errors[0]}`) };
-  const figures = ([[50, latency.p50Ms], [95, latency.p95Ms], [99, latency.p99Ms]] as const)
-    .filter(([, bound]) => bound !== undefined)
-    .map(([p, bound]) => ({ p, value: percentile(times, p), bound: bound! }));
-  const ok = figures.every((f) => f.value <= f.bound);
-  const worst = figures.find((f) => f.value > f.bound) ?? figures[figures.length - 1]!;
-  const detail = `${figures.map((f) => `p${f.p} ${f.value} ms ${f.value <= f.bound ? '<=' : '>'} ${f.bound}`).join(', ')} ${over}`;
-  return { name: 'latency', ok, detail, value: worst.value, bound: `p${worst.p} <= ${worst.bound} ms` };
+  return latencyVerdict(latency, times, errors);
 }
 
 /**
@@ -101,45 +133,34 @@ async function latencyCheck(spec: ReleaseSpec, fetch: Fetch, base: string): Prom
  * agree (per output of each input, or per answer with protocol http) against
  * shadow.minAgreement.
  */
-async function shadowCheck(spec: ReleaseSpec, fetch: Fetch, base: string, liveBase: string): Promise<CheckResult> {
+async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fetch, base: string, liveBase: string): Promise<CheckResult> {
   const shadow = spec.verify.shadow!;
   const inputs = [
     ...spec.verify.requests.map((r, i) => ({ name: r.name ?? `request ${i}`, request: r })),
     ...shadow.inputs.map((r, i) => ({ name: r.name ?? `recorded ${i}`, request: r })),
   ];
-  let compared = 0;
-  let agreed = 0;
-  let liveFailed = 0;
-  const examples: string[] = [];
-  const disagree = (text: string) => { if (examples.length < MAX_EXAMPLES) examples.push(clip(text, 160)); };
+  const tally: ShadowTally = { inputs: inputs.length, compared: 0, agreed: 0, liveFailed: 0, examples: [] };
+  const disagree = (text: string) => { if (tally.examples.length < MAX_EXAMPLES) tally.examples.push(clip(text, 160)); };
   for (const { name, request } of inputs) {
     const [live, candidate] = await Promise.all([liveBase, base].map((b) => {
-      const { url, body } = requestOf(spec, b, request);
+      const { url, body } = protocol.request(b, request);
       return postJson(fetch, url, body);
     })) as [Answer, Answer];
     if (!live.ok) {
-      liveFailed += 1;
+      tally.liveFailed += 1;
       continue;
     }
-    const pairs: [string, unknown, unknown][] = spec.verify.protocol === 'v2'
-      ? Object.entries(v2Outputs(live.answer)).map(([output, data]) => [output, data, candidate.ok ? v2Outputs(candidate.answer)[output] : undefined])
-      : [['answer', live.answer, candidate.ok ? candidate.answer : undefined]];
-    for (const [output, liveData, candidateData] of pairs) {
-      compared += 1;
+    const candidateOutputs = candidate.ok ? protocol.outputsOf(candidate.answer) : {};
+    for (const [output, liveData] of Object.entries(protocol.outputsOf(live.answer))) {
+      tally.compared += 1;
+      const candidateData = candidateOutputs[output];
       // Labels (strings, booleans) must be equal, numbers within the tolerance.
       const diff = candidate.ok ? compareJson(liveData, candidateData, shadow.tolerance, '') : candidate.error;
-      if (diff === undefined) agreed += 1;
+      if (diff === undefined) tally.agreed += 1;
       else disagree(`${name} ${output}: ${candidate.ok ? `live ${JSON.stringify(liveData)}, candidate ${JSON.stringify(candidateData)}` : diff}`);
     }
   }
-  const bound = `>= ${shadow.minAgreement}`;
-  if (compared === 0) return { name: 'shadow agreement', ok: false, detail: `nothing compared: the live model answered none of ${inputs.length} inputs`, bound };
-  const rate = agreed / compared;
-  const skipped = liveFailed > 0 ? ` (${liveFailed} inputs the live model did not answer are left out)` : '';
-  const head = `${agreed} of ${compared} outputs agree: ${(rate * 100).toFixed(1)}% ${rate >= shadow.minAgreement ? '>=' : '<'} ${(shadow.minAgreement * 100).toFixed(1)}%${skipped}`;
-  return {
-    name: 'shadow agreement', ok: rate >= shadow.minAgreement, value: Number(rate.toFixed(4)), bound,
-    detail: clip(examples.length === 0 ? head : `${head}; first disagreements: ${examples.join('; ')}`, 600),
-    ...(examples.length > 0 ? { examples } : {}),
-  };
+  return shadowVerdict(shadow, tally);
 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

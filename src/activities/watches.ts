@@ -6,9 +6,9 @@
 // RBAC) is read directly, as before.
 import { makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import type { Kube } from './cluster.js';
-import { selects } from './cluster-logic.js';
-import type { Selector } from './types.js';
+import type { AppsV1Api, CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node';
+import type { Selector } from '../release/plan.js';
+import { selects } from '../rules/selectors.js';
 
 /** What the waits read: the same questions whether memory or the API answers them. */
 export interface Reads {
@@ -22,7 +22,7 @@ export type Kind = 'Deployment' | 'ReplicaSet' | 'Pod' | 'EndpointSlice';
 /** Whether a change to `obj` can change what a wait is waiting for. */
 export type Touches = (kind: Kind, obj: KubernetesObject) => boolean;
 
-type WatchedApis = Pick<Kube, 'apps' | 'core' | 'discovery'> & { config: KubeConfig };
+interface WatchedApis { apps: AppsV1Api; core: CoreV1Api; discovery: DiscoveryV1Api; config: KubeConfig }
 
 /** A namespace unused this long stops being watched. */
 const IDLE_MS = 5 * 60_000;

@@ -4,9 +4,11 @@
 // it, and the outcome. `history` prints them; `rollback` starts one again.
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import type { Plan } from '../activities/types.js';
+import type { Plan } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
-import { STARTED_BY_MEMO, abortSignal, approveSignal, releaseWorkflowId, searchAttributes, type ReleaseResult } from '../release/status.js';
+import { STARTED_BY_MEMO, releaseWorkflowId, searchAttributes } from '../release/ids.js';
+import { abortSignal, approveSignal } from '../release/messages.js';
+import { type ReleaseResult } from '../release/status.js';
 import { validateSpec } from '../release/validate.js';
 import { UserError } from './releases.js';
 

@@ -2,7 +2,8 @@
 // steering a release needs at a glance. Frames are pure (renderFrame) so tests
 // read them without a terminal.
 import type { Client } from '@temporalio/client';
-import { FINAL_PHASES, releaseWorkflowId, type CheckResult, type Gate, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
+import { releaseWorkflowId } from '../release/ids.js';
+import { FINAL_PHASES, type CheckResult, type Gate, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { decode } from './history.js';
 import { UserError, type ReleaseRef } from './releases.js';
 

@@ -6,10 +6,10 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { baseTaskQueue, taskQueueFor, temporalConfig, type TemporalConfig } from '../config.js';
 import type { ReleaseSpec } from '../release/spec.js';
-import {
-  FINAL_PHASES, RELEASE_FAILED, STARTED_BY_MEMO, WORKFLOW_TYPE, abortSignal, approveSignal, releaseWorkflowId, searchAttributes, statusQuery,
-  type ReleaseResult, type ReleaseStatus, type TimelineEntry,
-} from '../release/status.js';
+import { RELEASE_FAILED } from '../release/errors.js';
+import { STARTED_BY_MEMO, WORKFLOW_TYPE, releaseWorkflowId, searchAttributes } from '../release/ids.js';
+import { abortSignal, approveSignal, statusQuery } from '../release/messages.js';
+import { FINAL_PHASES, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { targetOf } from '../release/target.js';
 
 /** An outcome the user must hear about in one line; the CLI exits 1 with its message. */

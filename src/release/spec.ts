@@ -162,7 +162,7 @@ export const ReleaseSpecSchema = z.strictObject({
   }).default({ beforeSwitch: false, afterSwitch: 'auto', timeout: '1h', onTimeout: 'rollback', notByStarter: false }),
   monitor: z.strictObject({
     window: duration('7d', 7 * 86_400_000).default('5m'),
-    interval: duration('1h', 3_600_000).refine((s) => (parseDuration(s) ?? 0) >= 1_000, { error: 'must be at least 1s' }).default('30s'),
+    interval: duration('1h', 3_600_000).refine((s) => (parseDuration(s) ?? 1_000) >= 1_000, { error: 'must be at least 1s' }).default('30s'),
     /**
      * Before the first analysis: EndpointSlices follow a switch at once, but each
      * node's proxy routes by them only after its next sync (kube-proxy: about a
@@ -171,8 +171,13 @@ export const ReleaseSpecSchema = z.strictObject({
     initialDelay: duration('1h', 3_600_000).default('5s'),
     /** Where analysis sends its requests; default: the live Service's cluster URL. */
     endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-    /** Failed analyses that make the release roll back. */
-    failureLimit: z.number().int().min(1).max(100).default(1),
+    /**
+     * Failed probes tolerated by the default analysis (Argo Rollouts' meaning, as
+     * monitor.analysis[].failureLimit): the release rolls back when more fail.
+     * Before 0.3 it counted the failures that roll back (1 = the first), so an
+     * old value N is N - 1 now; releases started before keep the old meaning.
+     */
+    failureLimit: z.number().int().min(0).max(100).default(0),
     /**
      * Analysis metrics, as Argo Rollouts' analysis templates. When given, they
      * replace the default analysis (the golden requests every interval); add
@@ -185,7 +190,7 @@ export const ReleaseSpecSchema = z.strictObject({
       if (names.has(a.name)) ctx.addIssue({ code: 'custom', path: ['analysis', i, 'name'], input: a.name, message: 'is given twice' });
       names.add(a.name);
     });
-  }).default({ window: '5m', interval: '30s', initialDelay: '5s', failureLimit: 1 }),
+  }).default({ window: '5m', interval: '30s', initialDelay: '5s', failureLimit: 0 }),
   scaleDownDelay: duration('1d', 86_400_000).default('30s'),
 }).superRefine((s, ctx) => {
   if (s.service === undefined && s.model.length > MAX_SERVICE_NAME) {

@@ -1,7 +1,5 @@
-// The release's messages and what the `status` query returns. The CLI imports
-// these without importing workflow code.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+// The release's phases and what the `status` query returns: the words every
+// part of Bluegreen uses for where a release stands.
 
 export const PHASES = [
   'Pending', 'Preflight', 'Deploying', 'Verifying', 'AwaitingApproval', 'Switching',
@@ -12,10 +10,6 @@ export const FINAL_PHASES: readonly Phase[] = ['Succeeded', 'RolledBack', 'Faile
 
 export type Slot = 'blue' | 'green';
 export const otherSlot = (slot: Slot): Slot => (slot === 'blue' ? 'green' : 'blue');
-
-/** `version`, when given, pins the message to the release of that version: one meant for another is ignored. */
-export interface Approval { by: string; comment?: string; requestId?: string; version?: string }
-export interface Abort { by: string; reason: string; requestId?: string; version?: string }
 
 export interface TimelineEntry {
   /** ISO time from the workflow's clock */
@@ -52,8 +46,7 @@ export interface AnalysisResult {
   inconclusive?: boolean;
 }
 
-/** Where the release waits for a person, if it does. */
-/** `analysis`: monitor.analysis was inconclusive; approve promotes, abort rolls back. */
+/** Where the release waits for a person, if it does; `analysis`: monitor.analysis was inconclusive; approve promotes, abort rolls back. */
 export type Gate = 'beforeSwitch' | 'afterSwitch' | 'analysis';
 
 export interface ReleaseStatus {
@@ -81,43 +74,4 @@ export interface ReleaseStatus {
   timeline: TimelineEntry[];
 }
 
-/** The failure type of a release that ended Failed; its details hold the ReleaseResult. */
-export const RELEASE_FAILED = 'ReleaseFailed';
-
 export type ReleaseResult = Pick<ReleaseStatus, 'releaseId' | 'phase' | 'oldSlot' | 'candidateSlot' | 'liveSlot' | 'reason'>;
-
-export const approveSignal = defineSignal<[Approval]>('approve');
-export const abortSignal = defineSignal<[Abort]>('abort');
-export const statusQuery = defineQuery<ReleaseStatus>('status');
-
-/** Memo key of who started a release (as the client that started it said). */
-export const STARTED_BY_MEMO = 'startedBy';
-
-export const TASK_QUEUE = 'bluegreen';
-export const WORKFLOW_TYPE = 'release';
-
-/** One release per model service at a time: the id names the service. */
-export const releaseWorkflowId = (namespace: string, service: string): string => `bluegreen/${namespace}/${service}`;
-
-export const searchAttributes = {
-  model: defineSearchAttributeKey('BluegreenModel', SearchAttributeType.KEYWORD),
-  namespace: defineSearchAttributeKey('BluegreenNamespace', SearchAttributeType.KEYWORD),
-  phase: defineSearchAttributeKey('BluegreenPhase', SearchAttributeType.KEYWORD),
-  version: defineSearchAttributeKey('BluegreenVersion', SearchAttributeType.KEYWORD),
-} as const;
-
-/** Failure types that no retry can fix; the workflow rolls back on them at once. */
-export const ErrorTypes = {
-  invalidSpec: 'InvalidSpec',
-  refused: 'PreflightRefused',
-  rolloutFailed: 'RolloutFailed',
-  rolloutTimeout: 'RolloutTimeout',
-  waitTimeout: 'WaitTimeout',
-  verificationFailed: 'VerificationFailed',
-  selectorConflict: 'SelectorConflict',
-  forbiddenNamespace: 'NamespaceNotAllowed',
-  switchRefused: 'SwitchRefused',
-  switchTimeout: 'SwitchTimeout',
-  slotIsLive: 'SlotIsLive',
-  endpointNotAllowed: 'EndpointNotAllowed',
-} as const;

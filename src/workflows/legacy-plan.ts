@@ -1,8 +1,8 @@
 // Releases started before adoption (Bluegreen 0.1) recorded a plan of slots
 // only. Their histories must still replay and resume, so such a plan is read as
 // what 0.1 did: its own Deployment names and `app.kubernetes.io/name` selectors.
-import { candidateDeployment } from '../activities/cluster-logic.js';
-import type { Plan } from '../activities/types.js';
+import { candidateDeployment } from '../rules/objects.js';
+import type { Plan } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import type { Slot } from '../release/status.js';
 import { deploymentName, type Target } from '../release/target.js';

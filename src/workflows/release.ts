@@ -3,56 +3,81 @@
 // The release is a flat list of named steps (as Argo Rollouts' rolloutBlueGreen):
 // each says with guard clauses why it skips, and pushes its compensation before
 // it acts, so a rollback undoes exactly what happened.
+//
+// Histories of running releases must replay: each `patched()` marker keeps the
+// old path for releases started before its change. A marker may go once no
+// release started before it can still be running (the longest a release lives
+// is its gates' approval.timeout, at most 7 days, plus its waits), and its
+// fixture in test/fixtures goes with it.
+//   approval-per-gate              each gate needs its own approve (0.1 let one pass both)
+//   proxy-grace-after-switch-back  a switch back waits monitor.initialDelay for node proxies
+//   switch-in-workflow-task        the selector patch runs as a local activity in the approving task
+//   no-zero-delay-timer            a scaleDownDelay of 0 sets no timer
+//   failed-release-fails-workflow  a Failed release fails the execution too
+//   spec-checked-in-worker         the spec is checked by a local activity, not in the sandbox
+//   argo-failure-limit             monitor.failureLimit counts the failures tolerated, as Argo's
 import {
   ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
   proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
-import type { Plan, SlotPlan } from '../activities/types.js';
+import type { Activities } from '../activities/index.js';
 import { durationMs } from '../release/duration.js';
+import { ErrorTypes, NON_RETRYABLE, RELEASE_FAILED } from '../release/errors.js';
+import { STARTED_BY_MEMO, releaseIdOf, searchAttributes } from '../release/ids.js';
+import { abortSignal, approveSignal, asAbort, asApproval, describePayload, statusQuery, type Abort, type Approval } from '../release/messages.js';
+import type { Plan, SlotPlan } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
-import {
-  abortSignal, approveSignal, searchAttributes, ErrorTypes, statusQuery, FINAL_PHASES, RELEASE_FAILED, STARTED_BY_MEMO,
-  type Abort, type Approval, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry,
-} from '../release/status.js';
+import { FINAL_PHASES, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { targetOf, type Target } from '../release/target.js';
 import { upgradePlan } from './legacy-plan.js';
 import { releaseMetrics, type ReleaseMetrics } from './metrics.js';
 
-type Activities = ReturnType<typeof createActivities>;
-
 // Retries are bounded so a release never hangs on a broken API: when they run
 // out, the release rolls back and says why.
-const NON_RETRYABLE = [...Object.values(ErrorTypes), 'KubernetesRejected'];
-const quick: ActivityOptions = {
+const quickOptions: ActivityOptions = {
   startToCloseTimeout: '30s',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 8, nonRetryableErrorTypes: [...NON_RETRYABLE] },
 };
 // A wait's attempt also ends when its worker goes away (a deploy, a crash: the
 // heartbeat times out). That is no failure of the step, so waits have no attempt
 // limit: the activity counts its real failures in its heartbeat and gives up at
 // the limit (activities/attempts.ts). Its progress is in its heartbeat too, so a
 // new attempt goes on where the last one stood, under the same deadline.
-const waiting = (startToClose: number): ActivityOptions => ({
-  ...quick,
+const waitingOptions = (startToClose: number): ActivityOptions => ({
+  ...quickOptions,
   startToCloseTimeout: startToClose,
-  // Beats go out every 2s (activities/index.ts, the worker's throttle), so 8s is
+  // Beats go out every 2s (activities/waits.ts, the worker's throttle), so 8s is
   // four missed beats: a dead worker's step runs again on a new worker within
   // about 8.5s of the kill (docs/benchmarks.md, Recovery), a busy one no false retry.
   heartbeatTimeout: '8s',
-  retry: { ...quick.retry, initialInterval: '500ms', maximumAttempts: Number.POSITIVE_INFINITY },
+  retry: { ...quickOptions.retry, initialInterval: '500ms', maximumAttempts: Number.POSITIVE_INFINITY },
 });
 // Undoing must try harder than doing: it is what restores the old version.
-const undo: ActivityOptions = { ...quick, retry: { ...quick.retry, maximumInterval: '30s', maximumAttempts: 30 } };
+const undoOptions: ActivityOptions = { ...quickOptions, retry: { ...quickOptions.retry, maximumInterval: '30s', maximumAttempts: 30 } };
 // The selector patch runs in the workflow task that decided to switch (a local
 // activity), without a round trip through the server's activity queue. One try:
 // if it fails, the regular switchTraffic that follows does the whole switch itself.
-const inTask = { startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } };
+const inTaskOptions = { startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } };
 /** The spec check at the start: a local activity with no I/O, so a failure is a bug; a few tries at most. */
-const checking = { startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } };
+const checkingOptions = { startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } };
 /** A switch back waits at least this long for the old pods' endpoints. */
 const SWITCH_BACK_SETTLE_MS = 60_000;
+
+/** The activity proxies, one per retry profile (and, for waits, per bound). */
+function proxies(spec: ReleaseSpec) {
+  const rolloutTimeoutMs = durationMs(spec.rolloutTimeout);
+  return {
+    quick: proxyActivities<Activities>(quickOptions),
+    rolloutWait: proxyActivities<Activities>(waitingOptions(rolloutTimeoutMs + 60_000)),
+    verifyWait: proxyActivities<Activities>(waitingOptions(10 * 60_000)),
+    switchWait: proxyActivities<Activities>(waitingOptions(5 * 60_000 + durationMs(spec.switchTimeout))),
+    inTask: proxyLocalActivities<Activities>(inTaskOptions),
+    monitorWait: proxyActivities<Activities>(waitingOptions(durationMs(spec.monitor.window) + 5 * 60_000)),
+    undo: proxyActivities<Activities>(undoOptions),
+    undoRolloutWait: proxyActivities<Activities>({ ...waitingOptions(rolloutTimeoutMs + 60_000), retry: undoOptions.retry }),
+  };
+}
 
 /** One release in flight: the spec, what preflight decided, the status, and the saga. */
 interface Run {
@@ -66,14 +91,9 @@ interface Run {
   enter: (phase: Phase, detail?: string) => void;
   metrics: ReleaseMetrics;
   awaitApproval: (gate: Gate, timeoutMs: number) => Promise<boolean>;
-  acts: Activities;
-  rollout: Activities;
-  verifying: Activities;
-  switching: Activities;
-  switchingInTask: Activities;
-  monitoring: Activities;
-  undoing: Activities;
-  undoRollout: Activities;
+  act: ReturnType<typeof proxies>;
+  /** decided at the start, so a release started before the change keeps the old meaning throughout */
+  argoFailureLimit: boolean;
 }
 
 const plannedOf = (run: Run): Plan => {
@@ -83,7 +103,7 @@ const plannedOf = (run: Run): Plan => {
 
 async function preflight(run: Run): Promise<void> {
   run.enter('Preflight');
-  const plan = upgradePlan(await run.acts.inspect(run.spec), run.spec, run.target);
+  const plan = upgradePlan(await run.act.quick.inspect(run.spec), run.spec, run.target);
   run.plan = plan;
   const { status } = run;
   status.oldSlot = plan.oldSlot;
@@ -101,15 +121,15 @@ async function deploy(run: Run): Promise<void> {
   const { spec, target, status } = run;
   const plan = plannedOf(run);
   const candidate = { target, slot: plan.candidateSlot, deployment: plan.candidate.deployment };
-  run.compensations.push({ name: `delete candidate Deployment ${candidate.deployment}`, run: () => run.undoing.deleteSlot(candidate) });
-  await run.acts.applyCandidate({ target, object: plan.object, releaseId: status.releaseId, replicas: spec.previewReplicas ?? plan.replicas });
+  run.compensations.push({ name: `delete candidate Deployment ${candidate.deployment}`, run: () => run.act.undo.deleteSlot(candidate) });
+  await run.act.quick.applyCandidate({ target, object: plan.object, releaseId: status.releaseId, replicas: spec.previewReplicas ?? plan.replicas });
   const { previewBefore, ports } = plan;
   run.compensations.push(previewBefore === null
-    ? { name: 'remove preview Service', run: () => run.undoing.removePreview({ target }) }
-    : { name: `point preview back at ${JSON.stringify(previewBefore)}`, run: () => run.undoing.pointPreview({ target, selector: previewBefore, ports, releaseId: status.releaseId }) });
+    ? { name: 'remove preview Service', run: () => run.act.undo.removePreview({ target }) }
+    : { name: `point preview back at ${JSON.stringify(previewBefore)}`, run: () => run.act.undo.pointPreview({ target, selector: previewBefore, ports, releaseId: status.releaseId }) });
   // The preview gets exactly the selector the live Service will get, so verification proves it too.
-  await run.acts.pointPreview({ target, selector: plan.candidate.selector, ports, releaseId: status.releaseId });
-  const ready = await run.rollout.waitForRollout({ ...candidate, timeoutMs: durationMs(spec.rolloutTimeout) });
+  await run.act.quick.pointPreview({ target, selector: plan.candidate.selector, ports, releaseId: status.releaseId });
+  const ready = await run.act.rolloutWait.waitForRollout({ ...candidate, timeoutMs: durationMs(spec.rolloutTimeout) });
   run.record('rollout', { detail: `${ready.ready}/${ready.total} replicas available` });
 }
 
@@ -117,11 +137,11 @@ async function verify(run: Run): Promise<void> {
   run.enter('Verifying');
   const plan = plannedOf(run);
   const { status } = run;
-  status.verification = await run.verifying.verifyCandidate({ spec: run.spec, slot: plan.candidateSlot, deployment: plan.candidate.deployment, port: plan.port, hasLive: plan.live !== undefined });
+  status.verification = await run.act.verifyWait.verifyCandidate({ spec: run.spec, slot: plan.candidateSlot, deployment: plan.candidate.deployment, port: plan.port, hasLive: plan.live !== undefined });
   if (!status.verification.ok) {
     run.metrics.checksFailed('verification', status.verification.checks);
     const failed = status.verification.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-    throw ApplicationFailure.nonRetryable(`verification failed: ${failed.join('; ')}`, 'VerificationFailed');
+    throw ApplicationFailure.nonRetryable(`verification failed: ${failed.join('; ')}`, ErrorTypes.VerificationFailed);
   }
   run.record('verified', { detail: `${status.verification.checks.length} checks passed against ${status.verification.endpoint}` });
 }
@@ -134,7 +154,7 @@ async function gateBeforeSwitch(run: Run): Promise<void> {
   // Each gate needs its own approval: the one given here must not also pass monitoring.
   if (patched('approval-per-gate')) run.approval = undefined;
   if (approvedInTime) return;
-  if (approval.onTimeout === 'rollback') throw ApplicationFailure.nonRetryable(`no approval within ${approval.timeout} before the switch`, 'ApprovalTimeout');
+  if (approval.onTimeout === 'rollback') throw ApplicationFailure.nonRetryable(`no approval within ${approval.timeout} before the switch`, ErrorTypes.ApprovalTimeout);
   run.record('approval timed out', { detail: 'onTimeout is promote: switching' });
 }
 
@@ -147,19 +167,19 @@ async function switchLive(run: Run): Promise<void> {
   const rolloutTimeoutMs = durationMs(spec.rolloutTimeout);
   const { replicas } = plan;
   if (spec.previewReplicas !== undefined && spec.previewReplicas < replicas) {
-    await run.acts.scaleSlot({ ...ref, replicas });
-    await run.rollout.waitForRollout({ ...ref, replicas, timeoutMs: rolloutTimeoutMs });
+    await run.act.quick.scaleSlot({ ...ref, replicas });
+    await run.act.rolloutWait.waitForRollout({ ...ref, replicas, timeoutMs: rolloutTimeoutMs });
     run.record('scaled', { detail: `candidate scaled to ${replicas} replicas` });
   }
   const live = plan.live;
   if (live === undefined) {
-    run.compensations.push({ name: 'remove live Service', run: () => run.undoing.removeService({ target, releaseId: status.releaseId }) });
+    run.compensations.push({ name: 'remove live Service', run: () => run.act.undo.removeService({ target, releaseId: status.releaseId }) });
   } else {
     run.compensations.push({
       name: `switch live traffic back to ${live.deployment}`,
       run: async () => {
-        await run.undoRollout.waitForRollout({ target, slot: live.slot, deployment: live.deployment, restoreReplicas: Math.max(1, live.replicas), timeoutMs: rolloutTimeoutMs });
-        const back = await run.undoing.switchTraffic({
+        await run.act.undoRolloutWait.waitForRollout({ target, slot: live.slot, deployment: live.deployment, restoreReplicas: Math.max(1, live.replicas), timeoutMs: rolloutTimeoutMs });
+        const back = await run.act.undo.switchTraffic({
           target, from: candidate, to: live, ports: plan.ports, releaseId: status.releaseId, back: true,
           settleMs: Math.max(SWITCH_BACK_SETTLE_MS, durationMs(spec.switchTimeout)),
         });
@@ -178,8 +198,8 @@ async function switchLive(run: Run): Promise<void> {
   // Traffic moves in this workflow task; switchTraffic then finds the selector
   // moved and waits for the EndpointSlices (or, if this try failed, switches itself,
   // and reports any refusal). Releases started before replay without it.
-  if (patched('switch-in-workflow-task')) await run.switchingInTask.switchSelector(input).catch(() => undefined);
-  const switched = await run.switching.switchTraffic(input);
+  if (patched('switch-in-workflow-task')) await run.act.inTask.switchSelector(input).catch(() => undefined);
+  const switched = await run.act.switchWait.switchTraffic(input);
   status.liveSlot = candidate.slot;
   run.record('switched', { detail: switched?.detail ?? `live Service selects ${candidate.slot}` });
 }
@@ -191,7 +211,8 @@ async function monitor(run: Run): Promise<void> {
   status.waitingFor = 'afterSwitch';
   const analysisScope = new CancellationScope();
   const { port, candidate } = plannedOf(run);
-  const analysis = analysisScope.run(() => run.monitoring.monitor({ spec, port, slot: candidate.slot, deployment: candidate.deployment }));
+  const argoFailureLimit = run.argoFailureLimit ? { argoFailureLimit: true } : {};
+  const analysis = analysisScope.run(() => run.act.monitorWait.monitor({ spec, port, slot: candidate.slot, deployment: candidate.deployment, ...argoFailureLimit }));
   const first = await Promise.race([
     analysis.then((result) => ({ approved: false as const, result })),
     condition(() => run.approval !== undefined).then(() => ({ approved: true as const })),
@@ -205,7 +226,7 @@ async function monitor(run: Run): Promise<void> {
   status.analysis = first.result;
   if (!first.result.ok) {
     run.metrics.checksFailed('analysis', first.result.checks);
-    throw ApplicationFailure.nonRetryable(`analysis failed ${first.result.failures} of ${first.result.runs} times: ${first.result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ')}`, 'AnalysisFailed');
+    throw ApplicationFailure.nonRetryable(`analysis failed ${first.result.failures} of ${first.result.runs} times: ${first.result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ')}`, ErrorTypes.AnalysisFailed);
   }
   if (first.result.inconclusive === true) {
     // Neither pass nor fail, or no data: a person decides, as a paused Argo rollout.
@@ -213,12 +234,12 @@ async function monitor(run: Run): Promise<void> {
     run.record('analysis inconclusive', { detail: `waiting for approve (promote) or abort (roll back): ${which}` });
     if (await run.awaitApproval('analysis', durationMs(spec.approval.timeout))) return;
     // Unlike a gate, an inconclusive analysis never promotes by itself.
-    throw ApplicationFailure.nonRetryable(`analysis inconclusive and no approval within ${spec.approval.timeout}: ${which}`, 'AnalysisInconclusive');
+    throw ApplicationFailure.nonRetryable(`analysis inconclusive and no approval within ${spec.approval.timeout}: ${which}`, ErrorTypes.AnalysisInconclusive);
   }
   run.record('analysis passed', { detail: `${first.result.runs} runs in the monitor window` });
   if (spec.approval.afterSwitch === 'auto') return;
   if (await run.awaitApproval('afterSwitch', durationMs(spec.approval.timeout))) return;
-  if (spec.approval.onTimeout === 'rollback') throw ApplicationFailure.nonRetryable(`no approval within ${spec.approval.timeout} after the monitor window`, 'ApprovalTimeout');
+  if (spec.approval.onTimeout === 'rollback') throw ApplicationFailure.nonRetryable(`no approval within ${spec.approval.timeout} after the monitor window`, ErrorTypes.ApprovalTimeout);
   run.record('approval timed out', { detail: 'onTimeout is promote: promoting' });
 }
 
@@ -232,12 +253,25 @@ async function waitBeforeDelete(run: Run): Promise<void> {
   if (delayMs > 0 || !patched('no-zero-delay-timer')) await sleep(delayMs);
 }
 
+/**
+ * After the decision to promote, outside what abort may interrupt: the old slot
+ * goes away (the Service no longer selects it; deleteSlot refuses if it does).
+ * Its failure ends the release Failed: the candidate serves, the old slot stays.
+ */
+async function finalize(run: Run): Promise<void> {
+  const live = run.plan?.live;
+  if (live === undefined) return;
+  await CancellationScope.nonCancellable(() => run.act.undo.deleteSlot({ target: run.target, slot: live.slot, deployment: live.deployment }));
+  run.record('deleted', { detail: `old slot ${live.slot} (Deployment ${live.deployment}) deleted` });
+}
+
+/** The steps abort may interrupt, in order; finalize follows them. */
 const STEPS = [preflight, deploy, verify, gateBeforeSwitch, switchLive, monitor, waitBeforeDelete];
 
 export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   const info = workflowInfo();
   const status: ReleaseStatus = {
-    releaseId: `${info.workflowId}/${info.runId}`,
+    releaseId: releaseIdOf(info.workflowId, info.runId),
     model: String(input?.model ?? ''), namespace: String(input?.namespace ?? ''), version: String(input?.version ?? ''),
     phase: 'Pending', timeline: [],
   };
@@ -268,7 +302,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   let spec: ReleaseSpec;
   if (patched('spec-checked-in-worker')) {
     // In the worker, outside the sandbox (see checkSpec); the answer is recorded in the history.
-    const checked = await proxyLocalActivities<Activities>(checking).checkSpec(input);
+    const checked = await proxyLocalActivities<Activities>(checkingOptions).checkSpec(input);
     if ('errors' in checked) return invalid(checked.errors);
     spec = checked.spec ?? input;
   } else {
@@ -284,7 +318,6 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   // What the status shows comes from the spec now, defaults included (a raw input may leave out the namespace).
   Object.assign(status, { model: spec.model, namespace: spec.namespace, version: spec.version });
 
-  const rolloutTimeoutMs = durationMs(spec.rolloutTimeout);
   const run: Run = {
     spec, target: targetOf(spec), status, compensations: [], record, enter, metrics,
     awaitApproval: async (gate, timeoutMs) => {
@@ -295,14 +328,8 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
         status.waitingFor = undefined;
       }
     },
-    acts: proxyActivities<Activities>(quick),
-    rollout: proxyActivities<Activities>(waiting(rolloutTimeoutMs + 60_000)),
-    verifying: proxyActivities<Activities>(waiting(10 * 60_000)),
-    switching: proxyActivities<Activities>(waiting(5 * 60_000 + durationMs(spec.switchTimeout))),
-    switchingInTask: proxyLocalActivities<Activities>(inTask),
-    monitoring: proxyActivities<Activities>(waiting(durationMs(spec.monitor.window) + 5 * 60_000)),
-    undoing: proxyActivities<Activities>(undo),
-    undoRollout: proxyActivities<Activities>({ ...waiting(rolloutTimeoutMs + 60_000), retry: undo.retry }),
+    act: proxies(spec),
+    argoFailureLimit: patched('argo-failure-limit'),
   };
 
   // `work` holds everything abort may interrupt; aborting cancels it.
@@ -351,7 +378,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
       for (const step of STEPS) await step(run);
     });
     // An abort accepted while the last step was finishing still rolls back.
-    if (abortRequest !== undefined) throw ApplicationFailure.nonRetryable('aborted', 'Aborted');
+    if (abortRequest !== undefined) throw ApplicationFailure.nonRetryable('aborted', ErrorTypes.Aborted);
   } catch (err) {
     status.waitingFor = undefined;
     status.reason = abortRequest !== undefined
@@ -362,16 +389,13 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
 
   // From here on there is no going back: the old slot goes away.
   deleting = true;
-  const live = run.plan?.live;
-  if (live !== undefined) {
-    try {
-      await CancellationScope.nonCancellable(() => run.undoing.deleteSlot({ target: run.target, slot: live.slot, deployment: live.deployment }));
-      record('deleted', { detail: `old slot ${live.slot} (Deployment ${live.deployment}) deleted` });
-    } catch (err) {
-      status.reason = `the candidate was promoted, but the old slot ${live.slot} (Deployment ${live.deployment}) was not deleted: ${describeFailure(err)}`;
-      enter('Failed');
-      return failed();
-    }
+  try {
+    await finalize(run);
+  } catch (err) {
+    const live = run.plan!.live!;
+    status.reason = `the candidate was promoted, but the old slot ${live.slot} (Deployment ${live.deployment}) was not deleted: ${describeFailure(err)}`;
+    enter('Failed');
+    return failed();
   }
   enter('Succeeded', `${spec.version} is live in ${status.candidateSlot}`);
   return result();
@@ -417,28 +441,4 @@ function describeFailure(err: unknown): string {
     return `${err.activityType} failed${type}: ${cause?.message ?? err.message}`;
   }
   return err instanceof Error ? err.message : String(err);
-}
-
-function describePayload(input: unknown): string {
-  const text = JSON.stringify(input) ?? String(input);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
-
-const optionalText = (v: unknown, max: number): boolean => v === undefined || isText(v, max);
-const present = <K extends string>(key: K, v: string | undefined): Partial<Record<K, string>> => (v === undefined ? {} : { [key]: v } as Record<K, string>);
-
-function asApproval(input: unknown): Approval | undefined {
-  if (typeof input !== 'object' || input === null) return undefined;
-  const { by, comment, requestId, version } = input as Record<string, unknown>;
-  if (!isText(by, 200) || !optionalText(comment, 2000) || !optionalText(requestId, 100) || !optionalText(version, 63)) return undefined;
-  return { by, ...present('comment', comment as string | undefined), ...present('requestId', requestId as string | undefined), ...present('version', version as string | undefined) };
-}
-
-function asAbort(input: unknown): Abort | undefined {
-  if (typeof input !== 'object' || input === null) return undefined;
-  const { by, reason, requestId, version } = input as Record<string, unknown>;
-  if (!isText(by, 200) || !isText(reason, 2000) || !optionalText(requestId, 100) || !optionalText(version, 63)) return undefined;
-  return { by, reason, ...present('requestId', requestId as string | undefined), ...present('version', version as string | undefined) };
 }

@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.js';
 import { apiReads, kubeFromConfig, patchSelector, readDeployment, readService, serviceEndpoints, type Kube } from '../../src/activities/cluster.js';
-import type { Plan } from '../../src/activities/types.js';
+import type { Plan } from '../../src/release/plan.js';
 import { validateSpec } from '../../src/release/validate.js';
 import { targetOf } from '../../src/release/target.js';
 import type { ReleaseSpec, ReleaseSpecInput } from '../../src/release/spec.js';

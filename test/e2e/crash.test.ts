@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readService } from '../../src/activities/cluster.js';
-import { searchAttributes } from '../../src/release/status.js';
+import { searchAttributes } from '../../src/release/ids.js';
 import { temporalCli } from '../helpers/binaries.js';
 import { startModelServer, startWorker, stop } from './processes.js';
 import { World } from './world.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { searchAttributes } from '../../src/release/status.js';
+import { searchAttributes } from '../../src/release/ids.js';
 import { temporalCli } from '../helpers/binaries.js';
 
 declare module 'vitest' {

@@ -3,7 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CACHED_RELEASES, allowedEndpointHosts, allowedNamespaces, maxCachedReleases, metricsAddress, requireNamespaceAllowlist, taskQueueFor, temporalConfig } from '../../src/config.js';
+import {
+  DEFAULT_CACHED_RELEASES, allowedEndpointHosts, allowedNamespaces, checkWorkerSettings, connectTimeoutMs, maxCachedReleases, metricsAddress,
+  requireNamespaceAllowlist, shutdownGraceMs, taskQueueFor, temporalConfig,
+} from '../../src/config.js';
 
 describe('configuration', () => {
   it('requires a namespace allowlist in a cluster; * allows all on purpose', () => {
@@ -44,5 +47,15 @@ describe('configuration', () => {
     expect(metricsAddress({ BLUEGREEN_METRICS_ADDRESS: '[::1]:9464' })).toBe('[::1]:9464');
     expect(() => metricsAddress({ BLUEGREEN_METRICS_ADDRESS: '9464' })).toThrow('BLUEGREEN_METRICS_ADDRESS is "9464": it must be HOST:PORT, e.g. 0.0.0.0:9464');
     expect(() => metricsAddress({ BLUEGREEN_METRICS_ADDRESS: 'localhost:99999' })).toThrow(/HOST:PORT/);
+  });
+
+  it('reads every duration variable in the spec forms, and names a bad one', () => {
+    // 1m30s stopped the worker at start when the raw string went to the SDK.
+    expect(shutdownGraceMs({ BLUEGREEN_SHUTDOWN_GRACE: '1m30s' })).toBe(90_000);
+    expect(shutdownGraceMs({})).toBe(20_000);
+    expect(connectTimeoutMs({ BLUEGREEN_CONNECT_TIMEOUT: '2m' })).toBe(120_000);
+    expect(() => shutdownGraceMs({ BLUEGREEN_SHUTDOWN_GRACE: '90' })).toThrow('BLUEGREEN_SHUTDOWN_GRACE is "90": it must be a duration such as 20s, 1m30s or 2m');
+    expect(() => checkWorkerSettings({ BLUEGREEN_CONNECT_TIMEOUT: 'soon' })).toThrow(/^BLUEGREEN_CONNECT_TIMEOUT is "soon"/);
+    expect(() => checkWorkerSettings({})).not.toThrow();
   });
 });

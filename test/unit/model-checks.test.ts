@@ -3,9 +3,9 @@
 // percentiles, and the spec's refusals of bad checks.
 import { describe, expect, it } from 'vitest';
 import { conditionError, parseCondition } from '../../src/release/condition.js';
-import { judge } from '../../src/activities/analysis.js';
-import { breakingChanges, outputsAgainstSignature, signatureOf, type Signature } from '../../src/activities/signature.js';
-import { percentile } from '../../src/activities/model-checks.js';
+import { judge } from '../../src/rules/analysis.js';
+import { breakingChanges, outputsAgainstSignature, signatureOf, type Signature } from '../../src/rules/signature.js';
+import { percentile } from '../../src/rules/compare.js';
 import { renderQuery } from '../../src/release/model-checks.js';
 import { InvalidSpecError, validateSpec } from '../../src/release/validate.js';
 

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { searchAttributes } from '../../src/release/status.js';
+import { searchAttributes } from '../../src/release/ids.js';
 
 const compose = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/kube/config-on-host' } });
 const missing = compose.error !== undefined;

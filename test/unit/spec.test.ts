@@ -25,7 +25,7 @@ describe('a valid spec', () => {
     expect(spec).toMatchObject({
       namespace: 'default', slotLabel: 'slot', switchTimeout: '30s', readinessPath: '/v2/health/ready',
       approval: { beforeSwitch: false, afterSwitch: 'auto', timeout: '1h', onTimeout: 'rollback' },
-      monitor: { window: '5m', interval: '30s', failureLimit: 1 }, scaleDownDelay: '30s', rolloutTimeout: '10m',
+      monitor: { window: '5m', interval: '30s', failureLimit: 0 }, scaleDownDelay: '30s', rolloutTimeout: '10m',
       verify: { protocol: 'v2', requests: [] },
     });
     expect(spec.service).toBeUndefined();

@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import { UserError, releaseResult, startRelease } from '../../src/client/releases.js';
-import { abortSignal, approveSignal, statusQuery, WORKFLOW_TYPE, type Phase } from '../../src/release/status.js';
+import { WORKFLOW_TYPE } from '../../src/release/ids.js';
+import { abortSignal, approveSignal, statusQuery } from '../../src/release/messages.js';
+import { type Phase } from '../../src/release/status.js';
 import { fakeCluster, type FakeState } from './fake-cluster.js';
 import { phasesOf, runRelease, startHarness, testSpec, TASK_QUEUE, type Harness } from './harness.js';
 

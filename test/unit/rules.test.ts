@@ -1,9 +1,14 @@
-// Pure cluster decisions: what preflight refuses, when a rollout is done or failed,
+// The rules (src/rules/) as tables of cases: what preflight refuses, when a rollout is done or failed,
 // what EndpointSlices hold, and how answers compare.
 import { describe, expect, it } from 'vitest';
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
-import { RefusedError, candidateDeployment, candidateName, endpointsState, planRelease, rolloutState, type Observed } from '../../src/activities/cluster-logic.js';
-import { compareJson, probeModelServer, type Fetch } from '../../src/activities/verify.js';
+import { candidateDeployment } from '../../src/rules/objects.js';
+import { candidateName, planRelease, type Observed } from '../../src/rules/plan.js';
+import { RefusedError } from '../../src/rules/refused.js';
+import { endpointsState, rolloutState } from '../../src/rules/rollout.js';
+import { compareJson } from '../../src/rules/compare.js';
+import type { Fetch } from '../../src/activities/http.js';
+import { probeModel } from '../../src/activities/model-checks.js';
 import { validateSpec } from '../../src/release/validate.js';
 import { targetOf } from '../../src/release/target.js';
 
@@ -173,16 +178,16 @@ describe('probing a model server reflects little', () => {
   const answering = (body: string, status = 200): Fetch => async () => new Response(body, { status, headers: { 'content-type': 'application/json' } });
 
   it('refuses an answer over 1 MiB without holding it', async () => {
-    const checks = await probeModelServer(spec2, { fetch: answering(JSON.stringify({ outputs: [{ name: 'y', data: Array(300_000).fill(0.5) }] })), endpoint: 'http://m' });
+    const checks = await probeModel(spec2, { fetch: answering(JSON.stringify({ outputs: [{ name: 'y', data: Array(300_000).fill(0.5) }] })), endpoint: 'http://m' });
     expect(checks[1]).toMatchObject({ name: 'request row', ok: false });
     expect(checks[1]?.detail).toMatch(/answer (of \d+ bytes; at most 1048576 are read|longer than 1048576 bytes)/);
   });
 
   it('caps the text of a wrong or failed answer at 200 characters', async () => {
-    const wrong = await probeModelServer(spec2, { fetch: answering(JSON.stringify({ outputs: [{ name: 'y', data: 'x'.repeat(5_000) }] })), endpoint: 'http://m' });
+    const wrong = await probeModel(spec2, { fetch: answering(JSON.stringify({ outputs: [{ name: 'y', data: 'x'.repeat(5_000) }] })), endpoint: 'http://m' });
     expect(wrong[1]?.ok).toBe(false);
     expect(wrong[1]?.detail.length).toBeLessThanOrEqual(200);
-    const failed = await probeModelServer(spec2, { fetch: async (url) => (String(url).endsWith('/infer') ? new Response('e'.repeat(5_000), { status: 500 }) : new Response('ok')), endpoint: 'http://m' });
+    const failed = await probeModel(spec2, { fetch: async (url) => (String(url).endsWith('/infer') ? new Response('e'.repeat(5_000), { status: 500 }) : new Response('ok')), endpoint: 'http://m' });
     expect(failed[1]?.detail.length).toBeLessThanOrEqual(200);
     expect(failed[1]?.detail).toMatch(/answered HTTP 500: e+\.\.\.$/);
   });

@@ -1,7 +1,8 @@
-// Inputs and outputs of the activities, shared with the workflow (types only).
+// What preflight decides (the Plan, recorded in the history) and the inputs of
+// the steps that carry it out: shared by the workflow, the activities and the client.
 import type { V1Deployment, V1ServicePort } from '@kubernetes/client-node';
-import type { Slot } from '../release/status.js';
-import type { Target } from '../release/target.js';
+import type { Slot } from './status.js';
+import type { Target } from './target.js';
 
 export type Selector = Record<string, string>;
 

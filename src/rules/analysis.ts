@@ -4,16 +4,30 @@
 // fails when more than failureLimit measurements failed and is inconclusive when
 // more than inconclusiveLimit were. No data, or a query that cannot be answered,
 // is inconclusive: the release then waits for a person rather than guess.
+// Without monitor.analysis the window runs one metric of the same engine: the
+// golden probe, with monitor.failureLimit. The measurements are taken by
+// activities/monitor.ts; everything here is a pure rule.
 import { parseCondition } from '../release/condition.js';
 import { durationMs } from '../release/duration.js';
-import { renderQuery, type QueryArgs } from '../release/model-checks.js';
 import type { ReleaseSpec } from '../release/spec.js';
-import type { CheckResult } from '../release/status.js';
-import { clip, getJson, type Fetch } from './verify.js';
+import type { AnalysisResult, CheckResult } from '../release/status.js';
+import { clip } from './compare.js';
 
 export type Metric = NonNullable<ReleaseSpec['monitor']['analysis']>[number];
 export type MeasurementPhase = 'Successful' | 'Failed' | 'Inconclusive';
 export interface Measurement { phase: MeasurementPhase; value?: number; detail: string }
+
+/**
+ * The metrics of the window: monitor.analysis, or the default probe of the
+ * golden requests every monitor.interval. `legacyFailureLimit`: a release
+ * started before monitor.failureLimit took Argo's meaning, where it counted the
+ * failures that roll back (1 = the first), not those tolerated.
+ */
+export function monitorMetrics(spec: ReleaseSpec, legacyFailureLimit = false): Metric[] {
+  if (spec.monitor.analysis !== undefined) return spec.monitor.analysis;
+  const failureLimit = legacyFailureLimit ? Math.max(0, spec.monitor.failureLimit - 1) : spec.monitor.failureLimit;
+  return [{ name: 'golden', provider: { probe: {} }, failureLimit, inconclusiveLimit: 0 }];
+}
 
 /** Argo Rollouts' rules: failureCondition first, then successCondition; with both and neither holding, inconclusive. */
 export function judge(metric: Pick<Metric, 'successCondition' | 'failureCondition'>, value: number | string): Measurement {
@@ -29,11 +43,8 @@ export function judge(metric: Pick<Metric, 'successCondition' | 'failureConditio
   return { phase: 'Inconclusive', value, detail: `${shown}: neither successCondition "${success}" nor failureCondition "${metric.failureCondition}" holds` };
 }
 
-/** One instant query: its single value, or why there is none. */
-export async function queryPrometheus(fetch: Fetch, address: string, query: string): Promise<number | string> {
-  const res = await getJson(fetch, `${address.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(query)}`);
-  if (!res.ok) return `no answer from Prometheus: ${res.error}`;
-  const body = res.answer as { status?: string; error?: string; data?: { resultType?: string; result?: unknown } };
+/** A Prometheus instant query's answer as its single value, or why there is none. */
+export function prometheusValue(body: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } }): number | string {
   if (body.status !== 'success') return `Prometheus refused the query: ${body.error ?? JSON.stringify(body).slice(0, 100)}`;
   const { resultType, result } = body.data ?? {};
   let raw: unknown;
@@ -46,6 +57,12 @@ export async function queryPrometheus(fetch: Fetch, address: string, query: stri
   } else return `the query returned a ${resultType ?? 'result'} where one value was expected; use an instant query`;
   const value = Number(raw);
   return Number.isFinite(value) ? value : `no data: the query's value is ${String(raw)}`;
+}
+
+/** A probe's checks as a measurement's value: the fraction that passed, and the first that failed. */
+export function probeValue(checks: readonly CheckResult[]): { value: number; failed?: string } {
+  const failed = checks.find((c) => !c.ok);
+  return { value: checks.filter((c) => c.ok).length / checks.length, ...(failed === undefined ? {} : { failed: `${failed.name}: ${failed.detail}` }) };
 }
 
 export interface MetricProgress {
@@ -66,29 +83,15 @@ export function verdictOf(metric: Metric, p: MetricProgress): Verdict {
   return metric.count !== undefined && p.measurements >= metric.count ? 'Successful' : 'Running';
 }
 
-export function startProgress(spec: ReleaseSpec, startedAt: number): MetricProgress[] {
-  return (spec.monitor.analysis ?? []).map((m) => ({
+export function startProgress(spec: ReleaseSpec, metrics: readonly Metric[], startedAt: number): MetricProgress[] {
+  return metrics.map((m) => ({
     name: m.name, provider: 'prometheus' in m.provider ? 'prometheus' : 'probe', measurements: 0, failures: 0, inconclusives: 0,
     nextAt: startedAt + durationMs(m.initialDelay ?? spec.monitor.initialDelay),
   }));
 }
 
-/** Takes one measurement of a metric and counts it. */
-export async function measure(
-  spec: ReleaseSpec, metric: Metric, p: MetricProgress, now: number,
-  io: { fetch: Fetch; args: QueryArgs; probe: () => Promise<CheckResult[]> },
-): Promise<void> {
-  let value: number | string;
-  let query: string | undefined;
-  if ('prometheus' in metric.provider) {
-    query = renderQuery(metric.provider.prometheus.query, io.args);
-    value = await queryPrometheus(io.fetch, metric.provider.prometheus.address, query);
-  } else {
-    const checks = await io.probe();
-    value = checks.filter((c) => c.ok).length / checks.length;
-    const failed = checks.find((c) => !c.ok);
-    if (failed !== undefined) query = `${failed.name}: ${failed.detail}`;
-  }
+/** Counts one measurement of a metric taken at `now`, and sets when the next is due. */
+export function count(spec: ReleaseSpec, metric: Metric, p: MetricProgress, now: number, value: number | string, query?: string): void {
   const m = judge(metric, value);
   p.measurements += 1;
   if (m.phase === 'Failed') p.failures += 1;
@@ -109,5 +112,18 @@ export function checkOf(metric: Metric, p: MetricProgress): CheckResult {
     detail: clip(`${verdict === 'Running' ? 'passing' : verdict.toLowerCase()}: ${last}${query} (${counts})`, 600),
     ...(p.last?.value === undefined ? {} : { value: Number(p.last.value.toPrecision(6)) }),
     ...(bound === '' ? {} : { bound }),
+  };
+}
+
+/** The window's result so far: failed if any metric failed, inconclusive (a person decides) if any was. */
+export function analysisResult(metrics: readonly Metric[], progress: readonly MetricProgress[]): AnalysisResult {
+  const verdicts = metrics.map((m, i) => verdictOf(m, progress[i]!));
+  const failed = verdicts.includes('Failed');
+  return {
+    ok: !failed,
+    runs: Math.max(0, ...progress.map((p) => p.measurements)),
+    failures: progress.reduce((n, p) => n + p.failures, 0),
+    checks: metrics.map((m, i) => checkOf(m, progress[i]!)),
+    ...(!failed && verdicts.includes('Inconclusive') ? { inconclusive: true } : {}),
   };
 }

@@ -1,0 +1,80 @@
+// What every activity family is built from: the clients and allowlists the
+// worker hands in, and the small reads and refusals they all use.
+import { ApplicationFailure } from '@temporalio/activity';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { ErrorTypes } from '../release/errors.js';
+import type { ReleaseSpec } from '../release/spec.js';
+import { previewServiceName, type Target } from '../release/target.js';
+import { apiReads, readService, type Kube } from './cluster.js';
+import type { Fetch } from './http.js';
+import type { Reads } from './watches.js';
+
+export interface ActivityDeps {
+  kube: Kube;
+  /** namespaces the worker may touch; undefined allows all */
+  allowedNamespaces?: readonly string[];
+  /** hosts (or host:port) verification may reach besides the release's own Services */
+  allowedEndpointHosts?: readonly string[];
+  /** the cluster this worker serves; a release that names another is refused */
+  clusterName?: string;
+  fetch?: Fetch;
+  /** how often waits re-read the cluster */
+  pollMs?: number;
+}
+
+export interface ActivityContext {
+  deps: ActivityDeps;
+  kube: Kube;
+  fetch: Fetch;
+  pollMs: number;
+}
+
+export const contextOf = (deps: ActivityDeps): ActivityContext => ({ deps, kube: deps.kube, fetch: deps.fetch ?? fetch, pollMs: deps.pollMs ?? 500 });
+
+export const nonRetryable = (type: string, message: string) => ApplicationFailure.nonRetryable(message, type);
+
+/** Refuses a namespace outside the allowlist before any call reaches the cluster. */
+export function guardNamespace(deps: ActivityDeps, t: Pick<Target, 'namespace'>): void {
+  if (deps.allowedNamespaces !== undefined && !deps.allowedNamespaces.includes(t.namespace)) {
+    throw nonRetryable(ErrorTypes.NamespaceNotAllowed, `namespace "${t.namespace}" is not in this worker's allowlist (${deps.allowedNamespaces.join(', ')})`);
+  }
+}
+
+/** Refuses a verification or analysis endpoint outside the release's own Services and the worker's allowlist. */
+export function guardEndpoints(deps: ActivityDeps, spec: ReleaseSpec, t: Target): void {
+  const own = [t.service, previewServiceName(t)].flatMap((n) => [`${n}.${t.namespace}.svc`, `${n}.${t.namespace}.svc.cluster.local`]);
+  const allowed = deps.allowedEndpointHosts ?? [];
+  const endpoints: [string, string | undefined][] = [
+    ['verify.endpoint', spec.verify.endpoint], ['verify.liveEndpoint', spec.verify.liveEndpoint], ['monitor.endpoint', spec.monitor.endpoint],
+    ...(spec.monitor.analysis ?? []).map((a, i): [string, string | undefined] => [
+      `monitor.analysis[${i}].provider.prometheus.address`, 'prometheus' in a.provider ? a.provider.prometheus.address : undefined,
+    ]),
+  ];
+  for (const [field, endpoint] of endpoints) {
+    if (endpoint === undefined) continue;
+    const url = new URL(endpoint);
+    const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+    if (own.includes(host) || allowed.includes(host) || allowed.includes(`${host}:${url.port}`)) continue;
+    throw nonRetryable(ErrorTypes.EndpointNotAllowed, `${field}: ${url.host} is not one of this release's Services (${t.service}, ${previewServiceName(t)} in ${t.namespace}) nor in the worker's BLUEGREEN_VERIFY_HOSTS (${allowed.join(', ') || 'empty'})`);
+  }
+}
+
+/**
+ * A Service's URL for verification and analysis: its ClusterIP, which needs no
+ * cluster DNS (a worker beside the cluster, or in it); the DNS name if it has none.
+ */
+export async function serviceUrl(kube: Kube, t: Target, name: string, port: number): Promise<string> {
+  const service = await readService(kube, t, name);
+  const ip = service?.spec?.clusterIP;
+  const host = ip && ip !== 'None' ? (ip.includes(':') ? `[${ip}]` : ip) : `${name}.${t.namespace}.svc.cluster.local`;
+  return `http://${host}:${port}`;
+}
+
+/** A Deployment that must exist; its absence fails the step with `type`. */
+export async function mustReadFrom(reads: Reads, t: Target, name: string, type: string): Promise<V1Deployment> {
+  const d = await reads.deployment(name);
+  if (d === undefined) throw nonRetryable(type, `Deployment ${t.namespace}/${name} does not exist`);
+  return d;
+}
+
+export const mustRead = (kube: Kube, t: Target, name: string, type: string) => mustReadFrom(apiReads(kube, t.namespace), t, name, type);

@@ -1,0 +1,68 @@
+// HTTP requests to model servers and Prometheus: bounded in time and in what is
+// read, and each failure said in one line (what was sent where, what came back).
+import { clip } from '../rules/compare.js';
+
+export type Fetch = typeof fetch;
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Largest answer read from a model server; a bigger one fails the check unread. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/** The body of an answer, at most MAX_RESPONSE_BYTES, read as it streams in. */
+async function readCapped(res: Response): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  if (declared > MAX_RESPONSE_BYTES) {
+    await res.body?.cancel();
+    throw new Error(`answer of ${declared} bytes; at most ${MAX_RESPONSE_BYTES} are read`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_RESPONSE_BYTES) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new Error(`answer longer than ${MAX_RESPONSE_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export const baseOf = (endpoint: string): string => endpoint.replace(/\/+$/, '');
+
+export type Answer = { ok: true; answer: unknown; latencyMs: number } | { ok: false; error: string };
+
+/** POSTs JSON and reads a JSON answer; a failure says what was sent where and what came back. */
+export const postJson = (fetch: Fetch, url: string, body: unknown): Promise<Answer> =>
+  requestJson(fetch, 'POST', url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** GETs a JSON document, as postJson. */
+export const getJson = (fetch: Fetch, url: string): Promise<Answer> => requestJson(fetch, 'GET', url, {});
+
+async function requestJson(fetch: Fetch, method: string, url: string, init: RequestInit): Promise<Answer> {
+  const started = performance.now();
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const text = await readCapped(res);
+    if (!res.ok) return { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
+    return { ok: true, answer: JSON.parse(text), latencyMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    return { ok: false, error: clip(`${method} ${url} failed: ${errorText(err)}`) };
+  }
+}
+
+/** GETs a URL and says whether it answered 2xx. */
+export async function getOk(fetch: Fetch, url: string): Promise<{ ok: boolean; detail: string }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    await res.body?.cancel();
+    return { ok: res.ok, detail: `GET ${url} answered HTTP ${res.status}` };
+  } catch (err) {
+    return { ok: false, detail: `GET ${url} failed: ${errorText(err)}` };
+  }
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? err.message;
+}

@@ -1,0 +1,88 @@
+// The monitor window: each metric of rules/analysis.ts measured when due (a
+// Prometheus query, or the golden probe against the live endpoint), until one
+// fails or is inconclusive or the window ends. Progress is heartbeated, so a
+// new worker continues the same window instead of starting it again.
+import { durationMs } from '../release/duration.js';
+import { renderQuery, type QueryArgs } from '../release/model-checks.js';
+import type { ReleaseSpec } from '../release/spec.js';
+import type { AnalysisResult, CheckResult, Slot } from '../release/status.js';
+import { targetOf } from '../release/target.js';
+import {
+  analysisResult, count, monitorMetrics, probeValue, prometheusValue, startProgress, verdictOf, type Metric, type MetricProgress,
+} from '../rules/analysis.js';
+import { beat, resumed } from './attempts.js';
+import { guardEndpoints, serviceUrl, type ActivityContext } from './context.js';
+import { getJson, type Fetch } from './http.js';
+import { probeModel } from './model-checks.js';
+import { heartbeating, sleep, sleepBeating } from './waits.js';
+
+type Window = { startedAt: number; metrics: MetricProgress[] };
+/** What a worker before the single engine heartbeated for the default monitor. */
+type OldWindow = { startedAt: number; runs: number; failures: number };
+
+export interface MonitorInput {
+  spec: ReleaseSpec;
+  port?: number;
+  slot?: Slot;
+  deployment?: string;
+  /** set by releases started since monitor.failureLimit took Argo's meaning; older ones count as they did */
+  argoFailureLimit?: boolean;
+}
+
+/** The window where an earlier attempt left it (also as a worker before the single engine left it), or a new one. */
+function resumeWindow(spec: ReleaseSpec, metrics: readonly Metric[]): Window {
+  const before = resumed<Window & OldWindow>();
+  if (before?.metrics !== undefined && before.startedAt !== undefined) return { startedAt: before.startedAt, metrics: before.metrics };
+  const startedAt = before?.startedAt ?? Date.now();
+  const progress = startProgress(spec, metrics, startedAt);
+  if (before?.runs !== undefined && progress[0] !== undefined) {
+    Object.assign(progress[0], { measurements: before.runs, failures: before.failures ?? 0, nextAt: Date.now() });
+  }
+  return { startedAt, metrics: progress };
+}
+
+/** One measurement's value: a Prometheus query's, or the fraction of the probe's checks that passed. */
+async function measureOnce(fetch: Fetch, metric: Metric, args: QueryArgs, probe: () => Promise<CheckResult[]>): Promise<{ value: number | string; query?: string }> {
+  if ('prometheus' in metric.provider) {
+    const { address, query } = metric.provider.prometheus;
+    const rendered = renderQuery(query, args);
+    const res = await getJson(fetch, `${address.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(rendered)}`);
+    return { value: res.ok ? prometheusValue(res.answer as never) : `no answer from Prometheus: ${res.error}`, query: rendered };
+  }
+  const { value, failed } = probeValue(await probe());
+  return { value, ...(failed === undefined ? {} : { query: failed }) };
+}
+
+export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
+  return {
+    /** Analysis over the monitor window (see the file's comment). */
+    async monitor({ spec, port, slot, deployment, argoFailureLimit }: MonitorInput): Promise<AnalysisResult> {
+      const t = targetOf(spec);
+      guardEndpoints(deps, spec, t);
+      const endpoint = spec.monitor.endpoint ?? await serviceUrl(kube, t, t.service, port ?? spec.port ?? 8080);
+      const args = { model: spec.model, namespace: t.namespace, service: t.service, version: spec.version, slot: slot ?? '', deployment: deployment ?? '' };
+      const metrics = monitorMetrics(spec, argoFailureLimit !== true);
+      const progress = resumeWindow(spec, metrics);
+      const endsAt = progress.startedAt + durationMs(spec.monitor.window);
+      // The first probe allows for a node proxy that has not synced yet (a Service just created routes only then).
+      const probe = (first: boolean) => () => probeModel(spec, { fetch, endpoint, healthRetries: first ? 5 : 0, sleep });
+      const running = (i: number) => verdictOf(metrics[i]!, progress.metrics[i]!) === 'Running';
+      for (;;) {
+        for (const [i, metric] of metrics.entries()) {
+          const p = progress.metrics[i]!;
+          if (p.nextAt > Date.now() || p.nextAt > endsAt || !running(i)) continue;
+          const now = Date.now();
+          const { value, query } = await heartbeating(() => measureOnce(fetch, metric, args, probe(p.measurements === 0)), progress);
+          count(spec, metric, p, now, value, query);
+          beat(progress);
+        }
+        const current = analysisResult(metrics, progress.metrics);
+        if (!current.ok || current.inconclusive === true) return current;
+        // Measurements stop at `count`, but the window is the time the release bakes.
+        const due = progress.metrics.filter((_, i) => running(i)).map((p) => p.nextAt);
+        await sleepBeating(Math.min(endsAt, ...due) - Date.now(), progress);
+        if (Date.now() >= endsAt) return analysisResult(metrics, progress.metrics);
+      }
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// Preflight: the spec checked (the worker trusts no client), the namespace read,
+// the plan decided (rules/plan.ts) and the candidate judged by the API server in
+// a dry run, all before anything in the cluster changes.
+import { ErrorTypes } from '../release/errors.js';
+import type { Plan } from '../release/plan.js';
+import type { ReleaseSpec } from '../release/spec.js';
+import { targetOf } from '../release/target.js';
+import { InvalidSpecError, checkSpec, formatFieldError, validateSpec } from '../release/validate.js';
+import { planRelease } from '../rules/plan.js';
+import { RefusedError } from '../rules/refused.js';
+import { KubeError, apply, observe } from './cluster.js';
+import { guardEndpoints, guardNamespace, nonRetryable, type ActivityContext } from './context.js';
+
+/** The spec validated again, and refused where it asks the worker to read files. */
+function validated(input: ReleaseSpec): ReleaseSpec {
+  let spec: ReleaseSpec;
+  try {
+    spec = validateSpec(input);
+  } catch (err) {
+    if (err instanceof InvalidSpecError) throw nonRetryable(ErrorTypes.InvalidSpec, err.errors.map(formatFieldError).join('; '));
+    throw err;
+  }
+  if (spec.templateFrom !== undefined) {
+    throw nonRetryable(ErrorTypes.InvalidSpec, `templateFrom: the client reads ${spec.templateFrom.file} and inlines it as template before starting (the bluegreen CLI does); the worker reads no files`);
+  }
+  if (spec.verify.shadow?.inputsFile !== undefined) {
+    throw nonRetryable(ErrorTypes.InvalidSpec, `verify.shadow.inputsFile: the client reads ${spec.verify.shadow.inputsFile} and inlines it as verify.shadow.inputs before starting (the bluegreen CLI does); the worker reads no files`);
+  }
+  return spec;
+}
+
+export function preflightActivities({ deps, kube }: ActivityContext) {
+  return {
+    /** The spec's field errors, or the spec with its defaults: run in the workflow task (a local activity). */
+    async checkSpec(input: unknown) {
+      return checkSpec(input);
+    },
+
+    /**
+     * Preflight: validate the spec again, find the live slot, build the candidate
+     * and have the API server judge it in a dry run.
+     */
+    async inspect(input: ReleaseSpec): Promise<Plan> {
+      const spec = validated(input);
+      const t = targetOf(spec);
+      guardNamespace(deps, t);
+      guardEndpoints(deps, spec, t);
+      if ((spec.cluster ?? deps.clusterName) !== undefined && spec.cluster !== deps.clusterName) {
+        throw nonRetryable(ErrorTypes.PreflightRefused, `the release targets cluster ${spec.cluster ?? '(none named)'}, but this worker serves ${deps.clusterName ?? 'a cluster with no name (BLUEGREEN_CLUSTER_NAME unset)'}`);
+      }
+      let plan: Plan;
+      try {
+        plan = planRelease(spec, t, await observe(kube, t));
+      } catch (err) {
+        if (err instanceof RefusedError) throw nonRetryable(ErrorTypes.PreflightRefused, err.message);
+        throw err;
+      }
+      try {
+        await apply(kube, plan.object, true);
+      } catch (err) {
+        // 400 and 403 are what admission webhooks and quotas answer, 422 a field the API server rejects;
+        // anything else (409, 429, 5xx, no answer) is worth another try.
+        if (!(err instanceof KubeError) || ![400, 403, 404, 422].includes(err.code ?? 0)) throw err;
+        if (err.code === 404) throw nonRetryable(ErrorTypes.PreflightRefused, `namespace "${t.namespace}" does not exist (${err.message})`);
+        throw nonRetryable(ErrorTypes.PreflightRefused, `the API server refused the candidate Deployment ${t.namespace}/${plan.candidate.deployment} in a dry run: ${err.message}`);
+      }
+      return plan;
+    },
+  };
+}

@@ -1,0 +1,9 @@
+// Plain HTTP: the golden request's JSON body POSTed to verify.path, the JSON
+// answer compared as a whole.
+import type { ModelProtocol } from './index.js';
+
+export const plainHttp = (path: string): ModelProtocol => ({
+  request: (base, request) => ({ url: `${base}${path}`, body: request.body }),
+  answerOf: (answer) => answer,
+  outputsOf: (answer) => ({ answer }),
+});

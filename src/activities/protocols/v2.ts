@@ -1,0 +1,20 @@
+// The Open Inference Protocol (KServe v2): tensors POSTed to
+// /v2/models/{name}/infer, outputs by name, the signature from the model's metadata.
+import { v2Outputs } from '../../rules/compare.js';
+import { outputsAgainstSignature, signatureOf } from '../../rules/signature.js';
+import { getJson, type Fetch } from '../http.js';
+import type { ModelProtocol } from './index.js';
+
+export const openInference = (modelName: string, fetch: Fetch): ModelProtocol => {
+  const model = `/v2/models/${encodeURIComponent(modelName)}`;
+  return {
+    request: (base, request) => ({ url: `${base}${model}/infer`, body: { inputs: request.inputs } }),
+    answerOf: v2Outputs,
+    outputsOf: v2Outputs,
+    async signature(base) {
+      const res = await getJson(fetch, `${base}${model}`);
+      return res.ok ? signatureOf(res.answer) : `model metadata could not be read: ${res.error}`;
+    },
+    checkAnswer: outputsAgainstSignature,
+  };
+};

@@ -1,0 +1,63 @@
+// The slots' Deployments: apply the candidate, scale, wait for a rollout, and
+// delete a slot, never one that the live Service selects.
+import type { V1Deployment } from '@kubernetes/client-node';
+import { ErrorTypes } from '../release/errors.js';
+import type { RolloutInput, RolloutReport, SlotRef } from '../release/plan.js';
+import { RELEASE_ANNOTATION, type Target } from '../release/target.js';
+import { rolloutState } from '../rules/rollout.js';
+import { selects } from '../rules/selectors.js';
+import { apply, deleteDeployment, deploymentPods, readDeployment, readService, scaleDeployment } from './cluster.js';
+import { mustReadFrom, nonRetryable, type ActivityContext } from './context.js';
+import { slotWatch, waitFor } from './waits.js';
+
+export function slotActivities({ kube, pollMs }: ActivityContext) {
+  return {
+    async applyCandidate({ object, replicas, releaseId }: { target: Target; object: V1Deployment; replicas: number; releaseId: string }): Promise<void> {
+      const annotations = { ...object.metadata?.annotations, [RELEASE_ANNOTATION]: releaseId };
+      await apply(kube, { ...object, metadata: { ...object.metadata, annotations }, spec: { ...object.spec!, replicas } });
+    },
+
+    async scaleSlot({ target, deployment, replicas }: SlotRef & { replicas: number }): Promise<void> {
+      await scaleDeployment(kube, target, deployment, replicas);
+    },
+
+    /** Deletes a slot's Deployment, unless the live Service selects its pods: what serves traffic is never deleted. */
+    async deleteSlot({ target, deployment: name }: SlotRef): Promise<{ deleted: boolean }> {
+      const [deployment, service] = await Promise.all([readDeployment(kube, target, name), readService(kube, target, target.service)]);
+      if (deployment === undefined) return { deleted: false };
+      const selector = service?.spec?.selector;
+      if (selects(selector, deployment.spec?.template?.metadata?.labels)) {
+        throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${target.namespace}/${target.service} selects ${JSON.stringify(selector)}, the pods of Deployment ${name}: it serves live traffic, so it was not deleted`);
+      }
+      return { deleted: await deleteDeployment(kube, target, name) };
+    },
+
+    /**
+     * Waits until a slot's Deployment has rolled out. With `restoreReplicas` (a
+     * rollback), a slot scaled to 0 is scaled back first, and one ready pod is
+     * enough: traffic can go back as soon as something serves it.
+     */
+    async waitForRollout({ target, deployment: name, replicas, restoreReplicas, timeoutMs }: RolloutInput): Promise<RolloutReport> {
+      let restored = false;
+      const slot = slotWatch(target, name);
+      return waitFor(kube, pollMs, `rollout of ${name}`, timeoutMs, slot, async (reads) => {
+        const deployment = slot.seen(await mustReadFrom(reads, target, name, ErrorTypes.RolloutFailed));
+        const available = deployment.status?.availableReplicas ?? 0;
+        if (restoreReplicas !== undefined && !restored && (deployment.spec?.replicas ?? 1) === 0) {
+          await scaleDeployment(kube, target, name, restoreReplicas);
+          restored = true;
+          return { done: false, progress: { ready: 0, total: restoreReplicas } };
+        }
+        if (replicas !== undefined && deployment.spec?.replicas !== replicas) return { done: false, progress: { ready: available, total: replicas } };
+        // Until the controller has seen this generation, its current ReplicaSet may be the previous one's.
+        if ((deployment.status?.observedGeneration ?? 0) < (deployment.metadata?.generation ?? 1)) {
+          return { done: false, progress: { ready: available, total: deployment.spec?.replicas ?? 1 } };
+        }
+        const state = rolloutState(deployment, await deploymentPods(reads, deployment, true));
+        if (restoreReplicas !== undefined) return { done: state.ready >= 1, progress: { ready: state.ready, total: state.total } };
+        if (state.failure !== undefined) throw nonRetryable(ErrorTypes.RolloutFailed, state.failure);
+        return { done: state.done, progress: { ready: state.ready, total: state.total } };
+      }, ErrorTypes.RolloutTimeout);
+    },
+  };
+}

@@ -1,0 +1,32 @@
+// The names a release is found by: the task queue, the workflow type, workflow
+// ids and release ids, and the search attributes. Each is built and parsed here
+// only, so the worker, the client and the tests agree on them.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const TASK_QUEUE = 'bluegreen';
+export const WORKFLOW_TYPE = 'release';
+
+/** Memo key of who started a release (as the client that started it said). */
+export const STARTED_BY_MEMO = 'startedBy';
+
+/** One release per model service at a time: the id names the service. */
+export const releaseWorkflowId = (namespace: string, service: string): string => `bluegreen/${namespace}/${service}`;
+
+/** A release id names one run of a workflow: `<workflowId>/<runId>`. */
+export const releaseIdOf = (workflowId: string, runId: string): string => `${workflowId}/${runId}`;
+
+/** The workflow id and run id of a release id. */
+export function parseReleaseId(releaseId: string): { workflowId: string; runId: string } {
+  const at = releaseId.lastIndexOf('/');
+  return { workflowId: releaseId.slice(0, at), runId: releaseId.slice(at + 1) };
+}
+
+/** The task queue of a cluster's releases: one queue per cluster when clusters are named. */
+export const taskQueueFor = (queue: string, cluster: string | undefined): string => (cluster ? `${queue}-${cluster}` : queue);
+
+export const searchAttributes = {
+  model: defineSearchAttributeKey('BluegreenModel', SearchAttributeType.KEYWORD),
+  namespace: defineSearchAttributeKey('BluegreenNamespace', SearchAttributeType.KEYWORD),
+  phase: defineSearchAttributeKey('BluegreenPhase', SearchAttributeType.KEYWORD),
+  version: defineSearchAttributeKey('BluegreenVersion', SearchAttributeType.KEYWORD),
+} as const;

@@ -1,0 +1,49 @@
+// Comparisons of model answers and the figures checks report: pure, so the
+// verdicts are tested as tables of cases.
+
+/** Longest text of an answer reflected into a check (and so into the history and status). */
+const MAX_REFLECTED = 200;
+
+export const clip = (text: string, max = MAX_REFLECTED): string => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
+
+/** An Open Inference Protocol response as output name -> data. */
+export function v2Outputs(answer: unknown): Record<string, unknown> {
+  const outputs = (answer as { outputs?: { name?: string; data?: unknown }[] } | null)?.outputs;
+  if (!Array.isArray(outputs)) return {};
+  return Object.fromEntries(outputs.map((o) => [o.name ?? '', o.data]));
+}
+
+/** Deep comparison where numbers match within tolerance; the first difference, or undefined. */
+export function compareJson(expected: unknown, actual: unknown, tolerance: number, at: string): string | undefined {
+  const where = at === '' ? 'the answer' : at;
+  if (typeof expected === 'number') {
+    return typeof actual === 'number' && Math.abs(actual - expected) <= tolerance
+      ? undefined
+      : `${where}: expected ${expected} ± ${tolerance}, got ${JSON.stringify(actual)}`;
+  }
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual) || actual.length !== expected.length) {
+      return `${where}: expected ${expected.length} items, got ${Array.isArray(actual) ? actual.length : JSON.stringify(actual)}`;
+    }
+    for (const [i, item] of expected.entries()) {
+      const diff = compareJson(item, actual[i], tolerance, `${at}[${i}]`);
+      if (diff !== undefined) return diff;
+    }
+    return undefined;
+  }
+  if (typeof expected === 'object' && expected !== null) {
+    if (typeof actual !== 'object' || actual === null) return `${where}: expected an object, got ${JSON.stringify(actual)}`;
+    for (const [key, value] of Object.entries(expected)) {
+      const diff = compareJson(value, (actual as Record<string, unknown>)[key], tolerance, at === '' ? key : `${at}.${key}`);
+      if (diff !== undefined) return diff;
+    }
+    return undefined;
+  }
+  return expected === actual ? undefined : `${where}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`;
+}
+
+/** The p-th percentile (0 < p <= 100) of sorted values, by nearest rank. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
+}

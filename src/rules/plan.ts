@@ -1,0 +1,140 @@
+// The plan: which slot is live (adopted by the live Service's selector), the
+// candidate built from it, and every state of the cluster a release must not
+// start from. Pure: preflight reads the namespace and calls planRelease.
+import type { V1Deployment, V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
+import type { Plan, Selector } from '../release/plan.js';
+import type { ReleaseSpec } from '../release/spec.js';
+import { otherSlot, type Slot } from '../release/status.js';
+import {
+  MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL, deploymentName, previewServiceName, slotSelector, type Target,
+} from '../release/target.js';
+import {
+  DEFAULT_PORT, candidateDeployment, containerServicePorts, copyPorts, servicePortFor, servingContainer,
+} from './objects.js';
+import { RefusedError } from './refused.js';
+import { selectedSlot, selects, show } from './selectors.js';
+
+export interface Observed {
+  /** the live Service, if it exists */
+  service?: V1Service;
+  preview?: V1Service;
+  /** every Deployment and Service of the namespace: adoption and cross-selection are judged against them */
+  deployments: readonly V1Deployment[];
+  services: readonly V1Service[];
+}
+
+/**
+ * The candidate's Deployment name: the live one's with its slot word flipped
+ * (`model-deploy-blue` -> `model-deploy-green`), else Bluegreen's own.
+ */
+export function candidateName(t: Target, liveName: string | undefined, liveSlot: Slot | undefined): string {
+  const slot = liveSlot === undefined ? 'blue' : otherSlot(liveSlot);
+  if (liveName === undefined || liveSlot === undefined) return deploymentName(t, slot);
+  const parts = liveName.split('-');
+  const at = parts.lastIndexOf(liveSlot);
+  if (at < 0) return deploymentName(t, slot) === liveName ? `${liveName}-${slot}` : deploymentName(t, slot);
+  parts[at] = slot;
+  return parts.join('-');
+}
+
+/** Whether an object carries Bluegreen's labels for this model service. */
+export const isBluegreens = (obj: { metadata?: { labels?: Selector } } | undefined, t: Target): boolean =>
+  obj?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY && obj.metadata.labels[SERVICE_LABEL] === t.service;
+
+type Live = NonNullable<Plan['live']>;
+
+/** The live slot: the one Deployment whose pods the live Service selects; none (a first release) when there is no Service. */
+function adoptLive(t: Target, service: V1Service | undefined, deployments: readonly V1Deployment[]): { live: Live; deployment: V1Deployment } | undefined {
+  const ns = t.namespace;
+  const names = deployments.map((d) => d.metadata?.name ?? '');
+  if (service === undefined) {
+    const present = (['blue', 'green'] as const).map((s) => deploymentName(t, s)).filter((n) => names.includes(n));
+    if (present.length === 0) return undefined;
+    throw new RefusedError(`Service ${ns}/${t.service} does not exist but ${present.map((n) => `Deployment ${ns}/${n}`).join(' and ')} does: delete the leftover or create the Service that selects it`);
+  }
+  const slot = selectedSlot(service, t.slotLabel);
+  if (typeof slot !== 'string') throw new RefusedError(`Service ${ns}/${t.service} cannot be released into: ${slot.problem}`);
+  const selector = service.spec?.selector ?? {};
+  const matches = deployments.filter((d) => selects(selector, d.spec?.template?.metadata?.labels));
+  if (matches.length !== 1) {
+    throw new RefusedError(matches.length === 0
+      ? `Service ${ns}/${t.service} selects ${show(selector)} but no Deployment's pod template carries those labels (Deployments here: ${names.join(', ') || 'none'})`
+      : `Service ${ns}/${t.service} selects ${show(selector)}, which matches the pods of several Deployments (${matches.map((d) => d.metadata?.name ?? '?').join(', ')}): exactly one must serve it`);
+  }
+  const found = matches[0]!;
+  return { deployment: found, live: { slot, deployment: found.metadata?.name ?? '', selector, replicas: found.spec?.replicas ?? 1, adopted: !isBluegreens(found, t) } };
+}
+
+/** Refuses a candidate name or labels that something in the namespace already has. */
+function refuseClashes(t: Target, name: string, selector: Selector, live: Live | undefined, deployments: readonly V1Deployment[]): void {
+  const ns = t.namespace;
+  if (name.length > 253) throw new RefusedError(`the candidate Deployment's name "${name}" is longer than 253 characters`);
+  const leftover = deployments.find((d) => d.metadata?.name === name);
+  if (leftover !== undefined) {
+    throw new RefusedError(`Deployment ${ns}/${name} (version ${leftover.metadata?.labels?.[VERSION_LABEL] ?? 'unknown'}) exists beside the live ${live?.slot ?? 'nothing'} slot: a leftover of an earlier release; delete it and start again`);
+  }
+  const clash = deployments.filter((d) => selects(selector, d.spec?.template?.metadata?.labels)).map((d) => d.metadata?.name);
+  if (clash.length > 0) {
+    throw new RefusedError(`Deployment ${clash.map((n) => `${ns}/${n}`).join(', ')} already runs pods with the candidate's labels ${show(selector)}: the Services would send them traffic; delete or relabel it first`);
+  }
+}
+
+/**
+ * A Service that already selects the live pods (a metrics Service on `app: model`)
+ * keeps what it had; one that would gain the candidate's pods only is another
+ * service's traffic, sent to pods not verified yet.
+ */
+function refuseCrossing(t: Target, services: readonly V1Service[], podLabels: Selector | undefined, liveLabels: Selector | undefined): void {
+  const previewName = previewServiceName(t);
+  const crossing = services.filter((s) => s.metadata?.name !== t.service && s.metadata?.name !== previewName
+    && selects(s.spec?.selector, podLabels) && !selects(s.spec?.selector, liveLabels));
+  if (crossing.length === 0) return;
+  const list = crossing.map((s) => `${s.metadata?.name} ${show(s.spec?.selector)}`).join(', ');
+  throw new RefusedError(`the candidate's pods would also be selected by Service ${list} in ${t.namespace}, which is not ${t.service}'s: it would send them traffic before they are verified; give the release its own labels (template.metadata.labels) or narrow that Service's selector`);
+}
+
+/** The preview Service's selector before the release (null: none); a preview that is not Bluegreen's is refused. */
+function previewBefore(t: Target, preview: V1Service | undefined): Selector | null {
+  if (preview === undefined) return null;
+  if (!isBluegreens(preview, t)) {
+    throw new RefusedError(`Service ${t.namespace}/${previewServiceName(t)} exists and is not Bluegreen's preview for ${t.service} (labels ${show(preview.metadata?.labels)}): Bluegreen does not take over a Service it did not create; rename or delete it, or release under another service name`);
+  }
+  return preview.spec?.selector ?? {};
+}
+
+/** The replicas the candidate serves with: the spec's, else the live Deployment's, else 1. */
+function servingReplicas(spec: ReleaseSpec, live: Live | undefined): number {
+  const replicas = spec.replicas ?? live?.replicas ?? 1;
+  if (spec.previewReplicas !== undefined && spec.previewReplicas > replicas) {
+    throw new RefusedError(`previewReplicas (${spec.previewReplicas}) is more than the ${replicas} replicas the candidate serves with${spec.replicas === undefined ? ` (the live Deployment's)` : ''}`);
+  }
+  return replicas;
+}
+
+/** Decides the slots, adopts the live Deployment and builds the candidate, or refuses with a reason. */
+export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): Plan {
+  const { service, preview, deployments, services } = observed;
+  const adopted = adoptLive(t, service, deployments);
+  const live = adopted?.live;
+  const candidateSlot = live === undefined ? 'blue' : otherSlot(live.slot);
+  const candidateSelector = live === undefined ? slotSelector(t, candidateSlot) : { ...live.selector, [t.slotLabel]: candidateSlot };
+  const name = candidateName(t, live?.deployment, live?.slot);
+  refuseClashes(t, name, candidateSelector, live, deployments);
+  if (adopted === undefined && spec.template === undefined && spec.image === undefined) {
+    throw new RefusedError(`a first release of ${t.namespace}/${t.service} needs an image or a template: there is no live Deployment to take the pod template from`);
+  }
+  const replicas = servingReplicas(spec, live);
+  const object = candidateDeployment(spec, t, {
+    name, slot: candidateSlot, selector: candidateSelector, base: spec.template ?? adopted?.deployment.spec?.template,
+  }, spec.previewReplicas ?? replicas);
+  refuseCrossing(t, services, object.spec?.template.metadata?.labels, adopted?.deployment.spec?.template?.metadata?.labels);
+  const before = previewBefore(t, preview);
+  const serving = servingContainer(object.spec?.template as V1PodTemplateSpec, spec.container);
+  const servingPort = spec.port ?? serving.ports?.[0]?.containerPort ?? DEFAULT_PORT;
+  const ports = service === undefined ? containerServicePorts(serving, servingPort) : copyPorts(service.spec?.ports ?? []);
+  return {
+    oldSlot: live?.slot, candidateSlot, live,
+    candidate: { slot: candidateSlot, deployment: name, selector: candidateSelector },
+    replicas, object, previewBefore: before, ports, port: servicePortFor(ports, serving, servingPort),
+  };
+}

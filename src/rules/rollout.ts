@@ -1,0 +1,85 @@
+// Judgments over a slot's pods: whether a rollout is done or failed, which pods
+// a Deployment runs, and what a Service's EndpointSlices hold.
+import type { V1Deployment, V1EndpointSlice, V1Pod, V1PodStatus, V1ReplicaSet } from '@kubernetes/client-node';
+
+/** A pod that serves: Ready, and not on its way out. */
+export const isReadyPod = (pod: V1Pod): boolean => pod.metadata?.deletionTimestamp === undefined
+  && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+/**
+ * Container states that no waiting cures. ErrImagePull (a registry's 429) and
+ * CreateContainerConfigError (a Secret created a moment later) are not here: the
+ * kubelet retries both, and the rollout timeout bounds them.
+ */
+export const FATAL_WAIT_REASONS = ['ImagePullBackOff', 'InvalidImageName', 'CrashLoopBackOff'];
+
+export interface RolloutState {
+  done: boolean;
+  ready: number;
+  total: number;
+  failure?: string;
+}
+
+/** Where a Deployment's rollout stands, from the Deployment and the pods of its current ReplicaSet. */
+export function rolloutState(deployment: V1Deployment, pods: readonly { metadata?: { name?: string }; status?: V1PodStatus }[]): RolloutState {
+  const total = deployment.spec?.replicas ?? 1;
+  const status = deployment.status ?? {};
+  const ready = status.availableReplicas ?? 0;
+  const name = deployment.metadata?.name ?? 'deployment';
+  for (const pod of pods) {
+    for (const cs of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+      const reason = cs.state?.waiting?.reason;
+      if (reason !== undefined && FATAL_WAIT_REASONS.includes(reason)) {
+        const message = cs.state?.waiting?.message;
+        return { done: false, ready, total, failure: `pod ${pod.metadata?.name} container ${cs.name}: ${reason}${message ? ` (${message})` : ''}` };
+      }
+    }
+  }
+  const stalled = status.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
+  if (stalled !== undefined) return { done: false, ready, total, failure: `${name}: ProgressDeadlineExceeded (${stalled.message ?? 'no progress'})` };
+  const observed = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1);
+  const done = observed && (status.updatedReplicas ?? 0) === total && ready >= total && (status.replicas ?? 0) === total;
+  return { done, ready, total };
+}
+
+export interface EndpointsState {
+  /** ready endpoints that are pods of the wanted Deployment */
+  ready: number;
+  /** endpoints (ready or not) of any other pod or address */
+  strangers: string[];
+}
+
+/**
+ * Which pods a Service's EndpointSlices hold, judged by pod ownership (not by
+ * labels a pod may lack). An endpoint in a slice without ports (the Service's
+ * targetPort names a port the pod lacks) receives no traffic: it is not ready.
+ */
+export function endpointsState(slices: readonly V1EndpointSlice[], ownPods: ReadonlySet<string>): EndpointsState {
+  let ready = 0;
+  const strangers: string[] = [];
+  for (const slice of slices) {
+    const routed = (slice.ports ?? []).length > 0;
+    for (const ep of slice.endpoints ?? []) {
+      const pod = ep.targetRef?.kind === 'Pod' ? ep.targetRef.name ?? '' : '';
+      if (!ownPods.has(pod)) strangers.push(pod || (ep.addresses ?? []).join(','));
+      else if (routed && ep.conditions?.ready !== false) ready += 1;
+    }
+  }
+  return { ready, strangers };
+}
+
+const ownedBy = (obj: { metadata?: { ownerReferences?: { uid: string; controller?: boolean }[] } }, uids: ReadonlySet<string>): boolean =>
+  (obj.metadata?.ownerReferences ?? []).some((o) => o.controller === true && uids.has(o.uid));
+
+/**
+ * Of `pods`, those a Deployment runs through one of `sets` (its current
+ * revision's only, with `current`): by ownership (pod -> ReplicaSet ->
+ * Deployment), so a pod that merely carries the same labels never counts.
+ */
+export function podsOwnedBy(deployment: V1Deployment, pods: V1Pod[], sets: V1ReplicaSet[], current = false): V1Pod[] {
+  const revision = deployment.metadata?.annotations?.['deployment.kubernetes.io/revision'];
+  const owned = sets.filter((rs) => ownedBy(rs, new Set([deployment.metadata?.uid ?? '']))
+    && (!current || revision === undefined || rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] === revision));
+  const uids = new Set(owned.map((rs) => rs.metadata?.uid ?? ''));
+  return pods.filter((p) => ownedBy(p, uids));
+}

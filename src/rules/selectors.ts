@@ -1,0 +1,30 @@
+// Selectors and the slots they name: small pure judgments over labels.
+import type { V1Service } from '@kubernetes/client-node';
+import type { Selector } from '../release/plan.js';
+import type { Slot } from '../release/status.js';
+
+export const asSlot = (value: string | undefined): Slot | undefined => (value === 'blue' || value === 'green' ? value : undefined);
+export const show = (selector: Selector | undefined): string => JSON.stringify(selector ?? {});
+
+/** True when every label of a non-empty selector is on `labels` (an empty selector selects no pod of a Service). */
+export function selects(selector: Selector | undefined, labels: Selector | undefined): boolean {
+  const entries = Object.entries(selector ?? {});
+  return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
+}
+
+export const sameSelector = (a: Selector | undefined, b: Selector | undefined): boolean => {
+  const ea = Object.entries(a ?? {});
+  return ea.length === Object.keys(b ?? {}).length && ea.every(([k, v]) => b?.[k] === v);
+};
+
+/** The slot a Service selects, or a reason it selects none we know. */
+export function selectedSlot(service: V1Service, slotLabel: string): Slot | { problem: string } {
+  const value = service.spec?.selector?.[slotLabel];
+  const slot = asSlot(value);
+  if (slot !== undefined) return slot;
+  return {
+    problem: value === undefined
+      ? `its selector ${show(service.spec?.selector)} has no "${slotLabel}" label (is slotLabel right? existing setups use env or color)`
+      : `its selector has ${slotLabel}=${value}; expected blue or green`,
+  };
+}

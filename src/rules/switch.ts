@@ -1,0 +1,64 @@
+// The switch's decision, from what was read at once: the live Service, the
+// Deployment traffic moves to, and every pod and ReplicaSet the new selector
+// matches. The proof: after the patch the Service would select ready pods of
+// that Deployment and nothing else.
+import type { V1Deployment, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import { ErrorTypes } from '../release/errors.js';
+import type { SlotPlan } from '../release/plan.js';
+import type { Target } from '../release/target.js';
+import { isReadyPod, podsOwnedBy } from './rollout.js';
+import { sameSelector } from './selectors.js';
+
+export type SwitchDecision =
+  /** the Service already selects `to` */
+  | { action: 'none' }
+  /** a first release: create the live Service */
+  | { action: 'create' }
+  /** the guarded patch from `from`'s selector to `to`'s */
+  | { action: 'patch' }
+  /** a switch back that finds nothing to move back: left as it is */
+  | { action: 'leave'; detail: string }
+  | { action: 'refuse'; type: string; message: string };
+
+export interface SwitchSeen {
+  target: Target;
+  from?: SlotPlan;
+  to: SlotPlan;
+  /** a rollback: a Service that no longer selects `from` is left alone */
+  back?: boolean;
+  service?: V1Service;
+  toDeployment: V1Deployment;
+  matching: { pods: V1Pod[]; sets: V1ReplicaSet[] };
+}
+
+export function decideSwitch({ target, from, to, back, service, toDeployment, matching }: SwitchSeen): SwitchDecision {
+  const where = `Service ${target.namespace}/${target.service}`;
+  const current = service?.spec?.selector;
+  if (service === undefined && from !== undefined) {
+    if (back) return { action: 'leave', detail: `${where} is gone; nothing to switch back` };
+    return { action: 'refuse', type: ErrorTypes.SelectorConflict, message: `${where} is gone; expected it to select ${JSON.stringify(from.selector)}` };
+  }
+  if (sameSelector(current, to.selector)) return { action: 'none' };
+  if (service !== undefined && !sameSelector(current, from?.selector)) {
+    if (back) return { action: 'leave', detail: `${where} selects ${JSON.stringify(current)}, not the candidate; left as it is` };
+    return {
+      action: 'refuse', type: ErrorTypes.SelectorConflict,
+      message: `${where} changed under the release: expected it to select ${JSON.stringify(from?.selector ?? null)}, found ${JSON.stringify(current ?? null)}; not overwritten`,
+    };
+  }
+  const own = new Set(podsOwnedBy(toDeployment, matching.pods, matching.sets));
+  const strangers = matching.pods.filter((p) => !own.has(p)).map((p) => p.metadata?.name);
+  if (strangers.length > 0) {
+    return {
+      action: 'refuse', type: ErrorTypes.SwitchRefused,
+      message: `not switched: the selector ${JSON.stringify(to.selector)} would also select pods that are not Deployment ${to.deployment}'s (${strangers.slice(0, 5).join(', ')})`,
+    };
+  }
+  if (![...own].some(isReadyPod)) {
+    return {
+      action: 'refuse', type: ErrorTypes.SwitchRefused,
+      message: `not switched: the selector ${JSON.stringify(to.selector)} matches no ready pod of Deployment ${to.deployment}; the Service would have no endpoints`,
+    };
+  }
+  return service === undefined ? { action: 'create' } : { action: 'patch' };
+}

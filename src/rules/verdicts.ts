@@ -1,0 +1,48 @@
+// The verdicts of verification's measured checks, from what was measured:
+// latency percentiles against their bounds, and shadow agreement against its
+// minimum. The requests are sent by activities/model-checks.ts.
+import type { ReleaseSpec } from '../release/spec.js';
+import type { CheckResult } from '../release/status.js';
+import { clip, percentile } from './compare.js';
+
+type Latency = NonNullable<ReleaseSpec['verify']['latency']>;
+type Shadow = NonNullable<ReleaseSpec['verify']['shadow']>;
+
+/** Latencies (ms, any order) and errors of `latency.requests` requests, judged against the spec's percentile bounds. */
+export function latencyVerdict(latency: Latency, latencies: readonly number[], errors: readonly string[]): CheckResult {
+  const times = [...latencies].sort((a, b) => a - b);
+  const over = `over ${latency.requests} requests at concurrency ${latency.concurrency}`;
+  if (errors.length > 0) return { name: 'latency', ok: false, detail: clip(`${errors.length} of ${latency.requests} requests failed ${over}; first: ${errors[0]}`) };
+  const figures = ([[50, latency.p50Ms], [95, latency.p95Ms], [99, latency.p99Ms]] as const)
+    .filter(([, bound]) => bound !== undefined)
+    .map(([p, bound]) => ({ p, value: percentile(times, p), bound: bound! }));
+  const ok = figures.every((f) => f.value <= f.bound);
+  const worst = figures.find((f) => f.value > f.bound) ?? figures[figures.length - 1]!;
+  const detail = `${figures.map((f) => `p${f.p} ${f.value} ms ${f.value <= f.bound ? '<=' : '>'} ${f.bound}`).join(', ')} ${over}`;
+  return { name: 'latency', ok, detail, value: worst.value, bound: `p${worst.p} <= ${worst.bound} ms` };
+}
+
+export interface ShadowTally {
+  inputs: number;
+  compared: number;
+  agreed: number;
+  /** inputs the live model did not answer, left out */
+  liveFailed: number;
+  /** the first disagreements */
+  examples: string[];
+}
+
+/** The rate of agreeing outputs against shadow.minAgreement. */
+export function shadowVerdict(shadow: Shadow, tally: ShadowTally): CheckResult {
+  const { inputs, compared, agreed, liveFailed, examples } = tally;
+  const bound = `>= ${shadow.minAgreement}`;
+  if (compared === 0) return { name: 'shadow agreement', ok: false, detail: `nothing compared: the live model answered none of ${inputs} inputs`, bound };
+  const rate = agreed / compared;
+  const skipped = liveFailed > 0 ? ` (${liveFailed} inputs the live model did not answer are left out)` : '';
+  const head = `${agreed} of ${compared} outputs agree: ${(rate * 100).toFixed(1)}% ${rate >= shadow.minAgreement ? '>=' : '<'} ${(shadow.minAgreement * 100).toFixed(1)}%${skipped}`;
+  return {
+    name: 'shadow agreement', ok: rate >= shadow.minAgreement, value: Number(rate.toFixed(4)), bound,
+    detail: clip(examples.length === 0 ? head : `${head}; first disagreements: ${examples.join('; ')}`, 600),
+    ...(examples.length > 0 ? { examples } : {}),
+  };
+}
