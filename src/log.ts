@@ -19,7 +19,8 @@ export function formatLog(format: LogFormat, level: LogLevel, message: string, m
     const rest = Object.keys(fields).length === 0 ? '' : ` ${JSON.stringify(fields)}`;
     return `${at.toISOString()} ${level} ${message}${releaseId === undefined ? '' : ` [${releaseId}]`}${rest}`;
   }
-  return JSON.stringify({ time: at.toISOString(), level, message, ...(releaseId === undefined ? {} : { releaseId }), ...fields }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  const line = { time: at.toISOString(), level, message, ...(releaseId === undefined ? {} : { releaseId }), ...fields };
+  return JSON.stringify(line, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 /** The SDK's logger (workflow, activity and worker logs), writing our lines to stdout. */

@@ -92,7 +92,9 @@ export function installRuntime(env: NodeJS.ProcessEnv = process.env): string | u
   const bindAddress = metricsAddress(env);
   Runtime.install({
     logger: runtimeLogger(logFormat(env)),
-    ...(bindAddress === undefined ? {} : { telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } } }),
+    ...(bindAddress === undefined ? {} : {
+      telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, useSecondsForDurations: true } } },
+    }),
   });
   return bindAddress;
 }

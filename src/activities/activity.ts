@@ -20,8 +20,8 @@ function namespaceOf(input: unknown): string | undefined {
 
 /** 401, 403 and 422 are answers a retry will not change. */
 export function classify(err: unknown): unknown {
-  if (err instanceof KubeError && (err.code === 401 || err.code === 403 || err.code === 422)) return nonRetryable(ErrorTypes.KubernetesRejected, err.message);
-  return err;
+  const final = err instanceof KubeError && (err.code === 401 || err.code === 403 || err.code === 422);
+  return final ? nonRetryable(ErrorTypes.KubernetesRejected, err.message) : err;
 }
 
 /** Wraps every activity of a table (see the file's comment). */

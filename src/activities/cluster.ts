@@ -26,12 +26,14 @@ export interface Kube {
  * Scale). One Agent per API server and credentials keeps connections alive.
  */
 function reuseConnections(config: KubeConfig): void {
-  const patched = config as unknown as { createDispatcher?: (cluster: { server?: string } | null, options: Record<string, unknown>) => unknown };
+  type CreateDispatcher = (cluster: { server?: string } | null, options: Record<string, unknown>) => unknown;
+  const patched = config as unknown as { createDispatcher?: CreateDispatcher };
   const create = patched.createDispatcher?.bind(config);
   if (create === undefined) return;
   const agents = new Map<string, unknown>();
   patched.createDispatcher = (cluster, options) => {
-    const key = JSON.stringify([cluster?.server, ...['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'].map((k) => String(options[k] ?? ''))]);
+    const credentials = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'].map((k) => String(options[k] ?? ''));
+    const key = JSON.stringify([cluster?.server, ...credentials]);
     if (!agents.has(key)) agents.set(key, create(cluster, options));
     return agents.get(key);
   };
@@ -113,8 +115,10 @@ export async function observe(kube: Kube, t: Target): Promise<Observed> {
   const namespace = t.namespace;
   const [service, preview, deployments, services] = await Promise.all([
     readService(kube, t, t.service), readService(kube, t, previewServiceName(t)),
-    freshShared(kube, `Deployments ${namespace}`, () => read(`list Deployments in ${namespace}`, () => kube.apps.listNamespacedDeployment({ namespace }))),
-    freshShared(kube, `Services ${namespace}`, () => read(`list Services in ${namespace}`, () => kube.core.listNamespacedService({ namespace }))),
+    freshShared(kube, `Deployments ${namespace}`, () =>
+      read(`list Deployments in ${namespace}`, () => kube.apps.listNamespacedDeployment({ namespace }))),
+    freshShared(kube, `Services ${namespace}`, () =>
+      read(`list Services in ${namespace}`, () => kube.core.listNamespacedService({ namespace }))),
   ]);
   return { service, preview, deployments: deployments.items, services: services.items };
 }
@@ -154,7 +158,8 @@ export function freshShared<T>(kube: Kube, key: string, load: () => Promise<T>):
 /** Server-side apply under our field manager: creates or updates in one idempotent call. `dryRun` asks the API server to judge it only. */
 export async function apply<T extends V1Deployment | V1Service>(kube: Kube, object: T, dryRun = false): Promise<T> {
   const step = `${dryRun ? 'dry-run ' : ''}apply ${object.kind} ${object.metadata?.namespace}/${object.metadata?.name}`;
-  return call(step, () => kube.objects.patch(object, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
+  const dryRunAll = dryRun ? 'All' : undefined;
+  return call(step, () => kube.objects.patch(object, undefined, dryRunAll, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
 }
 
 export async function readDeployment(kube: Kube, t: Pick<Target, 'namespace'>, name: string): Promise<V1Deployment | undefined> {
@@ -178,9 +183,12 @@ export async function deploymentPods(reads: Reads, deployment: V1Deployment, cur
 export function apiReads(kube: Kube, namespace: string): Reads {
   return {
     deployment: (name) => readDeployment(kube, { namespace }, name),
-    pods: async (selector) => (await read('list pods by selector', () => kube.core.listNamespacedPod({ namespace, labelSelector: labelSelector(selector) }))).items,
-    replicaSets: async (selector) => (await read('list ReplicaSets by selector', () => kube.apps.listNamespacedReplicaSet({ namespace, labelSelector: labelSelector(selector) }))).items,
-    endpointSlices: async (service) => (await read(`list EndpointSlices of ${service}`, () => kube.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` }))).items,
+    pods: async (selector) => (await read('list pods by selector', () =>
+      kube.core.listNamespacedPod({ namespace, labelSelector: labelSelector(selector) }))).items,
+    replicaSets: async (selector) => (await read('list ReplicaSets by selector', () =>
+      kube.apps.listNamespacedReplicaSet({ namespace, labelSelector: labelSelector(selector) }))).items,
+    endpointSlices: async (service) => (await read(`list EndpointSlices of ${service}`, () =>
+      kube.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` }))).items,
   };
 }
 
@@ -233,7 +241,10 @@ export async function deleteServiceOf(kube: Kube, t: Target, name: string, ours:
 export async function patchSelector(kube: Kube, t: Target, from: Selector, to: Selector): Promise<'switched' | 'conflict'> {
   try {
     await kube.core.patchNamespacedService(
-      { name: t.service, namespace: t.namespace, fieldManager: FIELD_MANAGER, body: [{ op: 'test', path: '/spec/selector', value: from }, { op: 'replace', path: '/spec/selector', value: to }] },
+      {
+        name: t.service, namespace: t.namespace, fieldManager: FIELD_MANAGER,
+        body: [{ op: 'test', path: '/spec/selector', value: from }, { op: 'replace', path: '/spec/selector', value: to }],
+      },
       setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
     );
     return 'switched';
@@ -249,7 +260,9 @@ export async function readService(kube: Kube, t: Target, name: string): Promise<
 }
 
 /** What a Service's EndpointSlices hold, judged against the pods a Deployment runs. */
-export async function serviceEndpoints(reads: Reads, service: string, deployment: V1Deployment): Promise<EndpointsState & { podsReady: number }> {
+export async function serviceEndpoints(
+  reads: Reads, service: string, deployment: V1Deployment,
+): Promise<EndpointsState & { podsReady: number }> {
   const [slices, pods] = await Promise.all([reads.endpointSlices(service), deploymentPods(reads, deployment)]);
   const podsReady = pods.filter(isReadyPod).length;
   return { ...endpointsState(slices, new Set(pods.map((p) => p.metadata?.name ?? ''))), podsReady };

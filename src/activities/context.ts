@@ -29,7 +29,9 @@ export interface ActivityContext {
   pollMs: number;
 }
 
-export const contextOf = (deps: ActivityDeps): ActivityContext => ({ deps, kube: deps.kube, fetch: deps.fetch ?? fetch, pollMs: deps.pollMs ?? 500 });
+export const contextOf = (deps: ActivityDeps): ActivityContext => ({
+  deps, kube: deps.kube, fetch: deps.fetch ?? fetch, pollMs: deps.pollMs ?? 500,
+});
 
 export const nonRetryable = (type: string, message: string) => ApplicationFailure.nonRetryable(message, type);
 
@@ -45,7 +47,8 @@ export function guardEndpoints(deps: ActivityDeps, spec: ReleaseSpec, t: Target)
   const own = [t.service, previewServiceName(t)].flatMap((n) => [`${n}.${t.namespace}.svc`, `${n}.${t.namespace}.svc.cluster.local`]);
   const allowed = deps.allowedEndpointHosts ?? [];
   const endpoints: [string, string | undefined][] = [
-    ['verify.endpoint', spec.verify.endpoint], ['verify.liveEndpoint', spec.verify.liveEndpoint], ['monitor.endpoint', spec.monitor.endpoint],
+    ['verify.endpoint', spec.verify.endpoint], ['verify.liveEndpoint', spec.verify.liveEndpoint],
+    ['monitor.endpoint', spec.monitor.endpoint],
     ...(spec.monitor.analysis ?? []).map((a, i): [string, string | undefined] => [
       `monitor.analysis[${i}].provider.prometheus.address`, 'prometheus' in a.provider ? a.provider.prometheus.address : undefined,
     ]),

@@ -73,7 +73,9 @@ async function healthWithRetries(spec: ReleaseSpec, options: ProbeOptions): Prom
  * Every golden request: the expected values within tolerance, and (given the
  * model's signature) each output's name, datatype and shape.
  */
-async function goldenChecks(spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fetch, base: string, signature?: Signature): Promise<CheckResult[]> {
+async function goldenChecks(
+  spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fetch, base: string, signature?: Signature,
+): Promise<CheckResult[]> {
   const checks: CheckResult[] = [];
   for (const [i, request] of spec.verify.requests.entries()) {
     const name = `request ${request.name ?? i}`;
@@ -157,7 +159,8 @@ async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fe
       // Labels (strings, booleans) must be equal, numbers within the tolerance.
       const diff = candidate.ok ? compareJson(liveData, candidateData, shadow.tolerance, '') : candidate.error;
       if (diff === undefined) tally.agreed += 1;
-      else disagree(`${name} ${output}: ${candidate.ok ? `live ${JSON.stringify(liveData)}, candidate ${JSON.stringify(candidateData)}` : diff}`);
+      else if (!candidate.ok) disagree(`${name} ${output}: ${diff}`);
+      else disagree(`${name} ${output}: live ${JSON.stringify(liveData)}, candidate ${JSON.stringify(candidateData)}`);
     }
   }
   return shadowVerdict(shadow, tally);

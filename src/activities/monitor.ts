@@ -42,7 +42,9 @@ function resumeWindow(spec: ReleaseSpec, metrics: readonly Metric[]): Window {
 }
 
 /** One measurement's value: a Prometheus query's, or the fraction of the probe's checks that passed. */
-async function measureOnce(fetch: Fetch, metric: Metric, args: QueryArgs, probe: () => Promise<CheckResult[]>): Promise<{ value: number | string; query?: string }> {
+async function measureOnce(
+  fetch: Fetch, metric: Metric, args: QueryArgs, probe: () => Promise<CheckResult[]>,
+): Promise<{ value: number | string; query?: string }> {
   if ('prometheus' in metric.provider) {
     const { address, query } = metric.provider.prometheus;
     const rendered = renderQuery(query, args);
@@ -60,7 +62,10 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       const t = targetOf(spec);
       guardEndpoints(deps, spec, t);
       const endpoint = spec.monitor.endpoint ?? await serviceUrl(kube, t, t.service, port ?? spec.port ?? 8080);
-      const args = { model: spec.model, namespace: t.namespace, service: t.service, version: spec.version, slot: slot ?? '', deployment: deployment ?? '' };
+      const args = {
+        model: spec.model, namespace: t.namespace, service: t.service, version: spec.version,
+        slot: slot ?? '', deployment: deployment ?? '',
+      };
       const metrics = monitorMetrics(spec, argoFailureLimit !== true);
       const progress = resumeWindow(spec, metrics);
       const endsAt = progress.startedAt + durationMs(spec.monitor.window);

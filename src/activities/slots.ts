@@ -1,9 +1,8 @@
 // The slots' Deployments: apply the candidate, scale, wait for a rollout, and
 // delete a slot, never one that the live Service selects.
-import type { V1Deployment } from '@kubernetes/client-node';
 import { ErrorTypes } from '../release/errors.js';
-import type { RolloutInput, RolloutReport, SlotRef } from '../release/plan.js';
-import { RELEASE_ANNOTATION, type Target } from '../release/target.js';
+import type { ApplyInput, RolloutInput, RolloutReport, SlotRef } from '../release/plan.js';
+import { RELEASE_ANNOTATION } from '../release/target.js';
 import { rolloutState } from '../rules/rollout.js';
 import { selects } from '../rules/selectors.js';
 import { apply, deleteDeployment, deploymentPods, readDeployment, readService, scaleDeployment } from './cluster.js';
@@ -12,7 +11,7 @@ import { slotWatch, waitFor } from './waits.js';
 
 export function slotActivities({ kube, pollMs }: ActivityContext) {
   return {
-    async applyCandidate({ object, replicas, releaseId }: { target: Target; object: V1Deployment; replicas: number; releaseId: string }): Promise<void> {
+    async applyCandidate({ object, replicas, releaseId }: ApplyInput): Promise<void> {
       const annotations = { ...object.metadata?.annotations, [RELEASE_ANNOTATION]: releaseId };
       await apply(kube, { ...object, metadata: { ...object.metadata, annotations }, spec: { ...object.spec!, replicas } });
     },
@@ -48,7 +47,9 @@ export function slotActivities({ kube, pollMs }: ActivityContext) {
           restored = true;
           return { done: false, progress: { ready: 0, total: restoreReplicas } };
         }
-        if (replicas !== undefined && deployment.spec?.replicas !== replicas) return { done: false, progress: { ready: available, total: replicas } };
+        if (replicas !== undefined && deployment.spec?.replicas !== replicas) {
+          return { done: false, progress: { ready: available, total: replicas } };
+        }
         // Until the controller has seen this generation, its current ReplicaSet may be the previous one's.
         if ((deployment.status?.observedGeneration ?? 0) < (deployment.metadata?.generation ?? 1)) {
           return { done: false, progress: { ready: available, total: deployment.spec?.replicas ?? 1 } };

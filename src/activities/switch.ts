@@ -55,7 +55,8 @@ export function switchActivities({ kube, pollMs }: ActivityContext) {
       const watch = slotWatch(target, to.deployment, target.service, toDeployment);
       const settled = await waitFor(kube, pollMs, `EndpointSlices of ${target.service} holding only ${to.deployment}'s ready pods`, settleMs, watch, async (reads) => {
         const state = await serviceEndpoints(reads, target.service, toDeployment);
-        return { done: state.strangers.length === 0 && state.ready >= Math.max(1, state.podsReady), progress: { ready: state.ready, others: state.strangers.length } };
+        const done = state.strangers.length === 0 && state.ready >= Math.max(1, state.podsReady);
+        return { done, progress: { ready: state.ready, others: state.strangers.length } };
       }, ErrorTypes.SwitchTimeout);
       return { switched: true, detail: `Service ${target.namespace}/${target.service} selects ${JSON.stringify(to.selector)}: ${settled.ready} ready endpoints of ${to.deployment}` };
     },

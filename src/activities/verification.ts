@@ -9,6 +9,8 @@ import { guardEndpoints, mustReadFrom, serviceUrl, type ActivityContext } from '
 import { verifyModel } from './model-checks.js';
 import { heartbeating, sleep, slotWatch, waitFor } from './waits.js';
 
+export interface VerifyInput { spec: ReleaseSpec; slot: Slot; deployment: string; port: number; hasLive?: boolean }
+
 /** How long the preview's EndpointSlices may take to hold the candidate's ready pods. */
 const PREVIEW_WAIT_MS = 2 * 60_000;
 
@@ -19,7 +21,7 @@ export function verificationActivities({ deps, kube, fetch, pollMs }: ActivityCo
      * health, signature and shadow agreement against the live model (when there
      * is one: `hasLive`), golden set, latency.
      */
-    async verifyCandidate({ spec, deployment: name, port, hasLive }: { spec: ReleaseSpec; slot: Slot; deployment: string; port: number; hasLive?: boolean }): Promise<VerificationResult> {
+    async verifyCandidate({ spec, deployment: name, port, hasLive }: VerifyInput): Promise<VerificationResult> {
       const t = targetOf(spec);
       guardEndpoints(deps, spec, t);
       const preview = previewServiceName(t);

@@ -74,8 +74,11 @@ export async function waitFor<T>(
       beat({ since, error: err.message });
     }
     if (Date.now() > deadline) throw nonRetryable(errorType, `${what} not done after ${Math.round(timeoutMs / 1000)}s (last: ${JSON.stringify(last)})`);
-    if (watched) await Promise.race([watch.next(on.touches, Math.min(HEARTBEAT_STEP_MS, deadline - Date.now() + 1)), Context.current().cancelled]);
-    else await sleep(pollMs);
+    if (!watched) await sleep(pollMs);
+    else {
+      const changed = watch.next(on.touches, Math.min(HEARTBEAT_STEP_MS, deadline - Date.now() + 1));
+      await Promise.race([changed, Context.current().cancelled]);
+    }
   }
 }
 

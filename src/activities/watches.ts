@@ -41,7 +41,8 @@ class NamespaceWatch {
 
   constructor(kube: WatchedApis, readonly namespace: string) {
     const { apps, core, discovery } = kube;
-    const inform = <T extends KubernetesObject>(path: string, list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>) =>
+    type List<T> = () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
+    const inform = <T extends KubernetesObject>(path: string, list: List<T>) =>
       makeInformer<KubernetesObject>(kube.config, path, list as never);
     this.informers = {
       Deployment: inform(`/apis/apps/v1/namespaces/${namespace}/deployments`, () => apps.listNamespacedDeployment({ namespace })),
@@ -105,7 +106,8 @@ class NamespaceWatch {
       deployment: async (name) => this.informers.Deployment.get(name, this.namespace) as V1Deployment | undefined ?? api.deployment(name),
       pods: async (selector) => list<V1Pod>('Pod').filter((p) => selects(selector, p.metadata?.labels)),
       replicaSets: async (selector) => list<V1ReplicaSet>('ReplicaSet').filter((rs) => selects(selector, rs.metadata?.labels)),
-      endpointSlices: async (service) => list<V1EndpointSlice>('EndpointSlice').filter((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === service),
+      endpointSlices: async (service) =>
+        list<V1EndpointSlice>('EndpointSlice').filter((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === service),
     };
   }
 

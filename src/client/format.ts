@@ -34,7 +34,8 @@ export function printStatus(s: ReleaseStatus, io: Io): void {
 }
 
 export const who = (r: PastRelease): string => [r.startedBy ? `started by ${r.startedBy}` : undefined, ...r.messages.map((m) => `${m.kind === 'approve' ? 'approved' : 'aborted'} by ${m.by}`)].filter(Boolean).join(', ') || '-';
-export const why = (r: PastRelease): string => r.messages.find((m) => m.kind === 'abort')?.reason ?? r.reason ?? r.messages.find((m) => m.comment)?.comment ?? '';
+export const why = (r: PastRelease): string =>
+  r.messages.find((m) => m.kind === 'abort')?.reason ?? r.reason ?? r.messages.find((m) => m.comment)?.comment ?? '';
 
 /** Columns as wide as their widest cell; the last one is cut to the terminal's width. */
 export function table(io: Io, headers: string[], rows: string[][]): void {

@@ -58,7 +58,9 @@ async function runsOf(client: Client, namespace: string, service: string, limit:
         : wf.status.name.charAt(0) + wf.status.name.slice(1).toLowerCase().replace('_out', 'Out'),
       running: wf.status.name === 'RUNNING',
       startedAt: wf.startTime.toISOString(),
-      ...(wf.closeTime ? { endedAt: wf.closeTime.toISOString(), durationSeconds: Math.round((wf.closeTime.getTime() - wf.startTime.getTime()) / 100) / 10 } : {}),
+      ...(wf.closeTime ? {
+        endedAt: wf.closeTime.toISOString(), durationSeconds: Math.round((wf.closeTime.getTime() - wf.startTime.getTime()) / 100) / 10,
+      } : {}),
       messages: [],
     };
     const startedBy = wf.memo?.[STARTED_BY_MEMO];
@@ -85,7 +87,8 @@ async function runsOf(client: Client, namespace: string, service: string, limit:
       }
       // A Failed release fails its execution, with its result in the failure's details.
       const failure = event.workflowExecutionFailedEventAttributes?.failure?.applicationFailureInfo?.details?.payloads?.[0];
-      const result = decode(event.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0] ?? failure ?? undefined) as ReleaseResult | undefined;
+      const returned = event.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
+      const result = decode(returned ?? failure ?? undefined) as ReleaseResult | undefined;
       if (result?.phase) {
         run.outcome = result.phase;
         if (result.reason) run.reason = result.reason;
@@ -107,7 +110,9 @@ export async function releaseHistory(client: Client, ref: { namespace: string; s
  * label, which the new release sets). Without `version`: the version that was
  * live before the one live now.
  */
-export async function rollbackSpec(client: Client, ref: { namespace: string; service: string }, version?: string): Promise<{ spec: ReleaseSpec; from: PastRelease }> {
+export async function rollbackSpec(
+  client: Client, ref: { namespace: string; service: string }, version?: string,
+): Promise<{ spec: ReleaseSpec; from: PastRelease }> {
   const runs = await runsOf(client, ref.namespace, ref.service, 100);
   const what = `${ref.namespace}/${ref.service}`;
   if (runs.length === 0) throw new UserError(`no release of ${what} found: nothing to roll back to`);

@@ -28,7 +28,8 @@ export function checkLines(status: ReleaseStatus): string[] {
   const verdict = a.ok ? (a.inconclusive === true ? 'INCONCLUSIVE' : 'ok') : 'FAIL';
   lines.push(`analysis  ${verdict}: ${a.runs} runs, ${a.failures} failed`);
   // The default analysis repeats the golden requests: only its failures are news.
-  for (const c of a.checks) if (!c.ok || c.name.startsWith('prometheus ') || c.name.startsWith('probe ')) lines.push(line(' '.repeat(9), c));
+  const shown = (c: CheckResult) => !c.ok || c.name.startsWith('prometheus ') || c.name.startsWith('probe ');
+  for (const c of a.checks.filter(shown)) lines.push(line(' '.repeat(9), c));
   return lines;
 }
 
@@ -60,7 +61,9 @@ const seconds = (ms: number): string => {
 };
 
 /** The lines of one frame, each cut to `width` so the redraw can count them. */
-export function renderFrame(status: ReleaseStatus, steps: RunningStep[], ref: ReleaseRef, now: number, width = 100, note?: string, timelineRows = 8): string[] {
+export function renderFrame(
+  status: ReleaseStatus, steps: RunningStep[], ref: ReleaseRef, now: number, width = 100, note?: string, timelineRows = 8,
+): string[] {
   const entered = [...status.timeline].reverse().find((e) => e.event === 'phase');
   const since = entered === undefined ? '' : ` for ${seconds(now - Date.parse(entered.at))}`;
   const lines = [

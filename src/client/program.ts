@@ -14,7 +14,8 @@ import { loadSpecFile } from '../release/spec-file.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { releaseSpecJsonSchema } from '../release/schema.js';
 import {
-  connectClient, followRelease, hasWorker, listReleases, readStatus, releaseTaskQueue, sendMessage, startRelease, UserError, withSenderIdentities,
+  connectClient, followRelease, hasWorker, listReleases, readStatus, releaseTaskQueue, sendMessage, startRelease, UserError,
+  withSenderIdentities,
 } from './releases.js';
 import { releaseHistory, rollbackSpec } from './history.js';
 import { timelineLine, watchLive } from './live-view.js';
@@ -63,7 +64,10 @@ function validateCommand(program: Command, io: Io): void {
     .addHelpText('after', '\nExample:\n  bluegreen validate -f examples/fraud-v2-every-check.yaml')
     .action((opts: { file: string }) => {
       const spec = loadSpecFile(opts.file);
-      const gates = [spec.approval.beforeSwitch ? 'approval before switch' : undefined, spec.approval.afterSwitch === 'manual' ? 'approval after monitoring' : undefined].filter(Boolean);
+      const gates = [
+        spec.approval.beforeSwitch ? 'approval before switch' : undefined,
+        spec.approval.afterSwitch === 'manual' ? 'approval after monitoring' : undefined,
+      ].filter(Boolean);
       io.out(`${opts.file}: valid`);
       io.out(`  ${spec.namespace}/${spec.service ?? spec.model} version ${spec.version}, image ${spec.image ?? `of the ${spec.template ? 'template' : 'live Deployment'}`}, ${spec.template ? 'its own pod template' : 'the live pod template'}, ${spec.replicas ?? 'the live Deployment\'s (else 1)'} replicas${spec.previewReplicas ? ` (${spec.previewReplicas} while verifying)` : ''}`);
       const checks = [
@@ -87,7 +91,8 @@ function demoCommand(program: Command, _io: Io): void {
       // The local cluster is built by test/cluster, which only a clone has (the package ships dist, examples, deploy).
       const missing = ['examples/demo.sh', 'test/cluster/start.sh', 'scripts/demo-context.mjs'].filter((f) => !existsSync(join(root, f)));
       if (missing.length > 0) throw new UserError(`demo needs a clone of the Bluegreen repository (${missing.join(', ')} not found under ${root}); there, run npm run demo`);
-      const child = spawn('bash', [join(root, 'examples/demo.sh'), ...(opts.once ? ['--once'] : []), ...(opts.context ? ['--context'] : [])], { cwd: root, stdio: 'inherit' });
+      const args = [join(root, 'examples/demo.sh'), ...(opts.once ? ['--once'] : []), ...(opts.context ? ['--context'] : [])];
+      const child = spawn('bash', args, { cwd: root, stdio: 'inherit' });
       // Ctrl-C reaches the demo too (same terminal): it stops what it started, then so do we.
       process.on('SIGINT', () => undefined);
       const code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : 1))));
@@ -146,7 +151,8 @@ function statusCommand(program: Command, io: Io): void {
         if (!FINAL_PHASES.includes(phase)) {
           onInterrupt(opts.namespace, service);
           const pinned = { ...ref, runId: status.releaseId.split('/').at(-1) };
-          phase = (await followRelease(client, pinned, (e) => io.out(`  ${timelineLine(e)}`), 1_000, (note) => io.err(`bluegreen: ${note}`), status.timeline.length)).phase;
+          const onNote = (note: string) => io.err(`bluegreen: ${note}`);
+          phase = (await followRelease(client, pinned, (e) => io.out(`  ${timelineLine(e)}`), 1_000, onNote, status.timeline.length)).phase;
         }
         // Scripts watch for the outcome: only a release that succeeded exits 0.
         if (phase !== 'Succeeded') throw new UserError(`release ${phase}`);
@@ -166,7 +172,9 @@ function approveCommand(program: Command, io: Io): void {
     .addHelpText('after', '\nExample:\n  bluegreen approve fraud -n ml --comment "error rate flat, p95 unchanged" --version v2')
     .action(async (service: string, opts: { namespace: string; comment?: string; by?: string; version?: string; run?: string }) => {
       await withClient(async (client) => {
-        const out = await sendMessage(client, { namespace: opts.namespace, service, runId: opts.run }, { kind: 'approve', by: opts.by ?? cliUser(), comment: opts.comment, version: opts.version });
+        const ref = { namespace: opts.namespace, service, runId: opts.run };
+        const message = { kind: 'approve' as const, by: opts.by ?? cliUser(), comment: opts.comment, version: opts.version };
+        const out = await sendMessage(client, ref, message);
         if (!out.accepted) throw new UserError(`approve not acted on: ${out.entry.detail ?? 'see bluegreen status'}`);
         io.out(`approved: the release of ${opts.namespace}/${service} goes on from ${out.entry.phase}`);
       });
@@ -185,7 +193,8 @@ function abortCommand(program: Command, io: Io): void {
     .addHelpText('after', '\nExample:\n  bluegreen abort fraud -n ml --reason "p95 latency doubled"')
     .action(async (service: string, opts: { namespace: string; reason: string; by?: string; version?: string; run?: string }) => {
       await withClient(async (client) => {
-        const out = await sendMessage(client, { namespace: opts.namespace, service, runId: opts.run }, { kind: 'abort', by: opts.by ?? cliUser(), reason: opts.reason, version: opts.version });
+        const ref = { namespace: opts.namespace, service, runId: opts.run };
+        const out = await sendMessage(client, ref, { kind: 'abort', by: opts.by ?? cliUser(), reason: opts.reason, version: opts.version });
         if (!out.accepted) throw new UserError(`abort not acted on: ${out.entry.detail ?? 'see bluegreen status'}`);
         io.out(`aborted: the release of ${opts.namespace}/${service} is rolling back (was ${out.entry.phase})`);
       });
@@ -206,10 +215,12 @@ function listCommand(program: Command, io: Io): void {
       await withClient(async (client) => {
         const all = !opts.running && (opts.all === true || opts.phase !== undefined);
         const rows = await listReleases(client, { ...opts, all });
-        if (opts.output === 'json') return io.out(JSON.stringify(rows.map((r) => ({ ...r, startTime: r.startTime.toISOString() })), null, 2));
+        const json = rows.map((r) => ({ ...r, startTime: r.startTime.toISOString() }));
+        if (opts.output === 'json') return io.out(JSON.stringify(json, null, 2));
         if (rows.length === 0) return io.out(all ? 'no releases' : 'no running releases');
         table(io, ['NAMESPACE', 'SERVICE', 'VERSION', 'PHASE', 'STARTED'], rows.map((r) => [
-          r.namespace ?? '-', r.workflowId.split('/').at(-1) ?? r.workflowId, r.version ?? '-', r.phase ?? r.status, r.startTime.toISOString().replace(/\.\d+Z$/, 'Z'),
+          r.namespace ?? '-', r.workflowId.split('/').at(-1) ?? r.workflowId, r.version ?? '-', r.phase ?? r.status,
+          r.startTime.toISOString().replace(/\.\d+Z$/, 'Z'),
         ]));
       });
     });
@@ -229,7 +240,8 @@ function historyCommand(program: Command, io: Io): void {
         if (opts.output === 'json') return io.out(JSON.stringify(past, null, 2));
         if (past.length === 0) return io.out(`no releases of ${opts.namespace}/${service}`);
         table(io, ['VERSION', 'OUTCOME', 'STARTED', 'DURATION', 'BY', 'WHY'], past.map((r) => [
-          r.version, r.outcome, r.startedAt.replace(/\.\d+Z$/, 'Z'), r.durationSeconds === undefined ? 'running' : `${r.durationSeconds}s`, who(r), why(r),
+          r.version, r.outcome, r.startedAt.replace(/\.\d+Z$/, 'Z'),
+          r.durationSeconds === undefined ? 'running' : `${r.durationSeconds}s`, who(r), why(r),
         ]));
       });
     });
@@ -260,7 +272,11 @@ function buildProgram(io: Io): Command {
     // Before the commands are added, which inherit both: errors return an exit code, output goes through io.
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text.replace(/\n$/, '')), writeErr: (text) => io.err(text.replace(/\n$/, '')) });
-  for (const add of [validateCommand, demoCommand, schemaCommand, startCommand, statusCommand, approveCommand, abortCommand, listCommand, historyCommand, rollbackCommand]) add(program, io);
+  const commands = [
+    validateCommand, demoCommand, schemaCommand, startCommand, statusCommand, approveCommand, abortCommand, listCommand, historyCommand,
+    rollbackCommand,
+  ];
+  for (const add of commands) add(program, io);
   return program;
 }
 

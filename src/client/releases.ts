@@ -1,7 +1,8 @@
 // What the CLI does, as functions the tests call too.
 import { randomUUID } from 'node:crypto';
 import {
-  Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId,
+  Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { baseTaskQueue, taskQueueFor, temporalConfig, type TemporalConfig } from '../config.js';
@@ -93,6 +94,11 @@ export async function readStatus(client: Client, ref: ReleaseRef): Promise<Relea
   }
 }
 
+/** What the CLI sends: an approve or an abort, as a person gave it. */
+export type OutgoingMessage =
+  | { kind: 'approve'; by: string; comment?: string; version?: string }
+  | { kind: 'abort'; by: string; reason: string; version?: string };
+
 export type MessageOutcome = { accepted: boolean; entry: TimelineEntry; status: ReleaseStatus };
 
 /**
@@ -101,7 +107,7 @@ export type MessageOutcome = { accepted: boolean; entry: TimelineEntry; status: 
  */
 export async function sendMessage(
   client: Client, ref: ReleaseRef,
-  message: { kind: 'approve'; by: string; comment?: string; version?: string } | { kind: 'abort'; by: string; reason: string; version?: string },
+  message: OutgoingMessage,
   timeoutMs = 30_000,
 ): Promise<MessageOutcome> {
   const before = await readStatus(client, ref);
@@ -117,7 +123,8 @@ export async function sendMessage(
   const requestId = randomUUID();
   const version = before.version;
   try {
-    if (message.kind === 'approve') await handle.signal(approveSignal, { by: message.by, requestId, version, ...(message.comment ? { comment: message.comment } : {}) });
+    const comment = message.kind === 'approve' && message.comment ? { comment: message.comment } : {};
+    if (message.kind === 'approve') await handle.signal(approveSignal, { by: message.by, requestId, version, ...comment });
     else await handle.signal(abortSignal, { by: message.by, reason: message.reason, requestId, version });
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UserError(`${what} (run ${pinned.runId}) has ended; nothing sent`);
@@ -144,7 +151,8 @@ const ENDED_UNANSWERED_MS = 20_000;
  * for the end of the release.
  */
 export async function followRelease(
-  client: Client, ref: ReleaseRef, onEntry: (e: TimelineEntry) => void, pollMs = 1_000, onNote: (text: string) => void = () => undefined, seenBefore = 0,
+  client: Client, ref: ReleaseRef, onEntry: (e: TimelineEntry) => void, pollMs = 1_000,
+  onNote: (text: string) => void = () => undefined, seenBefore = 0,
 ): Promise<ReleaseResult> {
   let seen = seenBefore;
   let failingSince: number | undefined;
@@ -191,7 +199,8 @@ export async function releaseResult(handle: WorkflowHandle): Promise<ReleaseResu
     return await handle.result() as ReleaseResult;
   } catch (err) {
     const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
-    if (cause instanceof ApplicationFailure && cause.type === RELEASE_FAILED && cause.details?.[0] !== undefined) return cause.details[0] as ReleaseResult;
+    const failedRelease = cause instanceof ApplicationFailure && cause.type === RELEASE_FAILED ? cause.details?.[0] : undefined;
+    if (failedRelease !== undefined) return failedRelease as ReleaseResult;
     throw err;
   }
 }
@@ -205,9 +214,13 @@ export async function hasWorker(client: Client, taskQueue: string): Promise<bool
   return (answer.pollers ?? []).length > 0;
 }
 
-export interface ReleaseListing { workflowId: string; status: string; model?: string; namespace?: string; version?: string; phase?: string; startTime: Date }
+export interface ReleaseListing {
+  workflowId: string; status: string; model?: string; namespace?: string; version?: string; phase?: string; startTime: Date;
+}
 
-export async function listReleases(client: Client, options: { namespace?: string; model?: string; phase?: string; all?: boolean; limit?: number } = {}): Promise<ReleaseListing[]> {
+export interface ListOptions { namespace?: string; model?: string; phase?: string; all?: boolean; limit?: number }
+
+export async function listReleases(client: Client, options: ListOptions = {}): Promise<ReleaseListing[]> {
   const quoted = (v: string) => `'${v.replaceAll("'", '')}'`;
   const clauses = [`WorkflowType = '${WORKFLOW_TYPE}'`];
   if (!options.all) clauses.push(`ExecutionStatus = 'Running'`);
@@ -247,6 +260,9 @@ export async function withSenderIdentities(client: Client, status: ReleaseStatus
   }
   return {
     ...status,
-    timeline: status.timeline.map((e) => (e.requestId !== undefined && identities.has(e.requestId) ? { ...e, identity: identities.get(e.requestId) } : e)),
+    timeline: status.timeline.map((e) => {
+      const identity = e.requestId === undefined ? undefined : identities.get(e.requestId);
+      return identity === undefined ? e : { ...e, identity };
+    }),
   };
 }

@@ -14,7 +14,8 @@ export const statusQuery = defineQuery<ReleaseStatus>('status');
 
 const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
 const optionalText = (v: unknown, max: number): boolean => v === undefined || isText(v, max);
-const present = <K extends string>(key: K, v: unknown): Partial<Record<K, string>> => (v === undefined ? {} : { [key]: v } as Record<K, string>);
+const present = <K extends string>(key: K, v: unknown): Partial<Record<K, string>> =>
+  (v === undefined ? {} : { [key]: v } as Record<K, string>);
 
 /** An approve payload of the right shape, or undefined (recorded as ignored, never a failure). */
 export function asApproval(input: unknown): Approval | undefined {

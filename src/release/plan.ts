@@ -34,6 +34,8 @@ export interface Plan {
 }
 
 export interface SlotRef { target: Target; slot: Slot; deployment: string }
+/** The candidate Deployment as the plan holds it, applied with `replicas` and the release's annotation. */
+export interface ApplyInput { target: Target; object: V1Deployment; replicas: number; releaseId: string }
 export interface RolloutInput extends SlotRef {
   replicas?: number;
   /** a rollback: scale the slot back to this many replicas first if it was scaled to 0 */

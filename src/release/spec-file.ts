@@ -58,7 +58,8 @@ type Template = { metadata?: { labels?: Record<string, unknown> } & Record<strin
 export function templateOfManifest(text: string, file: string): unknown {
   const docs = parseAllDocuments(text, { prettyErrors: false }) as ReturnType<typeof parseAllDocuments>;
   const list = Array.isArray(docs) ? docs : [docs];
-  const objects = list.map((d) => d.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as Manifest | null).filter((o): o is Manifest => o !== null && typeof o === 'object');
+  const objects = list.map((d) => d.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as Manifest | null)
+    .filter((o): o is Manifest => o !== null && typeof o === 'object');
   const deployment = objects.find((o) => o.kind === 'Deployment') ?? objects[0];
   if (deployment === undefined) throw new InvalidSpecError(file, [{ field: 'templateFrom.file', message: `${file} holds no manifest` }]);
   if (deployment.kind === 'PodTemplate') return deployment.template;

@@ -43,8 +43,11 @@ export function judge(metric: Pick<Metric, 'successCondition' | 'failureConditio
   return { phase: 'Inconclusive', value, detail: `${shown}: neither successCondition "${success}" nor failureCondition "${metric.failureCondition}" holds` };
 }
 
+/** What Prometheus answers to an instant query. */
+export interface PrometheusAnswer { status?: string; error?: string; data?: { resultType?: string; result?: unknown } }
+
 /** A Prometheus instant query's answer as its single value, or why there is none. */
-export function prometheusValue(body: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } }): number | string {
+export function prometheusValue(body: PrometheusAnswer): number | string {
   if (body.status !== 'success') return `Prometheus refused the query: ${body.error ?? JSON.stringify(body).slice(0, 100)}`;
   const { resultType, result } = body.data ?? {};
   let raw: unknown;
@@ -62,7 +65,8 @@ export function prometheusValue(body: { status?: string; error?: string; data?: 
 /** A probe's checks as a measurement's value: the fraction that passed, and the first that failed. */
 export function probeValue(checks: readonly CheckResult[]): { value: number; failed?: string } {
   const failed = checks.find((c) => !c.ok);
-  return { value: checks.filter((c) => c.ok).length / checks.length, ...(failed === undefined ? {} : { failed: `${failed.name}: ${failed.detail}` }) };
+  const value = checks.filter((c) => c.ok).length / checks.length;
+  return { value, ...(failed === undefined ? {} : { failed: `${failed.name}: ${failed.detail}` }) };
 }
 
 export interface MetricProgress {
@@ -106,7 +110,8 @@ export function checkOf(metric: Metric, p: MetricProgress): CheckResult {
   const counts = `${p.measurements} measured, ${p.failures} failed (limit ${metric.failureLimit}), ${p.inconclusives} inconclusive (limit ${metric.inconclusiveLimit})`;
   const last = p.last === undefined ? 'not measured yet' : p.last.detail;
   const query = p.last?.query === undefined ? '' : p.provider === 'prometheus' ? `; query ${p.last.query}` : `; ${p.last.query}`;
-  const bound = [metric.successCondition && `success: ${metric.successCondition}`, metric.failureCondition && `failure: ${metric.failureCondition}`].filter(Boolean).join(', ');
+  const conditions = [metric.successCondition && `success: ${metric.successCondition}`, metric.failureCondition && `failure: ${metric.failureCondition}`];
+  const bound = conditions.filter(Boolean).join(', ');
   return {
     name: `${p.provider} ${p.name}`, ok: verdict !== 'Failed' && verdict !== 'Inconclusive',
     detail: clip(`${verdict === 'Running' ? 'passing' : verdict.toLowerCase()}: ${last}${query} (${counts})`, 600),

@@ -5,7 +5,9 @@ import { durationMs } from '../release/duration.js';
 import type { Selector } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import type { Slot } from '../release/status.js';
-import { MANAGED_BY_LABEL, MANAGED_BY, RELEASE_ANNOTATION, SERVICE_LABEL, VERSION_LABEL, ownLabels, type Target } from '../release/target.js';
+import {
+  MANAGED_BY_LABEL, MANAGED_BY, RELEASE_ANNOTATION, SERVICE_LABEL, VERSION_LABEL, ownLabels, type Target,
+} from '../release/target.js';
 import { RefusedError } from './refused.js';
 
 export const DEFAULT_PORT = 8080;
@@ -53,7 +55,8 @@ function mergeEnv(base: readonly V1EnvVar[] | undefined, spec: ReleaseSpec): V1E
 }
 
 function defaultTemplate(spec: ReleaseSpec): V1PodTemplateSpec {
-  return { spec: { containers: [{ name: 'model-server', image: spec.image, ports: [{ name: 'http', containerPort: spec.port ?? DEFAULT_PORT }] }] } };
+  const ports = [{ name: 'http', containerPort: spec.port ?? DEFAULT_PORT }];
+  return { spec: { containers: [{ name: 'model-server', image: spec.image, ports }] } };
 }
 
 /**
@@ -63,7 +66,8 @@ function defaultTemplate(spec: ReleaseSpec): V1PodTemplateSpec {
  * its own labels; everything else in the template is the user's, as given.
  */
 export function candidateDeployment(
-  spec: ReleaseSpec, t: Target, c: { name: string; slot: Slot; selector: Selector; base?: V1PodTemplateSpec }, replicas = spec.previewReplicas ?? spec.replicas ?? 1,
+  spec: ReleaseSpec, t: Target, c: { name: string; slot: Slot; selector: Selector; base?: V1PodTemplateSpec },
+  replicas = spec.previewReplicas ?? spec.replicas ?? 1,
 ): V1Deployment {
   const template: V1PodTemplateSpec = JSON.parse(JSON.stringify(c.base ?? spec.template ?? defaultTemplate(spec))) as V1PodTemplateSpec;
   const container = servingContainer(template, spec.container);
@@ -79,8 +83,10 @@ export function candidateDeployment(
   container.readinessProbe ??= { httpGet: { path: spec.readinessPath, port: servingPort as never }, periodSeconds: 5, failureThreshold: 3 };
 
   const { [RELEASE_ANNOTATION]: _earlier, ...annotations } = template.metadata?.annotations ?? {};
-  const labels = { ...template.metadata?.labels, [SERVICE_LABEL]: t.service, [MANAGED_BY_LABEL]: MANAGED_BY, [VERSION_LABEL]: spec.version, ...c.selector };
-  template.metadata = { ...template.metadata, labels, ...(Object.keys(annotations).length > 0 ? { annotations } : { annotations: undefined }) };
+  const labels = {
+    ...template.metadata?.labels, [SERVICE_LABEL]: t.service, [MANAGED_BY_LABEL]: MANAGED_BY, [VERSION_LABEL]: spec.version, ...c.selector,
+  };
+  template.metadata = { ...template.metadata, labels, annotations: Object.keys(annotations).length > 0 ? annotations : undefined };
   if (template.metadata.annotations === undefined) delete template.metadata.annotations;
   return {
     apiVersion: 'apps/v1',

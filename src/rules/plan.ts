@@ -44,7 +44,9 @@ export const isBluegreens = (obj: { metadata?: { labels?: Selector } } | undefin
 type Live = NonNullable<Plan['live']>;
 
 /** The live slot: the one Deployment whose pods the live Service selects; none (a first release) when there is no Service. */
-function adoptLive(t: Target, service: V1Service | undefined, deployments: readonly V1Deployment[]): { live: Live; deployment: V1Deployment } | undefined {
+function adoptLive(
+  t: Target, service: V1Service | undefined, deployments: readonly V1Deployment[],
+): { live: Live; deployment: V1Deployment } | undefined {
   const ns = t.namespace;
   const names = deployments.map((d) => d.metadata?.name ?? '');
   if (service === undefined) {
@@ -62,7 +64,10 @@ function adoptLive(t: Target, service: V1Service | undefined, deployments: reado
       : `Service ${ns}/${t.service} selects ${show(selector)}, which matches the pods of several Deployments (${matches.map((d) => d.metadata?.name ?? '?').join(', ')}): exactly one must serve it`);
   }
   const found = matches[0]!;
-  return { deployment: found, live: { slot, deployment: found.metadata?.name ?? '', selector, replicas: found.spec?.replicas ?? 1, adopted: !isBluegreens(found, t) } };
+  const live = {
+    slot, deployment: found.metadata?.name ?? '', selector, replicas: found.spec?.replicas ?? 1, adopted: !isBluegreens(found, t),
+  };
+  return { deployment: found, live };
 }
 
 /** Refuses a candidate name or labels that something in the namespace already has. */
@@ -84,7 +89,7 @@ function refuseClashes(t: Target, name: string, selector: Selector, live: Live |
  * keeps what it had; one that would gain the candidate's pods only is another
  * service's traffic, sent to pods not verified yet.
  */
-function refuseCrossing(t: Target, services: readonly V1Service[], podLabels: Selector | undefined, liveLabels: Selector | undefined): void {
+function refuseCrossing(t: Target, services: readonly V1Service[], podLabels?: Selector, liveLabels?: Selector): void {
   const previewName = previewServiceName(t);
   const crossing = services.filter((s) => s.metadata?.name !== t.service && s.metadata?.name !== previewName
     && selects(s.spec?.selector, podLabels) && !selects(s.spec?.selector, liveLabels));

@@ -1,6 +1,6 @@
 // Judgments over a slot's pods: whether a rollout is done or failed, which pods
 // a Deployment runs, and what a Service's EndpointSlices hold.
-import type { V1Deployment, V1EndpointSlice, V1Pod, V1PodStatus, V1ReplicaSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 
 /** A pod that serves: Ready, and not on its way out. */
 export const isReadyPod = (pod: V1Pod): boolean => pod.metadata?.deletionTimestamp === undefined
@@ -21,7 +21,7 @@ export interface RolloutState {
 }
 
 /** Where a Deployment's rollout stands, from the Deployment and the pods of its current ReplicaSet. */
-export function rolloutState(deployment: V1Deployment, pods: readonly { metadata?: { name?: string }; status?: V1PodStatus }[]): RolloutState {
+export function rolloutState(deployment: V1Deployment, pods: readonly Pick<V1Pod, 'metadata' | 'status'>[]): RolloutState {
   const total = deployment.spec?.replicas ?? 1;
   const status = deployment.status ?? {};
   const ready = status.availableReplicas ?? 0;

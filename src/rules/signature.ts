@@ -11,7 +11,9 @@ export function signatureOf(metadata: unknown): Signature | string {
   const m = metadata as { inputs?: unknown; outputs?: unknown } | null;
   const tensors = (list: unknown, what: string): TensorSpec[] | string => {
     if (!Array.isArray(list)) return `the model metadata has no ${what} list`;
-    const bad = list.find((t: Partial<TensorSpec> | null) => typeof t?.name !== 'string' || typeof t.datatype !== 'string' || !Array.isArray(t.shape) || !t.shape.every(Number.isInteger));
+    const isTensor = (t: Partial<TensorSpec> | null) =>
+      typeof t?.name === 'string' && typeof t.datatype === 'string' && Array.isArray(t.shape) && t.shape.every(Number.isInteger);
+    const bad = list.find((t: Partial<TensorSpec> | null) => !isTensor(t));
     if (bad !== undefined) return `the model metadata's ${what} include ${JSON.stringify(bad).slice(0, 80)}, not { name, datatype, shape }`;
     return (list as TensorSpec[]).map(({ name, datatype, shape }) => ({ name, datatype, shape }));
   };

@@ -22,7 +22,9 @@ export function upgradePlan(plan: Plan | LegacyPlan, spec: ReleaseSpec, t: Targe
     live: oldSlot === undefined ? undefined : { ...slotPlan(oldSlot), replicas: spec.replicas ?? 1, adopted: false },
     candidate: slotPlan(candidateSlot),
     replicas: spec.replicas ?? 1,
-    object: candidateDeployment(spec, t, { name: deploymentName(t, candidateSlot), slot: candidateSlot, selector: selector(candidateSlot) }),
+    object: candidateDeployment(spec, t, {
+      name: deploymentName(t, candidateSlot), slot: candidateSlot, selector: selector(candidateSlot),
+    }),
     previewBefore: typeof previewBefore === 'string' ? selector(previewBefore) : previewBefore,
     ports: [{ name: 'http', port, targetPort: 'http' as never }],
     port,

@@ -24,7 +24,9 @@ import type { Activities } from '../activities/index.js';
 import { durationMs } from '../release/duration.js';
 import { ErrorTypes, NON_RETRYABLE, RELEASE_FAILED } from '../release/errors.js';
 import { STARTED_BY_MEMO, releaseIdOf, searchAttributes } from '../release/ids.js';
-import { abortSignal, approveSignal, asAbort, asApproval, describePayload, statusQuery, type Abort, type Approval } from '../release/messages.js';
+import {
+  abortSignal, approveSignal, asAbort, asApproval, describePayload, statusQuery, type Abort, type Approval,
+} from '../release/messages.js';
 import type { Plan, SlotPlan } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { FINAL_PHASES, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
@@ -37,7 +39,9 @@ import { releaseMetrics, type ReleaseMetrics } from './metrics.js';
 const quickOptions: ActivityOptions = {
   startToCloseTimeout: '30s',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 8, nonRetryableErrorTypes: [...NON_RETRYABLE] },
+  retry: {
+    initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 8, nonRetryableErrorTypes: [...NON_RETRYABLE],
+  },
 };
 // A wait's attempt also ends when its worker goes away (a deploy, a crash: the
 // heartbeat times out). That is no failure of the step, so waits have no attempt
@@ -122,11 +126,15 @@ async function deploy(run: Run): Promise<void> {
   const plan = plannedOf(run);
   const candidate = { target, slot: plan.candidateSlot, deployment: plan.candidate.deployment };
   run.compensations.push({ name: `delete candidate Deployment ${candidate.deployment}`, run: () => run.act.undo.deleteSlot(candidate) });
-  await run.act.quick.applyCandidate({ target, object: plan.object, releaseId: status.releaseId, replicas: spec.previewReplicas ?? plan.replicas });
+  const replicas = spec.previewReplicas ?? plan.replicas;
+  await run.act.quick.applyCandidate({ target, object: plan.object, releaseId: status.releaseId, replicas });
   const { previewBefore, ports } = plan;
   run.compensations.push(previewBefore === null
     ? { name: 'remove preview Service', run: () => run.act.undo.removePreview({ target }) }
-    : { name: `point preview back at ${JSON.stringify(previewBefore)}`, run: () => run.act.undo.pointPreview({ target, selector: previewBefore, ports, releaseId: status.releaseId }) });
+    : {
+      name: `point preview back at ${JSON.stringify(previewBefore)}`,
+      run: () => run.act.undo.pointPreview({ target, selector: previewBefore, ports, releaseId: status.releaseId }),
+    });
   // The preview gets exactly the selector the live Service will get, so verification proves it too.
   await run.act.quick.pointPreview({ target, selector: plan.candidate.selector, ports, releaseId: status.releaseId });
   const ready = await run.act.rolloutWait.waitForRollout({ ...candidate, timeoutMs: durationMs(spec.rolloutTimeout) });
@@ -137,7 +145,9 @@ async function verify(run: Run): Promise<void> {
   run.enter('Verifying');
   const plan = plannedOf(run);
   const { status } = run;
-  status.verification = await run.act.verifyWait.verifyCandidate({ spec: run.spec, slot: plan.candidateSlot, deployment: plan.candidate.deployment, port: plan.port, hasLive: plan.live !== undefined });
+  status.verification = await run.act.verifyWait.verifyCandidate({
+    spec: run.spec, slot: plan.candidateSlot, deployment: plan.candidate.deployment, port: plan.port, hasLive: plan.live !== undefined,
+  });
   if (!status.verification.ok) {
     run.metrics.checksFailed('verification', status.verification.checks);
     const failed = status.verification.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
@@ -154,7 +164,9 @@ async function gateBeforeSwitch(run: Run): Promise<void> {
   // Each gate needs its own approval: the one given here must not also pass monitoring.
   if (patched('approval-per-gate')) run.approval = undefined;
   if (approvedInTime) return;
-  if (approval.onTimeout === 'rollback') throw ApplicationFailure.nonRetryable(`no approval within ${approval.timeout} before the switch`, ErrorTypes.ApprovalTimeout);
+  if (approval.onTimeout === 'rollback') {
+    throw ApplicationFailure.nonRetryable(`no approval within ${approval.timeout} before the switch`, ErrorTypes.ApprovalTimeout);
+  }
   run.record('approval timed out', { detail: 'onTimeout is promote: switching' });
 }
 
@@ -178,7 +190,8 @@ async function switchLive(run: Run): Promise<void> {
     run.compensations.push({
       name: `switch live traffic back to ${live.deployment}`,
       run: async () => {
-        await run.act.undoRolloutWait.waitForRollout({ target, slot: live.slot, deployment: live.deployment, restoreReplicas: Math.max(1, live.replicas), timeoutMs: rolloutTimeoutMs });
+        const old = { target, slot: live.slot, deployment: live.deployment };
+        await run.act.undoRolloutWait.waitForRollout({ ...old, restoreReplicas: Math.max(1, live.replicas), timeoutMs: rolloutTimeoutMs });
         const back = await run.act.undo.switchTraffic({
           target, from: candidate, to: live, ports: plan.ports, releaseId: status.releaseId, back: true,
           settleMs: Math.max(SWITCH_BACK_SETTLE_MS, durationMs(spec.switchTimeout)),
@@ -194,7 +207,8 @@ async function switchLive(run: Run): Promise<void> {
       },
     });
   }
-  const input = { target, from: live, to: candidate, ports: plan.ports, releaseId: status.releaseId, settleMs: durationMs(spec.switchTimeout) };
+  const settleMs = durationMs(spec.switchTimeout);
+  const input = { target, from: live, to: candidate, ports: plan.ports, releaseId: status.releaseId, settleMs };
   // Traffic moves in this workflow task; switchTraffic then finds the selector
   // moved and waits for the EndpointSlices (or, if this try failed, switches itself,
   // and reports any refusal). Releases started before replay without it.
@@ -207,12 +221,14 @@ async function switchLive(run: Run): Promise<void> {
 async function monitor(run: Run): Promise<void> {
   const { spec, status } = run;
   const metrics = spec.monitor.analysis?.map((a) => a.name).join(', ');
-  run.enter('Monitoring', `window ${spec.monitor.window}, ${metrics === undefined ? `analysis every ${spec.monitor.interval}` : `analysis: ${metrics || 'none'}`}`);
+  const analysed = metrics === undefined ? `analysis every ${spec.monitor.interval}` : `analysis: ${metrics || 'none'}`;
+  run.enter('Monitoring', `window ${spec.monitor.window}, ${analysed}`);
   status.waitingFor = 'afterSwitch';
   const analysisScope = new CancellationScope();
   const { port, candidate } = plannedOf(run);
   const argoFailureLimit = run.argoFailureLimit ? { argoFailureLimit: true } : {};
-  const analysis = analysisScope.run(() => run.act.monitorWait.monitor({ spec, port, slot: candidate.slot, deployment: candidate.deployment, ...argoFailureLimit }));
+  const input = { spec, port, slot: candidate.slot, deployment: candidate.deployment, ...argoFailureLimit };
+  const analysis = analysisScope.run(() => run.act.monitorWait.monitor(input));
   const first = await Promise.race([
     analysis.then((result) => ({ approved: false as const, result })),
     condition(() => run.approval !== undefined).then(() => ({ approved: true as const })),
@@ -261,23 +277,36 @@ async function waitBeforeDelete(run: Run): Promise<void> {
 async function finalize(run: Run): Promise<void> {
   const live = run.plan?.live;
   if (live === undefined) return;
-  await CancellationScope.nonCancellable(() => run.act.undo.deleteSlot({ target: run.target, slot: live.slot, deployment: live.deployment }));
+  const old = { target: run.target, slot: live.slot, deployment: live.deployment };
+  await CancellationScope.nonCancellable(() => run.act.undo.deleteSlot(old));
   run.record('deleted', { detail: `old slot ${live.slot} (Deployment ${live.deployment}) deleted` });
 }
 
 /** The steps abort may interrupt, in order; finalize follows them. */
 const STEPS = [preflight, deploy, verify, gateBeforeSwitch, switchLive, monitor, waitBeforeDelete];
 
-export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
-  const info = workflowInfo();
-  const status: ReleaseStatus = {
-    releaseId: releaseIdOf(info.workflowId, info.runId),
-    model: String(input?.model ?? ''), namespace: String(input?.namespace ?? ''), version: String(input?.version ?? ''),
-    phase: 'Pending', timeline: [],
-  };
-  const startedBy = info.memo?.[STARTED_BY_MEMO];
-  if (typeof startedBy === 'string') status.startedBy = startedBy;
-  setHandler(statusQuery, () => status);
+/**
+ * The spec as the worker checked it (the worker trusts no client: a spec from
+ * another client or an older CLI is validated), or the field errors.
+ */
+async function checkedSpec(input: ReleaseSpec): Promise<ReleaseSpec | { errors: string }> {
+  if (patched('spec-checked-in-worker')) {
+    // In the worker, outside the sandbox (see checkSpec); the answer is recorded in the history.
+    const checked = await proxyLocalActivities<Activities>(checkingOptions).checkSpec(input);
+    return 'errors' in checked ? { errors: checked.errors } : checked.spec ?? input;
+  }
+  // Releases started before that validate in the sandbox, as they did; only they load the schema.
+  const { InvalidSpecError, formatFieldError, validateSpec } = await import(/* webpackMode: "eager" */ '../release/validate.js');
+  try {
+    return validateSpec(input);
+  } catch (err) {
+    if (!(err instanceof InvalidSpecError)) throw err;
+    return { errors: err.errors.map(formatFieldError).join('; ') };
+  }
+}
+
+/** The status, its timeline and phase, kept as the release moves. */
+function tracking(status: ReleaseStatus) {
   const record = (event: string, more: Partial<TimelineEntry> = {}): void => {
     const entry = { at: new Date().toISOString(), phase: status.phase, event, ...more };
     status.timeline.push(entry);
@@ -291,29 +320,26 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
     record('phase', detail === undefined ? {} : { detail });
     upsertSearchAttributes([{ key: searchAttributes.phase, value: phase }]);
   };
-  const invalid = (errors: string): ReleaseResult => {
-    status.reason = `invalid release spec: ${errors}`;
-    enter('Failed', 'nothing in the cluster was changed');
-    return failed();
-  };
+  return { record, enter, metrics };
+}
 
-  // The worker trusts no client: a spec from another client or an older CLI is
-  // validated, and an invalid one ends the release with the field errors.
-  let spec: ReleaseSpec;
-  if (patched('spec-checked-in-worker')) {
-    // In the worker, outside the sandbox (see checkSpec); the answer is recorded in the history.
-    const checked = await proxyLocalActivities<Activities>(checkingOptions).checkSpec(input);
-    if ('errors' in checked) return invalid(checked.errors);
-    spec = checked.spec ?? input;
-  } else {
-    // Releases started before that validate in the sandbox, as they did; only they load the schema.
-    const { InvalidSpecError, formatFieldError, validateSpec } = await import(/* webpackMode: "eager" */ '../release/validate.js');
-    try {
-      spec = validateSpec(input);
-    } catch (err) {
-      if (!(err instanceof InvalidSpecError)) throw err;
-      return invalid(err.errors.map(formatFieldError).join('; '));
-    }
+export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
+  const info = workflowInfo();
+  const status: ReleaseStatus = {
+    releaseId: releaseIdOf(info.workflowId, info.runId),
+    model: String(input?.model ?? ''), namespace: String(input?.namespace ?? ''), version: String(input?.version ?? ''),
+    phase: 'Pending', timeline: [],
+  };
+  const startedBy = info.memo?.[STARTED_BY_MEMO];
+  if (typeof startedBy === 'string') status.startedBy = startedBy;
+  setHandler(statusQuery, () => status);
+  const { record, enter, metrics } = tracking(status);
+
+  const spec = await checkedSpec(input);
+  if ('errors' in spec) {
+    status.reason = `invalid release spec: ${spec.errors}`;
+    enter('Failed', 'nothing in the cluster was changed');
+    return failed(status);
   }
   // What the status shows comes from the spec now, defaults included (a raw input may leave out the namespace).
   Object.assign(status, { model: spec.model, namespace: spec.namespace, version: spec.version });
@@ -334,103 +360,112 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
 
   // `work` holds everything abort may interrupt; aborting cancels it.
   const work = new CancellationScope();
-  let abortRequest: Abort | undefined;
-  let deleting = false;
-
-  setHandler(approveSignal, (payload: unknown) => {
-    const msg = asApproval(payload);
-    if (msg === undefined) return record('approve', { accepted: false, detail: `ignored: invalid payload ${describePayload(payload)}` });
-    const { by, requestId, comment } = msg;
-    if (msg.version !== undefined && msg.version !== spec.version) {
-      return record('approve', { by, requestId, accepted: false, detail: `ignored: meant for version ${msg.version}; this release is ${spec.version}` });
-    }
-    if (spec.approval.notByStarter && by === status.startedBy) {
-      return record('approve', { by, requestId, accepted: false, detail: `ignored: ${by} started this release, and approval.notByStarter asks for someone else` });
-    }
-    if (status.waitingFor === undefined || run.approval !== undefined) {
-      const why = run.approval !== undefined ? 'already approved' : `not waiting for approval (phase ${status.phase})`;
-      return record('approve', { by, requestId, accepted: false, detail: `ignored: ${why}` });
-    }
-    run.approval = msg;
-    status.approvedBy = by;
-    const gate = status.waitingFor === 'beforeSwitch' ? 'the gate before the switch' : status.waitingFor === 'analysis' ? 'an inconclusive analysis' : 'monitoring';
-    record('approve', { by, requestId, accepted: true, detail: comment === undefined ? `approved at ${gate}` : `approved at ${gate}: ${comment}` });
-  });
-  setHandler(abortSignal, (payload: unknown) => {
-    const msg = asAbort(payload);
-    if (msg === undefined) return record('abort', { accepted: false, detail: `ignored: invalid payload ${describePayload(payload)}` });
-    const { by, requestId, reason } = msg;
-    if (msg.version !== undefined && msg.version !== spec.version) {
-      return record('abort', { by, requestId, accepted: false, detail: `refused: meant for version ${msg.version}; this release is ${spec.version}` });
-    }
-    if (deleting || FINAL_PHASES.includes(status.phase) || status.phase === 'RollingBack' || abortRequest !== undefined) {
-      const why = deleting ? 'the old slot is being deleted; there is nothing to go back to' : abortRequest !== undefined ? 'already aborting' : `the release is ${status.phase}`;
-      return record('abort', { by, requestId, accepted: false, detail: `refused: ${why}` });
-    }
-    abortRequest = msg;
-    status.abortedBy = by;
-    record('abort', { by, requestId, accepted: true, detail: reason });
-    work.cancel();
-  });
+  const steering: Steering = { deleting: false };
+  setHandler(approveSignal, (payload: unknown) => onApprove(run, payload));
+  setHandler(abortSignal, (payload: unknown) => onAbort(run, steering, work, payload));
 
   try {
     await work.run(async () => {
       for (const step of STEPS) await step(run);
     });
     // An abort accepted while the last step was finishing still rolls back.
-    if (abortRequest !== undefined) throw ApplicationFailure.nonRetryable('aborted', ErrorTypes.Aborted);
+    if (steering.abort !== undefined) throw ApplicationFailure.nonRetryable('aborted', ErrorTypes.Aborted);
   } catch (err) {
     status.waitingFor = undefined;
-    status.reason = abortRequest !== undefined
-      ? `aborted by ${abortRequest.by}: ${abortRequest.reason}`
+    status.reason = steering.abort !== undefined
+      ? `aborted by ${steering.abort.by}: ${steering.abort.reason}`
       : isCancellation(err) ? 'the release was cancelled' : describeFailure(err);
-    return await CancellationScope.nonCancellable(() => rollBack(run.compensations));
+    return await CancellationScope.nonCancellable(() => rollBack(run));
   }
 
   // From here on there is no going back: the old slot goes away.
-  deleting = true;
+  steering.deleting = true;
   try {
     await finalize(run);
   } catch (err) {
     const live = run.plan!.live!;
     status.reason = `the candidate was promoted, but the old slot ${live.slot} (Deployment ${live.deployment}) was not deleted: ${describeFailure(err)}`;
     enter('Failed');
-    return failed();
+    return failed(status);
   }
   enter('Succeeded', `${spec.version} is live in ${status.candidateSlot}`);
-  return result();
+  return resultOf(status);
+}
 
-  async function rollBack(steps: Run['compensations']): Promise<ReleaseResult> {
-    enter('RollingBack', status.reason);
-    const order = [...steps].reverse();
-    for (const [i, step] of order.entries()) {
-      try {
-        await step.run();
-        record('undone', { detail: step.name });
-      } catch (err) {
-        status.reason = `${status.reason}; rollback stopped at "${step.name}": ${describeFailure(err)}`;
-        enter('Failed', `the cluster still needs: ${order.slice(i).map((s) => s.name).join(', ')}`);
-        return failed();
-      }
+/** What the message handlers change besides the status: the abort taken, and whether deletion began. */
+interface Steering { abort?: Abort; deleting: boolean }
+
+/** An approve passes the gate the release waits at; anything else is recorded as ignored, with why. */
+function onApprove(run: Run, payload: unknown): void {
+  const { spec, status, record } = run;
+  const msg = asApproval(payload);
+  if (msg === undefined) return record('approve', { accepted: false, detail: `ignored: invalid payload ${describePayload(payload)}` });
+  const { by, requestId, comment } = msg;
+  const ignored = (why: string) => record('approve', { by, requestId, accepted: false, detail: `ignored: ${why}` });
+  if (msg.version !== undefined && msg.version !== spec.version) return ignored(`meant for version ${msg.version}; this release is ${spec.version}`);
+  if (spec.approval.notByStarter && by === status.startedBy) return ignored(`${by} started this release, and approval.notByStarter asks for someone else`);
+  if (run.approval !== undefined) return ignored('already approved');
+  if (status.waitingFor === undefined) return ignored(`not waiting for approval (phase ${status.phase})`);
+  run.approval = msg;
+  status.approvedBy = by;
+  const gates = { beforeSwitch: 'the gate before the switch', analysis: 'an inconclusive analysis', afterSwitch: 'monitoring' };
+  const gate = gates[status.waitingFor];
+  const detail = comment === undefined ? `approved at ${gate}` : `approved at ${gate}: ${comment}`;
+  record('approve', { by, requestId, accepted: true, detail });
+}
+
+/** An abort cancels `work` (and so rolls back) from any phase before the old slot's deletion; later, it is refused. */
+function onAbort(run: Run, steering: Steering, work: CancellationScope, payload: unknown): void {
+  const { spec, status, record } = run;
+  const msg = asAbort(payload);
+  if (msg === undefined) return record('abort', { accepted: false, detail: `ignored: invalid payload ${describePayload(payload)}` });
+  const { by, requestId, reason } = msg;
+  const refused = (why: string) => record('abort', { by, requestId, accepted: false, detail: `refused: ${why}` });
+  if (msg.version !== undefined && msg.version !== spec.version) return refused(`meant for version ${msg.version}; this release is ${spec.version}`);
+  if (steering.deleting) return refused('the old slot is being deleted; there is nothing to go back to');
+  if (steering.abort !== undefined) return refused('already aborting');
+  if (FINAL_PHASES.includes(status.phase) || status.phase === 'RollingBack') return refused(`the release is ${status.phase}`);
+  steering.abort = msg;
+  status.abortedBy = by;
+  record('abort', { by, requestId, accepted: true, detail: reason });
+  work.cancel();
+}
+
+/** Runs the compensations in reverse; the first that fails ends the release Failed, naming what the cluster still needs. */
+async function rollBack(run: Run): Promise<ReleaseResult> {
+  const { status, enter, record } = run;
+  enter('RollingBack', status.reason);
+  const order = [...run.compensations].reverse();
+  for (const [i, step] of order.entries()) {
+    try {
+      await step.run();
+      record('undone', { detail: step.name });
+    } catch (err) {
+      status.reason = `${status.reason}; rollback stopped at "${step.name}": ${describeFailure(err)}`;
+      enter('Failed', `the cluster still needs: ${order.slice(i).map((s) => s.name).join(', ')}`);
+      return failed(status);
     }
-    enter('RolledBack', status.oldSlot === undefined ? 'nothing of the first release is left' : `live traffic on ${status.oldSlot}`);
-    return result();
   }
+  enter('RolledBack', status.oldSlot === undefined ? 'nothing of the first release is left' : `live traffic on ${status.oldSlot}`);
+  return resultOf(status);
+}
 
-  /**
-   * A Failed release needs a person: the execution fails too (its result in the
-   * failure's details), so Temporal's UI, CLI, metrics and alerts show it as
-   * failed. Releases started before this completed with the result (replay).
-   */
-  function failed(): ReleaseResult {
-    if (patched('failed-release-fails-workflow')) throw ApplicationFailure.create({ message: status.reason ?? 'the release failed', type: RELEASE_FAILED, nonRetryable: true, details: [result()] });
-    return result();
+/**
+ * A Failed release needs a person: the execution fails too (its result in the
+ * failure's details), so Temporal's UI, CLI, metrics and alerts show it as
+ * failed. Releases started before this completed with the result (replay).
+ */
+function failed(status: ReleaseStatus): ReleaseResult {
+  if (patched('failed-release-fails-workflow')) {
+    const message = status.reason ?? 'the release failed';
+    throw ApplicationFailure.create({ message, type: RELEASE_FAILED, nonRetryable: true, details: [resultOf(status)] });
   }
+  return resultOf(status);
+}
 
-  function result(): ReleaseResult {
-    const { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason } = status;
-    return { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason };
-  }
+function resultOf(status: ReleaseStatus): ReleaseResult {
+  const { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason } = status;
+  return { releaseId, phase, oldSlot, candidateSlot, liveSlot, reason };
 }
 
 /** A person-readable reason from an activity or workflow failure. */

@@ -3,7 +3,7 @@
 import { v2Outputs } from '../../rules/compare.js';
 import { outputsAgainstSignature, signatureOf } from '../../rules/signature.js';
 import { getJson, type Fetch } from '../http.js';
-import type { ModelProtocol } from './index.js';
+import type { ModelProtocol } from './protocol.js';
 
 export const openInference = (modelName: string, fetch: Fetch): ModelProtocol => {
   const model = `/v2/models/${encodeURIComponent(modelName)}`;

@@ -1,0 +1,19 @@
+// What a protocol module provides: verification and analysis speak to every
+// model server through this, whatever the server's API.
+import type { Signature } from '../../rules/signature.js';
+
+/** A golden or recorded request as the spec gives it: tensors (v2) or a JSON body (http). */
+export interface ModelRequest { inputs?: unknown; body?: unknown }
+
+export interface ModelProtocol {
+  /** Where a request goes and the JSON it carries. */
+  request(base: string, request: ModelRequest): { url: string; body: unknown };
+  /** The answer as a golden request's `expected` is written against it. */
+  answerOf(answer: unknown): unknown;
+  /** The answer as named outputs, which shadow agreement compares one by one. */
+  outputsOf(answer: unknown): Record<string, unknown>;
+  /** The model's declared signature (or why it has none); undefined for a protocol without one. */
+  signature?(base: string): Promise<Signature | string>;
+  /** An answer against the model's own signature: the first problem, or undefined. */
+  checkAnswer?(answer: unknown, signature: Signature): string | undefined;
+}
