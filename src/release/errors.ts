@@ -11,7 +11,7 @@ export const FAILURES = {
   RolloutFailed: { by: 'activity', meaning: 'the candidate cannot become available (ImagePullBackOff, a crash loop, the progress deadline)' },
   RolloutTimeout: { by: 'activity', meaning: 'the candidate was not available within rolloutTimeout' },
   WaitTimeout: { by: 'activity', meaning: 'another wait (the preview\'s endpoints) did not end within its bound' },
-  VerificationFailed: { by: 'workflow', meaning: 'a verification check failed; each failed check is named with its figure' },
+  VerificationFailed: { by: 'both', meaning: 'a verification check failed (each is named with its figure), or the candidate vanished during it' },
   SelectorConflict: { by: 'activity', meaning: 'the live Service\'s selector changed under the release; it is never overwritten' },
   SwitchRefused: { by: 'activity', meaning: 'the proof before the switch failed: the new selector would match pods of another Deployment, or no ready one' },
   SwitchTimeout: { by: 'activity', meaning: 'the live Service\'s EndpointSlices did not hold only the candidate\'s ready pods within switchTimeout' },
@@ -22,7 +22,7 @@ export const FAILURES = {
   ApprovalTimeout: { by: 'workflow', meaning: 'a gate waited approval.timeout with onTimeout: rollback' },
   Aborted: { by: 'workflow', meaning: 'an abort was accepted while the last step was finishing' },
   ReleaseFailed: { by: 'workflow', meaning: 'the release ended Failed (a person must look); its result is in the failure\'s details' },
-} as const satisfies Record<string, { by: 'activity' | 'workflow'; meaning: string }>;
+} as const satisfies Record<string, { by: 'activity' | 'workflow' | 'both'; meaning: string }>;
 
 export type FailureType = keyof typeof FAILURES;
 
