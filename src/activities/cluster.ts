@@ -111,16 +111,22 @@ async function call<T>(step: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function observe(kube: Kube, t: Target): Promise<Observed> {
-  const namespace = t.namespace;
-  const [service, preview, deployments, services] = await Promise.all([
-    readService(kube, t, t.service), readService(kube, t, previewServiceName(t)),
+/** Every Deployment and Service of a namespace, each list fresh (see freshShared). */
+export async function namespaceObjects(kube: Kube, namespace: string): Promise<{ deployments: V1Deployment[]; services: V1Service[] }> {
+  const [deployments, services] = await Promise.all([
     freshShared(kube, `Deployments ${namespace}`, () =>
       read(`list Deployments in ${namespace}`, () => kube.apps.listNamespacedDeployment({ namespace }))),
     freshShared(kube, `Services ${namespace}`, () =>
       read(`list Services in ${namespace}`, () => kube.core.listNamespacedService({ namespace }))),
   ]);
-  return { service, preview, deployments: deployments.items, services: services.items };
+  return { deployments: deployments.items, services: services.items };
+}
+
+export async function observe(kube: Kube, t: Target): Promise<Observed> {
+  const [service, preview, lists] = await Promise.all([
+    readService(kube, t, t.service), readService(kube, t, previewServiceName(t)), namespaceObjects(kube, t.namespace),
+  ]);
+  return { service, preview, ...lists };
 }
 
 const sharedLists = new WeakMap<Kube, Map<string, { sent?: Promise<unknown>; next?: Promise<unknown> }>>();

@@ -4,8 +4,8 @@ import { ErrorTypes } from '../release/errors.js';
 import type { ApplyInput, RolloutInput, RolloutReport, SlotRef } from '../release/plan.js';
 import { RELEASE_ANNOTATION } from '../release/target.js';
 import { rolloutState } from '../rules/rollout.js';
-import { selects } from '../rules/selectors.js';
-import { apply, deleteDeployment, deploymentPods, readDeployment, readService, scaleDeployment } from './cluster.js';
+import { selects, servicesOnlyOn } from '../rules/selectors.js';
+import { apply, deleteDeployment, deploymentPods, namespaceObjects, readDeployment, readService, scaleDeployment } from './cluster.js';
 import { mustReadFrom, nonRetryable, type ActivityContext } from './context.js';
 import { slotWatch, waitFor } from './waits.js';
 
@@ -22,11 +22,19 @@ export function slotActivities({ kube, pollMs }: ActivityContext) {
 
     /** Deletes a slot's Deployment, unless the live Service selects its pods: what serves traffic is never deleted. */
     async deleteSlot({ target, deployment: name }: SlotRef): Promise<{ deleted: boolean }> {
-      const [deployment, service] = await Promise.all([readDeployment(kube, target, name), readService(kube, target, target.service)]);
+      const [deployment, service, lists] = await Promise.all([
+        readDeployment(kube, target, name), readService(kube, target, target.service), namespaceObjects(kube, target.namespace),
+      ]);
       if (deployment === undefined) return { deleted: false };
       const selector = service?.spec?.selector;
       if (selects(selector, deployment.spec?.template?.metadata?.labels)) {
         throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${target.namespace}/${target.service} selects ${JSON.stringify(selector)}, the pods of Deployment ${name}: it serves live traffic, so it was not deleted`);
+      }
+      // Another Service that selects these pods and no others would be left with no endpoints.
+      const emptied = servicesOnlyOn(deployment, lists.deployments, lists.services);
+      if (emptied.length > 0) {
+        const names = emptied.map((s) => `${s.metadata?.name} ${JSON.stringify(s.spec?.selector)}`).join(', ');
+        throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${names} in ${target.namespace} selects only the pods of Deployment ${name}: deleting it would leave that Service with no endpoints, so it was not deleted; point the Service at the live slot, then delete ${name}`);
       }
       return { deleted: await deleteDeployment(kube, target, name) };
     },
@@ -36,10 +44,11 @@ export function slotActivities({ kube, pollMs }: ActivityContext) {
      * rollback), a slot scaled to 0 is scaled back first, and one ready pod is
      * enough: traffic can go back as soon as something serves it.
      */
-    async waitForRollout({ target, deployment: name, replicas, restoreReplicas, timeoutMs }: RolloutInput): Promise<RolloutReport> {
+    async waitForRollout({ target, deployment: name, replicas, restoreReplicas, minReady, timeoutMs }: RolloutInput): Promise<RolloutReport> {
       let restored = false;
       const slot = slotWatch(target, name);
-      return waitFor(kube, pollMs, `rollout of ${name}`, timeoutMs, slot, async (reads) => {
+      const what = minReady === undefined ? `rollout of ${name}` : `${name} holding the ${minReady} ready pods the switch needs`;
+      return waitFor(kube, pollMs, what, timeoutMs, slot, async (reads) => {
         const deployment = slot.seen(await mustReadFrom(reads, target, name, ErrorTypes.RolloutFailed));
         const available = deployment.status?.availableReplicas ?? 0;
         if (restoreReplicas !== undefined && !restored && (deployment.spec?.replicas ?? 1) === 0) {
@@ -57,7 +66,8 @@ export function slotActivities({ kube, pollMs }: ActivityContext) {
         const state = rolloutState(deployment, await deploymentPods(reads, deployment, true));
         if (restoreReplicas !== undefined) return { done: state.ready >= 1, progress: { ready: state.ready, total: state.total } };
         if (state.failure !== undefined) throw nonRetryable(ErrorTypes.RolloutFailed, state.failure);
-        return { done: state.done, progress: { ready: state.ready, total: state.total } };
+        const done = minReady === undefined ? state.done : state.ready >= minReady;
+        return { done, progress: { ready: state.ready, total: state.total } };
       }, ErrorTypes.RolloutTimeout);
     },
   };

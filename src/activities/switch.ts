@@ -18,14 +18,14 @@ export function switchActivities({ kube, pollMs }: ActivityContext) {
    * and ReplicaSets the new selector matches, all at once, and acts on the decision.
    * Returns the Deployment read, for the wait that follows.
    */
-  async function moveSelector({ target, from, to, ports, releaseId, back }: SwitchInput & { back?: boolean }): Promise<Moved> {
+  async function moveSelector({ target, from, to, ports, releaseId, back, minReady }: SwitchInput & { back?: boolean }): Promise<Moved> {
     // Read together: the switch waits on nothing it does not need.
     const [service, toDeployment, matching] = await Promise.all([
       readService(kube, target, target.service),
       mustRead(kube, target, to.deployment, ErrorTypes.SwitchRefused),
       selectedPods(kube, target, to.selector),
     ]);
-    const decision = decideSwitch({ target, from, to, back, service, toDeployment, matching });
+    const decision = decideSwitch({ target, from, to, back, minReady, service, toDeployment, matching });
     switch (decision.action) {
       case 'leave': return { switched: false, detail: decision.detail };
       case 'refuse': throw nonRetryable(decision.type, decision.message);

@@ -40,6 +40,8 @@ export interface RolloutInput extends SlotRef {
   replicas?: number;
   /** a rollback: scale the slot back to this many replicas first if it was scaled to 0 */
   restoreReplicas?: number;
+  /** before the switch: done once this many pods are ready (the full rollout is not needed) */
+  minReady?: number;
   timeoutMs: number;
 }
 export interface RolloutReport { ready: number; total: number }
@@ -51,5 +53,7 @@ export interface SwitchInput {
   releaseId: string;
   /** how long the live Service may take to hold only `to`'s ready pods after the patch */
   settleMs: number;
+  /** a switch forward: the ready pods of `to` the proof needs (a switch back needs one) */
+  minReady?: number;
 }
 export interface PreviewInput { target: Target; selector: Selector; ports: V1ServicePort[]; releaseId: string }

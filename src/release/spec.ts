@@ -151,6 +151,17 @@ export const ReleaseSpecSchema = z.strictObject({
   rolloutTimeout: duration('1h', 3_600_000).default('10m'),
   /** How long the live Service may take to hold the candidate's endpoints after the switch before it is switched back. */
   switchTimeout: duration('5m', 300_000).default('30s'),
+  switch: z.strictObject({
+    /**
+     * Ready candidate pods traffic may move to: a count, or a share of the
+     * replicas such as "80%" (rounded up). Default: all of them. The switch
+     * waits (up to rolloutTimeout) for that many, then proves it again.
+     */
+    minReady: z.union([
+      z.number().int({ error: 'must be a whole number' }).min(1).max(1000),
+      z.string().regex(/^([1-9][0-9]?|100)%$/, { error: 'must be a count such as 3 or a share such as 80%' }),
+    ], { error: 'must be a count such as 3 or a share such as 80%' }).optional(),
+  }).default({}),
   verify: verify.default({ protocol: 'v2', path: '/predict', requests: [] }),
   approval: z.strictObject({
     beforeSwitch: z.boolean().default(false),
@@ -206,6 +217,9 @@ export const ReleaseSpecSchema = z.strictObject({
   const containers = s.template?.spec.containers ?? [];
   if (s.container !== undefined && s.template !== undefined && !containers.some((c) => c.name === s.container)) {
     ctx.addIssue({ code: 'custom', path: ['container'], input: s.container, message: `must name a container of the template (${containers.map((c) => c.name).join(', ')})` });
+  }
+  if (typeof s.switch.minReady === 'number' && s.replicas !== undefined && s.switch.minReady > s.replicas) {
+    ctx.addIssue({ code: 'custom', path: ['switch', 'minReady'], message: `must be at most replicas (${s.replicas})`, input: s.switch.minReady });
   }
   if (s.previewReplicas !== undefined && s.replicas !== undefined && s.previewReplicas > s.replicas) {
     ctx.addIssue({ code: 'custom', path: ['previewReplicas'], message: `must be between 1 and replicas (${s.replicas})`, input: s.previewReplicas });

@@ -98,6 +98,21 @@ function refuseCrossing(t: Target, services: readonly V1Service[], podLabels?: S
   throw new RefusedError(`the candidate's pods would also be selected by Service ${list} in ${t.namespace}, which is not ${t.service}'s: it would send them traffic before they are verified; give the release its own labels (template.metadata.labels) or narrow that Service's selector`);
 }
 
+/**
+ * A Service besides the live one that selects the live pods but not the
+ * candidate's (it holds the slot label, as the live Service does) would keep
+ * sending its traffic to the old slot after the switch, and be left with no
+ * endpoints when the old slot is deleted.
+ */
+function refuseStranded(t: Target, live: Live, services: readonly V1Service[], liveLabels?: Selector, podLabels?: Selector): void {
+  const previewName = previewServiceName(t);
+  const stranded = services.filter((s) => s.metadata?.name !== t.service && s.metadata?.name !== previewName
+    && selects(s.spec?.selector, liveLabels) && !selects(s.spec?.selector, podLabels));
+  if (stranded.length === 0) return;
+  const list = stranded.map((s) => `${s.metadata?.name} ${show(s.spec?.selector)}`).join(', ');
+  throw new RefusedError(`Service ${list} in ${t.namespace} also selects the live slot's pods (${t.slotLabel}=${live.slot}) but not the candidate's: after the switch it would keep serving ${live.slot}, and deleting ${live.deployment} would leave it with no endpoints; Bluegreen switches one Service per release: select the pods without ${t.slotLabel} (the Service then serves both slots during a release) or give it a Deployment of its own`);
+}
+
 /** The preview Service's selector before the release (null: none); a preview that is not Bluegreen's is refused. */
 function previewBefore(t: Target, preview: V1Service | undefined): Selector | null {
   if (preview === undefined) return null;
@@ -112,6 +127,10 @@ function servingReplicas(spec: ReleaseSpec, live: Live | undefined): number {
   const replicas = spec.replicas ?? live?.replicas ?? 1;
   if (spec.previewReplicas !== undefined && spec.previewReplicas > replicas) {
     throw new RefusedError(`previewReplicas (${spec.previewReplicas}) is more than the ${replicas} replicas the candidate serves with${spec.replicas === undefined ? ` (the live Deployment's)` : ''}`);
+  }
+  const minReady = spec.switch?.minReady;
+  if (typeof minReady === 'number' && minReady > replicas) {
+    throw new RefusedError(`switch.minReady (${minReady}) is more than the ${replicas} replicas the candidate serves with${spec.replicas === undefined ? ` (the live Deployment's)` : ''}`);
   }
   return replicas;
 }
@@ -132,7 +151,10 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   const object = candidateDeployment(spec, t, {
     name, slot: candidateSlot, selector: candidateSelector, base: spec.template ?? adopted?.deployment.spec?.template,
   }, spec.previewReplicas ?? replicas);
-  refuseCrossing(t, services, object.spec?.template.metadata?.labels, adopted?.deployment.spec?.template?.metadata?.labels);
+  const podLabels = object.spec?.template.metadata?.labels;
+  const liveLabels = adopted?.deployment.spec?.template?.metadata?.labels;
+  refuseCrossing(t, services, podLabels, liveLabels);
+  if (live !== undefined) refuseStranded(t, live, services, liveLabels, podLabels);
   const before = previewBefore(t, preview);
   const serving = servingContainer(object.spec?.template as V1PodTemplateSpec, spec.container);
   const servingPort = spec.port ?? serving.ports?.[0]?.containerPort ?? DEFAULT_PORT;

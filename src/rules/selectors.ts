@@ -1,5 +1,5 @@
 // Selectors and the slots they name: small pure judgments over labels.
-import type { V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import type { Selector } from '../release/plan.js';
 import type { Slot } from '../release/status.js';
 
@@ -27,4 +27,14 @@ export function selectedSlot(service: V1Service, slotLabel: string): Slot | { pr
       ? `its selector ${show(service.spec?.selector)} has no "${slotLabel}" label (is slotLabel right? existing setups use env or color)`
       : `its selector has ${slotLabel}=${value}; expected blue or green`,
   };
+}
+
+/**
+ * The Services that select a Deployment's pods and no other Deployment's:
+ * deleting that Deployment would leave them with no endpoints.
+ */
+export function servicesOnlyOn(deployment: V1Deployment, deployments: readonly V1Deployment[], services: readonly V1Service[]): V1Service[] {
+  const labelsOf = (d: V1Deployment) => d.spec?.template?.metadata?.labels;
+  const others = deployments.filter((d) => d.metadata?.name !== deployment.metadata?.name);
+  return services.filter((s) => selects(s.spec?.selector, labelsOf(deployment)) && !others.some((d) => selects(s.spec?.selector, labelsOf(d))));
 }

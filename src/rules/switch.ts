@@ -5,6 +5,7 @@
 import type { V1Deployment, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import { ErrorTypes } from '../release/errors.js';
 import type { SlotPlan } from '../release/plan.js';
+import type { ReleaseSpec } from '../release/spec.js';
 import type { Target } from '../release/target.js';
 import { isReadyPod, podsOwnedBy } from './rollout.js';
 import { sameSelector } from './selectors.js';
@@ -20,18 +21,32 @@ export type SwitchDecision =
   | { action: 'leave'; detail: string }
   | { action: 'refuse'; type: string; message: string };
 
+/**
+ * The ready candidate pods the switch needs (switch.minReady: a count, or a
+ * share of the replicas rounded up; default all). Releases recorded before
+ * the field have no `switch` in their spec.
+ */
+export function minReadyOf(spec: Pick<ReleaseSpec, 'switch'>, replicas: number): number {
+  const wanted = spec.switch?.minReady;
+  if (wanted === undefined) return replicas;
+  if (typeof wanted === 'number') return Math.min(wanted, replicas);
+  return Math.max(1, Math.ceil((Number(wanted.slice(0, -1)) / 100) * replicas));
+}
+
 export interface SwitchSeen {
   target: Target;
   from?: SlotPlan;
   to: SlotPlan;
   /** a rollback: a Service that no longer selects `from` is left alone */
   back?: boolean;
+  /** a switch forward: the ready pods of `to` it needs; a switch back needs one */
+  minReady?: number;
   service?: V1Service;
   toDeployment: V1Deployment;
   matching: { pods: V1Pod[]; sets: V1ReplicaSet[] };
 }
 
-export function decideSwitch({ target, from, to, back, service, toDeployment, matching }: SwitchSeen): SwitchDecision {
+export function decideSwitch({ target, from, to, back, minReady, service, toDeployment, matching }: SwitchSeen): SwitchDecision {
   const where = `Service ${target.namespace}/${target.service}`;
   const current = service?.spec?.selector;
   if (service === undefined && from !== undefined) {
@@ -54,10 +69,17 @@ export function decideSwitch({ target, from, to, back, service, toDeployment, ma
       message: `not switched: the selector ${JSON.stringify(to.selector)} would also select pods that are not Deployment ${to.deployment}'s (${strangers.slice(0, 5).join(', ')})`,
     };
   }
-  if (![...own].some(isReadyPod)) {
+  const ready = [...own].filter(isReadyPod).length;
+  if (ready === 0) {
     return {
       action: 'refuse', type: ErrorTypes.SwitchRefused,
       message: `not switched: the selector ${JSON.stringify(to.selector)} matches no ready pod of Deployment ${to.deployment}; the Service would have no endpoints`,
+    };
+  }
+  if (!back && minReady !== undefined && ready < minReady) {
+    return {
+      action: 'refuse', type: ErrorTypes.SwitchRefused,
+      message: `not switched: ${ready} pods of Deployment ${to.deployment} are ready, and the switch needs ${minReady} (switch.minReady; default all replicas)`,
     };
   }
   return service === undefined ? { action: 'create' } : { action: 'patch' };

@@ -16,6 +16,7 @@
 //   failed-release-fails-workflow  a Failed release fails the execution too
 //   spec-checked-in-worker         the spec is checked by a local activity, not in the sandbox
 //   argo-failure-limit             monitor.failureLimit counts the failures tolerated, as Argo's
+//   full-size-before-switch        a switch the proof refused waits for switch.minReady ready pods, then tries again
 import {
   ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
   proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type ActivityOptions,
@@ -31,6 +32,7 @@ import type { Plan, SlotPlan } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { FINAL_PHASES, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { targetOf, type Target } from '../release/target.js';
+import { minReadyOf } from '../rules/switch.js';
 import { upgradePlan } from './legacy-plan.js';
 import { releaseMetrics, type ReleaseMetrics } from './metrics.js';
 
@@ -208,11 +210,18 @@ async function switchLive(run: Run): Promise<void> {
     });
   }
   const settleMs = durationMs(spec.switchTimeout);
-  const input = { target, from: live, to: candidate, ports: plan.ports, releaseId: status.releaseId, settleMs };
+  // Traffic moves only to the candidate's planned size: pods lost during a long
+  // gate or verification are waited for (rolloutTimeout), never switched onto.
+  const minReady = minReadyOf(spec, replicas);
+  const input = { target, from: live, to: candidate, ports: plan.ports, releaseId: status.releaseId, settleMs, minReady };
   // Traffic moves in this workflow task; switchTraffic then finds the selector
   // moved and waits for the EndpointSlices (or, if this try failed, switches itself,
   // and reports any refusal). Releases started before replay without it.
-  if (patched('switch-in-workflow-task')) await run.act.inTask.switchSelector(input).catch(() => undefined);
+  const inTask = patched('switch-in-workflow-task') ? await run.act.inTask.switchSelector(input).catch(() => undefined) : undefined;
+  if (inTask === undefined && patched('full-size-before-switch')) {
+    const ready = await run.act.rolloutWait.waitForRollout({ ...ref, minReady, timeoutMs: rolloutTimeoutMs });
+    run.record('ready to switch', { detail: `${ready.ready} of ${ready.total} candidate pods ready; the switch needs ${minReady}` });
+  }
   const switched = await run.act.switchWait.switchTraffic(input);
   status.liveSlot = candidate.slot;
   run.record('switched', { detail: switched?.detail ?? `live Service selects ${candidate.slot}` });

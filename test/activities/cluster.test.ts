@@ -268,6 +268,42 @@ describe('adopting a blue-green setup made by hand', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('refuses to switch onto fewer ready candidate pods than switch.minReady, naming the numbers', async () => {
+    const s = spec('short');
+    const t = targetOf(s);
+    await releaseOf(s);
+    const plan = await deployCandidate(spec('short', { version: 'v2', replicas: 3 }), 1);
+    await run(acts.waitForRollout, { ...ref(s, plan), timeoutMs: 60_000 });
+    const failure = await failureOf(run(acts.switchTraffic, { target: t, from: plan.live, to: plan.candidate, ports: plan.ports, releaseId, settleMs: 10_000, minReady: 3 }));
+    expect(failure.type).toBe('SwitchRefused');
+    expect(failure.message).toBe('not switched: 1 pods of Deployment short-green are ready, and the switch needs 3 (switch.minReady; default all replicas)');
+    expect((await readService(kube, t, 'short'))?.spec?.selector).toEqual(plan.live?.selector);
+    // The wait before a switch ends once that many are ready, not at the full rollout only.
+    await run(acts.scaleSlot, { ...ref(s, plan), replicas: 3 });
+    expect(await run(acts.waitForRollout, { ...ref(s, plan), minReady: 3, timeoutMs: 60_000 })).toMatchObject({ ready: 3 });
+  });
+
+  it('refuses a second Service on the live slot in preflight, and never deletes a slot that a Service selects alone', async () => {
+    const s = spec('two-doors');
+    const t = targetOf(s);
+    const first = await releaseOf(s);
+    const grpc = { metadata: { name: 'two-doors-grpc' }, spec: { selector: first.candidate.selector, ports: [{ name: 'grpc', port: 9000 }] } };
+    await kube.core.createNamespacedService({ namespace, body: grpc });
+    const refused = await failureOf(run(acts.inspect, spec('two-doors', { version: 'v2' })));
+    expect(refused.type).toBe('PreflightRefused');
+    expect(refused.message).toContain(`Service two-doors-grpc ${JSON.stringify(first.candidate.selector)} in ${namespace} also selects the live slot's pods (slot=blue) but not the candidate's`);
+    // Preflight passed before the Service was made: the old slot is kept, and says why.
+    await kube.core.deleteNamespacedService({ namespace, name: 'two-doors-grpc' });
+    const plan = await deployCandidate(spec('two-doors', { version: 'v2' }));
+    await kube.core.createNamespacedService({ namespace, body: grpc });
+    await run(acts.waitForRollout, { ...ref(s, plan), timeoutMs: 60_000 });
+    await run(acts.switchTraffic, { target: t, from: plan.live, to: plan.candidate, ports: plan.ports, releaseId, settleMs: 30_000 });
+    const failure = await failureOf(run(acts.deleteSlot, { target: t, slot: 'blue', deployment: 'two-doors-blue' }));
+    expect(failure.type).toBe('SlotIsLive');
+    expect(failure.message).toContain(`Service two-doors-grpc ${JSON.stringify(first.candidate.selector)} in ${namespace} selects only the pods of Deployment two-doors-blue`);
+    expect(await dep('two-doors', 'two-doors-blue')).toBeDefined();
+  });
+
   it('does not delete a Deployment the live Service selects', async () => {
     const s = spec('keep-live');
     const plan = await releaseOf(s);

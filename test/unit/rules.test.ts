@@ -6,6 +6,8 @@ import { candidateDeployment } from '../../src/rules/objects.js';
 import { candidateName, planRelease, type Observed } from '../../src/rules/plan.js';
 import { RefusedError } from '../../src/rules/refused.js';
 import { endpointsState, rolloutState } from '../../src/rules/rollout.js';
+import { servicesOnlyOn } from '../../src/rules/selectors.js';
+import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
 import { compareJson } from '../../src/rules/compare.js';
 import type { Fetch } from '../../src/activities/http.js';
 import { probeModel } from '../../src/activities/model-checks.js';
@@ -60,6 +62,10 @@ describe('planRelease', () => {
     ['slots but no Service', observed({ deployments: [dep('fraud-green', { slot: 'green' })] }), 'does not exist but Deployment ml/fraud-green does'],
     ['a preview Service Bluegreen did not create', observed({ preview: svc('fraud-preview', { app: 'x' }) }), 'Service ml/fraud-preview exists and is not Bluegreen\'s preview for fraud'],
     ['another Service that would select the candidate only', observed({ services: [svc('fraud-eu', { 'bluegreen.dev/service': 'fraud' })] }), 'would also be selected by Service fraud-eu'],
+    ['a second Service on the live slot (it would be left on the old slot, then emptied)',
+      observed({ service: svc('fraud', { app: 'fraud', slot: 'blue' }), deployments: [dep('fraud-blue', { app: 'fraud', slot: 'blue' })], services: [svc('fraud', { app: 'fraud', slot: 'blue' }), svc('fraud-grpc', { app: 'fraud', slot: 'blue' })] }),
+      'Service fraud-grpc {"app":"fraud","slot":"blue"} in ml also selects the live slot\'s pods (slot=blue) but not the candidate\'s: after the switch it would keep serving blue, and deleting fraud-blue would leave it with no endpoints'],
+    ['switch.minReady above the replicas', observed({}), 'switch.minReady (3) is more than the 2 replicas', { switch: { minReady: 3 } }],
   ] as [string, Observed, string, Record<string, unknown>?][])('refuses %s', (_name, o, message, more) => {
     const s = more === undefined ? spec : { ...spec, ...more } as typeof spec;
     expect(() => planRelease(s, t, o)).toThrow(RefusedError);
@@ -218,4 +224,45 @@ describe('long probes heartbeat', () => {
     // Every beat carries the window's progress, which a new worker resumes from.
     expect(details.every((d) => typeof (d as { startedAt?: number })?.startedAt === 'number')).toBe(true);
   }, 30_000);
+});
+
+describe('the switch', () => {
+  it('needs the planned size: all replicas, a count or a share (rounded up) of switch.minReady', () => {
+    expect(minReadyOf({ switch: {} }, 10)).toBe(10);
+    expect(minReadyOf({} as never, 4)).toBe(4); // a spec recorded before the field
+    expect(minReadyOf({ switch: { minReady: 3 } }, 10)).toBe(3);
+    expect(minReadyOf({ switch: { minReady: '80%' } }, 10)).toBe(8);
+    expect(minReadyOf({ switch: { minReady: '50%' } }, 3)).toBe(2);
+    expect(minReadyOf({ switch: { minReady: '1%' } }, 3)).toBe(1);
+  });
+
+  const pod = (name: string, ready: boolean) => ({
+    metadata: { name, ownerReferences: [{ controller: true, uid: 'rs-1', kind: 'ReplicaSet', name: 'rs', apiVersion: 'apps/v1' }] },
+    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  });
+  const seen = (ready: number, total: number, more: { back?: boolean; minReady?: number } = {}) => decideSwitch({
+    target: t, from: { slot: 'blue', deployment: 'fraud-blue', selector: { slot: 'blue' } }, to: { slot: 'green', deployment: 'fraud-green', selector: { slot: 'green' } },
+    service: svc('fraud', { slot: 'blue' }), toDeployment: { metadata: { name: 'fraud-green', uid: 'd-1' } },
+    matching: {
+      pods: Array.from({ length: total }, (_, i) => pod(`p${i}`, i < ready)) as V1Pod[],
+      sets: [{ metadata: { uid: 'rs-1', ownerReferences: [{ controller: true, uid: 'd-1', kind: 'Deployment', name: 'fraud-green', apiVersion: 'apps/v1' }] } }],
+    },
+    ...more,
+  });
+
+  it('refuses to move traffic forward onto fewer ready pods than it needs, naming the numbers; a switch back needs one', () => {
+    expect(seen(2, 10, { minReady: 10 })).toEqual({ action: 'refuse', type: 'SwitchRefused', message: 'not switched: 2 pods of Deployment fraud-green are ready, and the switch needs 10 (switch.minReady; default all replicas)' });
+    expect(seen(10, 10, { minReady: 10 })).toEqual({ action: 'patch' });
+    expect(seen(1, 10, { minReady: 10, back: true })).toEqual({ action: 'patch' });
+    expect(seen(0, 3)).toMatchObject({ action: 'refuse', message: expect.stringContaining('matches no ready pod') });
+  });
+
+  it('finds the Services a deletion would leave with no endpoints', () => {
+    const blue = dep('fraud-blue', { app: 'fraud', slot: 'blue' });
+    const green = dep('fraud-green', { app: 'fraud', slot: 'green' });
+    const services = [svc('fraud', { app: 'fraud', slot: 'green' }), svc('fraud-grpc', { app: 'fraud', slot: 'blue' }), svc('metrics', { app: 'fraud' })];
+    expect(servicesOnlyOn(blue, [blue, green], services).map((s) => s.metadata?.name)).toEqual(['fraud-grpc']);
+    expect(servicesOnlyOn(green, [blue, green], services).map((s) => s.metadata?.name)).toEqual(['fraud']);
+    expect(servicesOnlyOn(green, [green], services).map((s) => s.metadata?.name)).toEqual(['fraud', 'metrics']);
+  });
 });

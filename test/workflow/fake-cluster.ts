@@ -13,7 +13,7 @@ export interface FakeState {
   /** slot the live Service selects; undefined: no Service */
   live?: Slot;
   preview?: Slot;
-  deployments: Partial<Record<Slot, { version: string; replicas: number }>>;
+  deployments: Partial<Record<Slot, { version: string; replicas: number; ready?: number }>>;
 }
 
 export interface FakeCluster {
@@ -28,6 +28,8 @@ export interface FakeCluster {
   /** true once blockOn was used: the release then needs a server of its own (see harness) */
   blocks: boolean;
   analysis: AnalysisResult;
+  /** pods the controller cannot bring back (evicted for good): a wait for them never ends */
+  lostForGood: boolean;
 }
 
 export function fakeCluster(initial: FakeState): FakeCluster {
@@ -54,18 +56,22 @@ export function fakeCluster(initial: FakeState): FakeCluster {
     }
   };
 
-  const moveSelector = (from: Slot | undefined, to: Slot, back?: boolean) => {
+  const readyOf = (slot: Slot) => state.deployments[slot]?.ready ?? state.deployments[slot]?.replicas ?? 0;
+  const moveSelector = (from: Slot | undefined, to: Slot, back?: boolean, minReady?: number) => {
     if (back && state.live !== from && state.live !== to) return { switched: false, detail: `live is ${state.live}; left as it is` };
     if (state.live !== from && state.live !== to) throw ApplicationFailure.nonRetryable(`selector is ${state.live}`, 'SelectorConflict');
     if (state.deployments[to] === undefined || state.deployments[to]!.replicas === 0) {
       throw ApplicationFailure.nonRetryable(`no ready pod of ${to}`, 'SwitchRefused');
+    }
+    if (!back && minReady !== undefined && readyOf(to) < minReady) {
+      throw ApplicationFailure.nonRetryable(`${readyOf(to)} pods of ${to} are ready, and the switch needs ${minReady}`, 'SwitchRefused');
     }
     state.live = to;
     return { switched: true, detail: `live Service selects ${to}` };
   };
 
   const fake: FakeCluster = {
-    state, calls, verifyOk: true, blocks: false,
+    state, calls, verifyOk: true, blocks: false, lostForGood: false,
     analysis: { ok: true, runs: 3, failures: 0, checks: [{ name: 'health', ok: true, detail: 'HTTP 200' }] },
     failOn: (name, message, type, times = Infinity) => { failures.set(name, { message, type, times }); },
     blockOn: (name) => { blocked.add(name); fake.blocks = true; },
@@ -106,11 +112,16 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         await enter('removeService');
         delete state.live;
       },
-      async waitForRollout({ slot, restoreReplicas }) {
-        await enter('waitForRollout', slot);
+      async waitForRollout({ slot, restoreReplicas, minReady }) {
+        await enter('waitForRollout', minReady === undefined ? slot : `${slot} ${minReady} ready`);
         const d = state.deployments[slot];
         if (d === undefined) throw ApplicationFailure.nonRetryable(`no ${slot} slot`, 'RolloutFailed');
         if (restoreReplicas !== undefined && d.replicas === 0) d.replicas = restoreReplicas;
+        // As the controller does: lost pods come back, unless they cannot be scheduled again.
+        if (fake.lostForGood && (d.ready ?? d.replicas) < (minReady ?? d.replicas)) {
+          throw ApplicationFailure.nonRetryable(`${slot} has ${d.ready} of ${d.replicas} ready after 600s`, 'RolloutTimeout');
+        }
+        delete d.ready;
         return { ready: d.replicas, total: d.replicas };
       },
       async scaleSlot({ slot, replicas }) {
@@ -126,13 +137,13 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         delete state.deployments[slot];
         return { deleted: existed };
       },
-      async switchTraffic({ from, to, back }) {
+      async switchTraffic({ from, to, back, minReady }) {
         await enter('switchTraffic', `${from?.slot ?? 'none'}->${to.slot}`);
-        return moveSelector(from?.slot, to.slot, back);
+        return moveSelector(from?.slot, to.slot, back, minReady);
       },
-      async switchSelector({ from, to }) {
+      async switchSelector({ from, to, minReady }) {
         await enter('switchSelector', `${from?.slot ?? 'none'}->${to.slot}`);
-        return moveSelector(from?.slot, to.slot);
+        return moveSelector(from?.slot, to.slot, false, minReady);
       },
       async verifyCandidate() {
         await enter('verifyCandidate');

@@ -18,6 +18,46 @@ const restored = live();
 const approve = { by: 'ana', comment: 'metrics look fine' };
 const abort = { by: 'ben', reason: 'p99 latency regressed' };
 
+describe('a switch onto the candidate\'s planned size only', () => {
+  it('pods lost during the gate are waited for: traffic moves only when all replicas are ready again', async () => {
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 10 } } });
+    const { status } = await runRelease(h, fake, testSpec({ replicas: 10, approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      fake.state.deployments.green!.ready = 2; // eight pods preempted while the gate waited
+      await handle.signal(approveSignal, approve);
+    }, 'full-size-before-switch');
+    expect(status.phase).toBe('Succeeded');
+    const switchAt = fake.calls.indexOf('switchTraffic blue->green');
+    expect(fake.calls.slice(switchAt - 2, switchAt + 1)).toEqual(['switchSelector blue->green', 'waitForRollout green 10 ready', 'switchTraffic blue->green']);
+    expect(status.timeline).toContainEqual(expect.objectContaining({ event: 'ready to switch', detail: '10 of 10 candidate pods ready; the switch needs 10' }));
+  });
+
+  it('a candidate that cannot get its pods back is rolled back without ever taking traffic', async () => {
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 10 } } });
+    fake.lostForGood = true;
+    const { status } = await runRelease(h, fake, testSpec({ replicas: 10, approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      fake.state.deployments.green!.ready = 2;
+      await handle.signal(approveSignal, approve);
+    });
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toContain('green has 2 of 10 ready');
+    expect(fake.calls).not.toContain('switchTraffic blue->green');
+    expect(fake.state.live).toBe('blue');
+  });
+
+  it('switch.minReady lets the switch go on a share of the replicas', async () => {
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 10 } } });
+    const { status } = await runRelease(h, fake, testSpec({ replicas: 10, switch: { minReady: '80%' }, approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      fake.state.deployments.green!.ready = 8;
+      await handle.signal(approveSignal, approve);
+    });
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.calls).not.toContain('waitForRollout green 8 ready');
+  });
+});
+
 describe('a release that goes well', () => {
   it('deploys into the other slot, switches, monitors and deletes the old slot', async () => {
     const fake = fakeCluster(live());
