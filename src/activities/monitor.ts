@@ -81,12 +81,13 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
           count(spec, metric, p, now, value, query);
           beat(progress);
         }
-        const current = analysisResult(metrics, progress.metrics);
-        if (!current.ok || current.inconclusive === true) return current;
+        // Measurements due at the window's end are taken before it is judged ended.
+        const ended = Date.now() >= endsAt;
+        const current = analysisResult(metrics, progress.metrics, ended);
+        if (ended || !current.ok || current.inconclusive === true) return current;
         // Measurements stop at `count`, but the window is the time the release bakes.
         const due = progress.metrics.filter((_, i) => running(i)).map((p) => p.nextAt);
         await sleepBeating(Math.min(endsAt, ...due) - Date.now(), progress);
-        if (Date.now() >= endsAt) return analysisResult(metrics, progress.metrics);
       }
     },
   };

@@ -13,6 +13,7 @@ import { InvalidSpecError, formatFieldError } from '../release/validate.js';
 import { loadSpecFile } from '../release/spec-file.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { releaseSpecJsonSchema } from '../release/schema.js';
+import { analysisWarnings } from '../rules/analysis.js';
 import {
   connectClient, followRelease, hasWorker, listReleases, readStatus, releaseTaskQueue, sendMessage, startRelease, UserError,
   withSenderIdentities,
@@ -77,6 +78,7 @@ function validateCommand(program: Command, io: Io): void {
       ].filter(Boolean).join(', ');
       const analysis = spec.monitor.analysis === undefined ? `every ${spec.monitor.interval}` : `with ${spec.monitor.analysis.map((a) => a.name).join(', ')}`;
       io.out(`  verify ${checks}; monitor ${spec.monitor.window} ${analysis}; ${gates.length ? gates.join(', ') : 'no manual gates'}`);
+      for (const warning of analysisWarnings(spec)) io.err(`warning: ${warning}`);
     });
 }
 
@@ -118,6 +120,7 @@ function startCommand(program: Command, io: Io): void {
     .addHelpText('after', '\nExample:\n  bluegreen start -f examples/release.yaml --wait')
     .action(async (opts: { file: string; wait?: boolean; by?: string }) => {
       const spec = loadSpecFile(opts.file);
+      for (const warning of analysisWarnings(spec)) io.err(`warning: ${warning}`);
       await withClient((client) => launch(io, client, spec, opts.wait === true, opts.by ?? cliUser()));
     });
 }

@@ -26,7 +26,28 @@ export interface Measurement { phase: MeasurementPhase; value?: number; detail: 
 export function monitorMetrics(spec: ReleaseSpec, legacyFailureLimit = false): Metric[] {
   if (spec.monitor.analysis !== undefined) return spec.monitor.analysis;
   const failureLimit = legacyFailureLimit ? Math.max(0, spec.monitor.failureLimit - 1) : spec.monitor.failureLimit;
-  return [{ name: 'golden', provider: { probe: {} }, failureLimit, inconclusiveLimit: 0 }];
+  // The default probe is measured at least once: in a window shorter than the delay, at the window's end.
+  const initialDelay = `${Math.min(durationMs(spec.monitor.initialDelay), durationMs(spec.monitor.window))}ms`;
+  return [{ name: 'golden', provider: { probe: {} }, failureLimit, inconclusiveLimit: 0, initialDelay }];
+}
+
+/** Measurements a metric needs in the window: its count, else one. */
+const needed = (metric: Metric): number => metric.count ?? 1;
+
+/**
+ * What the spec makes certain before anything runs: a metric whose needed
+ * measurements cannot all fall in the monitor window is never a pass (the
+ * release waits for a person). `validate` prints these as warnings.
+ */
+export function analysisWarnings(spec: ReleaseSpec): string[] {
+  const windowMs = durationMs(spec.monitor.window);
+  return (spec.monitor.analysis ?? []).flatMap((m, i) => {
+    const firstMs = durationMs(m.initialDelay ?? spec.monitor.initialDelay);
+    const lastMs = firstMs + (needed(m) - 1) * durationMs(m.interval ?? spec.monitor.interval);
+    if (lastMs <= windowMs) return [];
+    const what = needed(m) === 1 ? 'its first measurement' : `its ${needed(m)} measurements (count)`;
+    return [`monitor.analysis[${i}] (${m.name}): ${what} would end ${lastMs / 1000}s into a monitor window of ${spec.monitor.window}: it is inconclusive and the release waits for a person; lengthen monitor.window or shorten initialDelay, interval or count`];
+  });
 }
 
 /** Argo Rollouts' rules: failureCondition first, then successCondition; with both and neither holding, inconclusive. */
@@ -81,10 +102,12 @@ export interface MetricProgress {
 
 export type Verdict = 'Successful' | 'Failed' | 'Inconclusive' | 'Running';
 
-export function verdictOf(metric: Metric, p: MetricProgress): Verdict {
+/** A metric's verdict; once the window has `ended`, one measured fewer times than it needs is inconclusive, never a pass. */
+export function verdictOf(metric: Metric, p: MetricProgress, ended = false): Verdict {
   if (p.failures > metric.failureLimit) return 'Failed';
   if (p.inconclusives > metric.inconclusiveLimit) return 'Inconclusive';
-  return metric.count !== undefined && p.measurements >= metric.count ? 'Successful' : 'Running';
+  if (metric.count !== undefined && p.measurements >= metric.count) return 'Successful';
+  return ended && p.measurements < needed(metric) ? 'Inconclusive' : 'Running';
 }
 
 export function startProgress(spec: ReleaseSpec, metrics: readonly Metric[], startedAt: number): MetricProgress[] {
@@ -105,10 +128,11 @@ export function count(spec: ReleaseSpec, metric: Metric, p: MetricProgress, now:
 }
 
 /** A metric as a check of the status: its verdict, last measurement and counts. */
-export function checkOf(metric: Metric, p: MetricProgress): CheckResult {
-  const verdict = verdictOf(metric, p);
+export function checkOf(metric: Metric, p: MetricProgress, ended = false): CheckResult {
+  const verdict = verdictOf(metric, p, ended);
   const counts = `${p.measurements} measured, ${p.failures} failed (limit ${metric.failureLimit}), ${p.inconclusives} inconclusive (limit ${metric.inconclusiveLimit})`;
-  const last = p.last === undefined ? 'not measured yet' : p.last.detail;
+  const unmeasured = ended && p.measurements < needed(metric) ? `measured ${p.measurements} of the ${needed(metric)} times it needs within the window` : undefined;
+  const last = unmeasured ?? (p.last === undefined ? 'not measured yet' : p.last.detail);
   const query = p.last?.query === undefined ? '' : p.provider === 'prometheus' ? `; query ${p.last.query}` : `; ${p.last.query}`;
   const conditions = [metric.successCondition && `success: ${metric.successCondition}`, metric.failureCondition && `failure: ${metric.failureCondition}`];
   const bound = conditions.filter(Boolean).join(', ');
@@ -120,15 +144,18 @@ export function checkOf(metric: Metric, p: MetricProgress): CheckResult {
   };
 }
 
-/** The window's result so far: failed if any metric failed, inconclusive (a person decides) if any was. */
-export function analysisResult(metrics: readonly Metric[], progress: readonly MetricProgress[]): AnalysisResult {
-  const verdicts = metrics.map((m, i) => verdictOf(m, progress[i]!));
+/**
+ * The window's result so far (or, `ended`, at its end): failed if any metric
+ * failed, inconclusive (a person decides) if any was.
+ */
+export function analysisResult(metrics: readonly Metric[], progress: readonly MetricProgress[], ended = false): AnalysisResult {
+  const verdicts = metrics.map((m, i) => verdictOf(m, progress[i]!, ended));
   const failed = verdicts.includes('Failed');
   return {
     ok: !failed,
     runs: Math.max(0, ...progress.map((p) => p.measurements)),
     failures: progress.reduce((n, p) => n + p.failures, 0),
-    checks: metrics.map((m, i) => checkOf(m, progress[i]!)),
+    checks: metrics.map((m, i) => checkOf(m, progress[i]!, ended)),
     ...(!failed && verdicts.includes('Inconclusive') ? { inconclusive: true } : {}),
   };
 }

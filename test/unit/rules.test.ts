@@ -8,8 +8,10 @@ import { RefusedError } from '../../src/rules/refused.js';
 import { endpointsState, rolloutState } from '../../src/rules/rollout.js';
 import { servicesOnlyOn } from '../../src/rules/selectors.js';
 import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
+import { analysisWarnings, verdictOf } from '../../src/rules/analysis.js';
 import { compareJson } from '../../src/rules/compare.js';
 import type { Fetch } from '../../src/activities/http.js';
+import type { AnalysisResult } from '../../src/release/status.js';
 import { probeModel } from '../../src/activities/model-checks.js';
 import { validateSpec } from '../../src/release/validate.js';
 import { targetOf } from '../../src/release/target.js';
@@ -264,5 +266,42 @@ describe('the switch', () => {
     expect(servicesOnlyOn(blue, [blue, green], services).map((s) => s.metadata?.name)).toEqual(['fraud-grpc']);
     expect(servicesOnlyOn(green, [blue, green], services).map((s) => s.metadata?.name)).toEqual(['fraud']);
     expect(servicesOnlyOn(green, [green], services).map((s) => s.metadata?.name)).toEqual(['fraud', 'metrics']);
+  });
+});
+
+describe('a monitor window judged at its end', () => {
+  const probeAnswers: Fetch = async (url) => new Response(JSON.stringify(String(url).endsWith('/infer') ? { outputs: [{ name: 'y', data: [0.5] }] } : {}), { status: 200 });
+  const monitorOf = async (monitor: Record<string, unknown>) => {
+    const { MockActivityEnvironment } = await import('@temporalio/testing');
+    const { createActivities } = await import('../../src/activities/index.js');
+    const s = validateSpec({
+      model: 'late', version: 'v2', image: 'x:1', monitor: { window: '1s', interval: '1s', endpoint: 'http://late.default.svc.cluster.local:8080', ...monitor },
+      verify: { requests: [{ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], expected: { y: [0.5] } }] },
+    });
+    const acts = createActivities({ kube: {} as never, fetch: probeAnswers });
+    const result = await new MockActivityEnvironment().run(acts.monitor, { spec: s, port: 8080, argoFailureLimit: true }) as AnalysisResult;
+    return { spec: s, result };
+  };
+
+  it('a metric first due after the window is inconclusive, never a pass, and validate says so before', async () => {
+    const { spec: s, result } = await monitorOf({ analysis: [{ name: 'late', provider: { probe: {} }, initialDelay: '10s' }] });
+    expect(result).toMatchObject({ ok: true, inconclusive: true, runs: 0 });
+    expect(result.checks[0]?.detail).toMatch(/^inconclusive: measured 0 of the 1 times it needs within the window/);
+    expect(analysisWarnings(s)).toEqual(['monitor.analysis[0] (late): its first measurement would end 10s into a monitor window of 1s: it is inconclusive and the release waits for a person; lengthen monitor.window or shorten initialDelay, interval or count']);
+  }, 15_000);
+
+  it('the default probe is measured once even in a window shorter than its initial delay', async () => {
+    const { spec: s, result } = await monitorOf({ initialDelay: '5s' });
+    expect(result).toMatchObject({ ok: true, runs: 1 });
+    expect(result.inconclusive).toBeUndefined();
+    expect(analysisWarnings(s)).toEqual([]);
+  }, 15_000);
+
+  it('a metric with a count it cannot reach in the window is inconclusive', () => {
+    const metric = { name: 'm', provider: { probe: {} }, failureLimit: 0, inconclusiveLimit: 0, count: 3 } as const;
+    const p = { name: 'm', provider: 'probe' as const, measurements: 2, failures: 0, inconclusives: 0, nextAt: 0 };
+    expect(verdictOf(metric, p)).toBe('Running');
+    expect(verdictOf(metric, p, true)).toBe('Inconclusive');
+    expect(verdictOf(metric, { ...p, measurements: 3 }, true)).toBe('Successful');
   });
 });
