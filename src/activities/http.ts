@@ -27,6 +27,15 @@ async function readCapped(res: Response): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * Redirects are never followed: the endpoint allowlist is checked for the
+ * configured URL only, so a candidate could otherwise send the worker anywhere
+ * it reaches, and the answer would land in the history.
+ */
+const isRedirect = (res: Response): boolean => res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400);
+const redirected = (res: Response): string =>
+  `answered HTTP ${res.status} redirecting to ${res.headers.get('location') ?? 'an undisclosed address'}; redirects are not followed (verification stays on the allowed endpoints)`;
+
 export const baseOf = (endpoint: string): string => endpoint.replace(/\/+$/, '');
 
 export type Answer = { ok: true; answer: unknown; latencyMs: number } | { ok: false; error: string };
@@ -41,7 +50,8 @@ export const getJson = (fetch: Fetch, url: string): Promise<Answer> => requestJs
 async function requestJson(fetch: Fetch, method: string, url: string, init: RequestInit): Promise<Answer> {
   const started = performance.now();
   try {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    if (isRedirect(res)) return { ok: false, error: clip(`${method} ${url} ${redirected(res)}`) };
     const text = await readCapped(res);
     if (!res.ok) return { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
     return { ok: true, answer: JSON.parse(text), latencyMs: Math.round(performance.now() - started) };
@@ -53,8 +63,9 @@ async function requestJson(fetch: Fetch, method: string, url: string, init: Requ
 /** GETs a URL and says whether it answered 2xx. */
 export async function getOk(fetch: Fetch, url: string): Promise<{ ok: boolean; detail: string }> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     await res.body?.cancel();
+    if (isRedirect(res)) return { ok: false, detail: `GET ${url} ${redirected(res)}` };
     return { ok: res.ok, detail: `GET ${url} answered HTTP ${res.status}` };
   } catch (err) {
     return { ok: false, detail: `GET ${url} failed: ${errorText(err)}` };

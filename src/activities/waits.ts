@@ -73,7 +73,12 @@ export async function waitFor<T>(
       last = err.message;
       beat({ since, error: err.message });
     }
-    if (Date.now() > deadline) throw nonRetryable(errorType, `${what} not done after ${Math.round(timeoutMs / 1000)}s (last: ${JSON.stringify(last)})`);
+    if (Date.now() > deadline) {
+      // Memory only says when to look: a timeout, like every verdict, is the API server's.
+      const confirmed = watched ? await check(api).catch(() => undefined) : undefined;
+      if (confirmed?.done) return confirmed.progress;
+      throw nonRetryable(errorType, `${what} not done after ${Math.round(timeoutMs / 1000)}s (last: ${JSON.stringify(confirmed?.progress ?? last)})`);
+    }
     if (!watched) await sleep(pollMs);
     else {
       const changed = watch.next(on.touches, Math.min(HEARTBEAT_STEP_MS, deadline - Date.now() + 1));

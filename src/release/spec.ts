@@ -6,6 +6,10 @@ import {
   DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, ENV_VAR_NAME, LABEL_VALUE, QUANTITY, isImageReference, isQualifiedName,
 } from './k8s-names.js';
 import { analysisMetric, latencySpec, shadowSpec } from './model-checks.js';
+import { MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
+
+/** Labels Bluegreen sets on every slot, so none can tell the slots apart. */
+const OWN_LABELS: readonly string[] = [MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL];
 
 const dns1035 = (max: number) =>
   z.string().max(max, { error: `must be at most ${max} characters` }).regex(DNS1035_LABEL, {
@@ -146,11 +150,12 @@ export const ReleaseSpecSchema = z.strictObject({
   port: z.number().int().min(1).max(65535).optional(),
   env: z.array(envVar).max(200).default([]),
   resources: z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() }).optional(),
-  slotLabel: z.string().refine(isQualifiedName, { error: 'must be a label key such as slot, env or example.com/color' }).default('slot'),
+  slotLabel: z.string().refine(isQualifiedName, { error: 'must be a label key such as slot, env or example.com/color' })
+    .refine((k) => !OWN_LABELS.includes(k), { error: `must not be one of Bluegreen's own labels (${OWN_LABELS.join(', ')})` }).default('slot'),
   readinessPath: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /v2/health/ready' }).default('/v2/health/ready'),
   rolloutTimeout: duration('1h', 3_600_000).default('10m'),
   /** How long the live Service may take to hold the candidate's endpoints after the switch before it is switched back. */
-  switchTimeout: duration('5m', 300_000).default('30s'),
+  switchTimeout: duration('5m', 300_000).refine((s) => (parseDuration(s) ?? 1_000) >= 1_000, { error: 'must be at least 1s: the endpoints need time to follow the selector' }).default('30s'),
   switch: z.strictObject({
     /**
      * Ready candidate pods traffic may move to: a count, or a share of the

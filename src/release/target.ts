@@ -2,14 +2,9 @@
 // (pure, so the workflow, the activities and the tests agree on them).
 import type { ReleaseSpec } from './spec.js';
 import type { Slot } from './status.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from './labels.js';
 
-export const FIELD_MANAGER = 'bluegreen';
-export const MANAGED_BY = 'bluegreen';
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const VERSION_LABEL = 'bluegreen.dev/version';
-/** Names the model service a pod belongs to, so Services of one model never select each other's pods. */
-export const SERVICE_LABEL = 'bluegreen.dev/service';
-export const RELEASE_ANNOTATION = 'bluegreen.dev/release';
+export { FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL, RELEASE_ANNOTATION, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
 
 /** The part of a spec that names objects in the cluster. */
 export interface Target {
