@@ -29,7 +29,17 @@ const status = (err) => err?.code ?? err?.statusCode ?? err?.response?.statusCod
 /** An error in one line, with the network cause (ECONNREFUSED, ENOTFOUND) where fetch hides it. */
 const why = (err) => [err.message.split('\n')[0], err.cause?.code ?? err.cause?.message].filter(Boolean).join(': ');
 
+// The demo marks the namespace it creates, and uses or deletes only a namespace with that mark.
+const MARK = ['app.kubernetes.io/part-of', 'bluegreen-demo'];
+const madeByDemo = (ns) => ns?.metadata?.labels?.[MARK[0]] === MARK[1];
+const existing = async () => core.readNamespace({ name: namespace }).catch((err) => (status(err) === 404 ? undefined : Promise.reject(err)));
+
 if (verb === 'clean') {
+  const ns = await existing().catch(() => undefined);
+  if (ns !== undefined && !madeByDemo(ns)) {
+    console.log(`left namespace ${namespace} on ${context} as it is: the demo did not create it (no ${MARK[0]}=${MARK[1]} label)`);
+    process.exit(0);
+  }
   await core.deleteNamespace({ name: namespace }).catch((err) => { if (status(err) !== 404) fail(`could not delete namespace ${namespace}: ${err.message.split('\n')[0]}`); });
   console.log(`deleted namespace ${namespace} on ${context}`);
   process.exit(0);
@@ -56,7 +66,11 @@ for (const [group, resource, verbAsked, ns] of needs) {
 }
 if (denied.length > 0) fail(`the current user of ${context} may not: ${denied.join(', ')}; use a context that may, or run the demo on the local cluster (without --context)`);
 
-await core.createNamespace({ body: { metadata: { name: namespace, labels: { 'app.kubernetes.io/part-of': 'bluegreen-demo' } } } })
+const found = await existing().catch((err) => fail(`could not read namespace ${namespace}: ${why(err)}`));
+if (found !== undefined && !madeByDemo(found)) {
+  fail(`namespace ${namespace} exists on ${context} and the demo did not create it (no ${MARK[0]}=${MARK[1]} label): the demo neither uses nor deletes it; delete or rename it yourself, or run the demo on the local cluster (without --context)`);
+}
+await core.createNamespace({ body: { metadata: { name: namespace, labels: { [MARK[0]]: MARK[1] } } } })
   .catch((err) => { if (status(err) !== 409) fail(`could not create namespace ${namespace}: ${err.message.split('\n')[0]}`); });
 const file = (path) => readFileSync(new URL(`../examples/model-server/${path}`, import.meta.url), 'utf8');
 const body = {

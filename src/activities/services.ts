@@ -3,7 +3,7 @@
 import type { PreviewInput } from '../release/plan.js';
 import { RELEASE_ANNOTATION, previewServiceName, type Target } from '../release/target.js';
 import { ownService } from '../rules/objects.js';
-import { isBluegreens } from '../rules/plan.js';
+import { isOwnPreview } from '../rules/plan.js';
 import { apply, deleteServiceOf } from './cluster.js';
 import type { ActivityContext } from './context.js';
 
@@ -14,9 +14,9 @@ export function serviceActivities({ kube }: ActivityContext) {
       await apply(kube, ownService(target, previewServiceName(target), selector, ports, releaseId));
     },
 
-    /** Removes the preview Service if it is Bluegreen's for this model service; anyone else's is never touched. */
+    /** Removes the preview Service if it is Bluegreen's for this model service (0.1's too); anyone else's is never touched. */
     async removePreview({ target }: { target: Target }): Promise<void> {
-      await deleteServiceOf(kube, target, previewServiceName(target), (s) => isBluegreens(s, target));
+      await deleteServiceOf(kube, target, previewServiceName(target), (s) => isOwnPreview(s, target));
     },
 
     /** Removes the live Service if this release created it (its annotation names the release). */

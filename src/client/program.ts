@@ -41,6 +41,11 @@ function onInterrupt(namespace: string, service: string): void {
   });
 }
 
+/** A message Temporal recorded that no worker has acted on yet: not a failure, but say so. */
+const pendingText = (kind: string, ref: { namespace: string; service: string }): string =>
+  `bluegreen: ${kind} recorded for the release of ${ref.namespace}/${ref.service}, but no worker has acted on it yet (none answered in 30s): `
+  + 'it is in the release\'s history and is acted on when a worker runs (npm run worker); follow it with bluegreen status --watch';
+
 /** Starts a release, warns when no worker would run it, and with `wait` follows it to its end. */
 async function launch(io: Io, client: Client, spec: ReleaseSpec, wait: boolean, by: string): Promise<void> {
   const handle = await startRelease(client, spec, undefined, by);
@@ -178,6 +183,7 @@ function approveCommand(program: Command, io: Io): void {
         const ref = { namespace: opts.namespace, service, runId: opts.run };
         const message = { kind: 'approve' as const, by: opts.by ?? cliUser(), comment: opts.comment, version: opts.version };
         const out = await sendMessage(client, ref, message);
+        if ('pending' in out) return io.err(pendingText('approve', ref));
         if (!out.accepted) throw new UserError(`approve not acted on: ${out.entry.detail ?? 'see bluegreen status'}`);
         io.out(`approved: the release of ${opts.namespace}/${service} goes on from ${out.entry.phase}`);
       });
@@ -198,6 +204,7 @@ function abortCommand(program: Command, io: Io): void {
       await withClient(async (client) => {
         const ref = { namespace: opts.namespace, service, runId: opts.run };
         const out = await sendMessage(client, ref, { kind: 'abort', by: opts.by ?? cliUser(), reason: opts.reason, version: opts.version });
+        if ('pending' in out) return io.err(pendingText('abort', ref));
         if (!out.accepted) throw new UserError(`abort not acted on: ${out.entry.detail ?? 'see bluegreen status'}`);
         io.out(`aborted: the release of ${opts.namespace}/${service} is rolling back (was ${out.entry.phase})`);
       });

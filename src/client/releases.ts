@@ -68,11 +68,30 @@ export async function startRelease(
 /** How long the status query may wait for a worker to answer. */
 const QUERY_DEADLINE_MS = 10_000;
 
+/**
+ * A release whose execution Temporal ended from outside (`temporal workflow
+ * terminate`, a timeout, a cancel that never ran) keeps the phase it had: say
+ * so, with who and why where the history has them, instead of following it for ever.
+ */
+async function refuseEndedOutside(handle: WorkflowHandle, ref: ReleaseRef, phase: string): Promise<void> {
+  const described = await handle.describe().catch(() => undefined);
+  const how = described?.status.name;
+  if (how === undefined || how === 'RUNNING' || how === 'COMPLETED' || how === 'FAILED') return;
+  const history = await handle.fetchHistory().catch(() => undefined);
+  const terminated = history?.events?.at(-1)?.workflowExecutionTerminatedEventAttributes;
+  const by = terminated?.identity ? ` by ${terminated.identity}` : '';
+  const why = terminated?.reason ? ` ("${terminated.reason}")` : '';
+  throw new UserError(`the release of ${ref.namespace}/${ref.service} was ${how.toLowerCase().replace('_', ' ')}${by}${why} in phase ${phase}: Temporal stopped it, so it neither finished nor rolled back; the cluster holds what ${phase} left (bluegreen history ${ref.service} -n ${ref.namespace}, kubectl)`);
+}
+
 export async function readStatus(client: Client, ref: ReleaseRef): Promise<ReleaseStatus> {
   const handle = client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), ref.runId);
   try {
-    return await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
+    const status = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
+    if (!FINAL_PHASES.includes(status.phase)) await refuseEndedOutside(handle, ref, status.phase);
+    return status;
   } catch (err) {
+    if (err instanceof UserError) throw err;
     if (err instanceof WorkflowNotFoundError) throw new UserError(`no release of ${ref.namespace}/${ref.service} found (workflow ${handle.workflowId})`);
     // Queries need a worker; without one, the server still knows the phase and version.
     const described = await handle.describe().catch(() => undefined);
@@ -88,7 +107,10 @@ export async function readStatus(client: Client, ref: ReleaseRef): Promise<Relea
       timeline: [],
     };
     // An ended release's result is in its history, which needs no worker: its phase, slots and reason.
-    if (described.status.name !== 'COMPLETED' && described.status.name !== 'FAILED') return status;
+    if (described.status.name !== 'COMPLETED' && described.status.name !== 'FAILED') {
+      await refuseEndedOutside(handle, ref, status.phase);
+      return status;
+    }
     const ended = await releaseResult(client.workflow.getHandle(described.workflowId, described.runId)).catch(() => undefined);
     return ended === undefined ? status : { ...status, ...ended };
   }
@@ -99,7 +121,11 @@ export type OutgoingMessage =
   | { kind: 'approve'; by: string; comment?: string; version?: string }
   | { kind: 'abort'; by: string; reason: string; version?: string };
 
-export type MessageOutcome = { accepted: boolean; entry: TimelineEntry; status: ReleaseStatus };
+/**
+ * What the release did with a message; `pending`: Temporal recorded it, but no
+ * worker has run the release since, so it is acted on when one does.
+ */
+export type MessageOutcome = { accepted: boolean; entry: TimelineEntry; status: ReleaseStatus } | { pending: true; status: ReleaseStatus };
 
 /**
  * Sends approve or abort, then reads the status until the release has recorded
@@ -135,7 +161,7 @@ export async function sendMessage(
     const status = await readStatus(client, pinned);
     const entry = status.timeline.find((e) => e.requestId === requestId);
     if (entry !== undefined) return { accepted: entry.accepted === true, entry, status };
-    if (Date.now() > deadline) throw new UserError(`${message.kind} was sent but the release has not recorded it after ${timeoutMs / 1000}s: is a worker running?`);
+    if (Date.now() > deadline) return { pending: true, status };
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -2,9 +2,9 @@
 // (pure, so the workflow, the activities and the tests agree on them).
 import type { ReleaseSpec } from './spec.js';
 import type { Slot } from './status.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from './labels.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, SERVICE_LABEL } from './labels.js';
 
-export { FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL, RELEASE_ANNOTATION, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
+export { FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, RELEASE_ANNOTATION, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
 
 /** The part of a spec that names objects in the cluster. */
 export interface Target {
@@ -32,5 +32,5 @@ export function slotSelector(t: Target, slot: Slot): Record<string, string> {
 
 /** Labels that mark an object as Bluegreen's for this model service. */
 export const ownLabels = (t: Target): Record<string, string> => ({
-  'app.kubernetes.io/name': t.model, [MANAGED_BY_LABEL]: MANAGED_BY, [SERVICE_LABEL]: t.service,
+  [NAME_LABEL]: t.model, [MANAGED_BY_LABEL]: MANAGED_BY, [SERVICE_LABEL]: t.service,
 });

@@ -6,7 +6,7 @@ import type { Plan, Selector } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { otherSlot, type Slot } from '../release/status.js';
 import {
-  MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL, deploymentName, previewServiceName, slotSelector, type Target,
+  MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, SERVICE_LABEL, VERSION_LABEL, deploymentName, previewServiceName, slotSelector, type Target,
 } from '../release/target.js';
 import {
   DEFAULT_PORT, candidateDeployment, containerServicePorts, copyPorts, servicePortFor, servingContainer,
@@ -40,6 +40,18 @@ export function candidateName(t: Target, liveName: string | undefined, liveSlot:
 /** Whether an object carries Bluegreen's labels for this model service. */
 export const isBluegreens = (obj: { metadata?: { labels?: Selector } } | undefined, t: Target): boolean =>
   obj?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY && obj.metadata.labels[SERVICE_LABEL] === t.service;
+
+/**
+ * Whether a preview Service is Bluegreen's for this model service: its labels
+ * say so, or it is one Bluegreen 0.1 made (managed-by bluegreen and the model's
+ * name, before the service label existed). Pointing it anywhere brings its
+ * labels up to date.
+ */
+export const isOwnPreview = (preview: V1Service | undefined, t: Target): boolean => {
+  const labels = preview?.metadata?.labels;
+  const madeBy01 = labels?.[MANAGED_BY_LABEL] === MANAGED_BY && labels[SERVICE_LABEL] === undefined && labels[NAME_LABEL] === t.model;
+  return isBluegreens(preview, t) || (madeBy01 && preview?.metadata?.name === previewServiceName(t));
+};
 
 type Live = NonNullable<Plan['live']>;
 
@@ -116,7 +128,7 @@ function refuseStranded(t: Target, live: Live, services: readonly V1Service[], l
 /** The preview Service's selector before the release (null: none); a preview that is not Bluegreen's is refused. */
 function previewBefore(t: Target, preview: V1Service | undefined): Selector | null {
   if (preview === undefined) return null;
-  if (!isBluegreens(preview, t)) {
+  if (!isOwnPreview(preview, t)) {
     throw new RefusedError(`Service ${t.namespace}/${previewServiceName(t)} exists and is not Bluegreen's preview for ${t.service} (labels ${show(preview.metadata?.labels)}): Bluegreen does not take over a Service it did not create; rename or delete it, or release under another service name`);
   }
   return preview.spec?.selector ?? {};

@@ -338,6 +338,30 @@ describe('preview, deletion and preflight', () => {
     expect((await readService(kube, t, 'search-preview'))?.spec?.selector).toEqual({ app: 'search-preview' });
   });
 
+  it('releases a model as Bluegreen 0.1 left it: its preview Service is taken as its own and brought up to date', async () => {
+    const s = spec('old-timer', { version: 'v2' });
+    const t = targetOf(s);
+    // Exactly what 0.1 created: its labels and selectors on app.kubernetes.io/name, no bluegreen.dev/service.
+    const labels = { 'app.kubernetes.io/name': 'old-timer', 'app.kubernetes.io/managed-by': 'bluegreen' };
+    const selector = { 'app.kubernetes.io/name': 'old-timer', slot: 'blue' };
+    await kube.apps.createNamespacedDeployment({ namespace, body: {
+      metadata: { name: 'old-timer-blue', labels: { ...labels, 'bluegreen.dev/version': 'v1', slot: 'blue' } },
+      spec: { replicas: 1, selector: { matchLabels: selector }, template: { metadata: { labels: { ...labels, 'bluegreen.dev/version': 'v1', slot: 'blue' } }, spec: { containers: [{ name: 'model-server', image: 'registry.example.com/ml/model:v1' }] } } },
+    } });
+    for (const name of ['old-timer', 'old-timer-preview']) {
+      await kube.core.createNamespacedService({ namespace, body: { metadata: { name, labels }, spec: { selector, ports: [{ name: 'http', port: 8080 }] } } });
+    }
+    const plan = await run(acts.inspect, s);
+    expect(plan).toMatchObject({ oldSlot: 'blue', previewBefore: selector, live: { deployment: 'old-timer-blue' } });
+    await run(acts.pointPreview, { target: t, selector: plan.candidate.selector, ports: plan.ports, releaseId });
+    expect((await readService(kube, t, 'old-timer-preview'))?.metadata?.labels).toMatchObject({ ...labels, 'bluegreen.dev/service': 'old-timer' });
+    // A 0.1 rollback in flight removes the preview it made.
+    await run(acts.pointPreview, { target: t, selector, ports: plan.ports, releaseId });
+    await kube.core.patchNamespacedService({ namespace, name: 'old-timer-preview', body: { metadata: { labels: { 'bluegreen.dev/service': null } } } }, setHeaderOptions(...merge()));
+    await run(acts.removePreview, { target: t });
+    expect(await readService(kube, t, 'old-timer-preview')).toBeUndefined();
+  });
+
   it('deletes a slot; deleting it again is success', async () => {
     const s = spec('delete-twice');
     const plan = await deployCandidate(s, 1);

@@ -54,6 +54,21 @@ describe('the demo on the current kube context', () => {
     await expect(core.readNamespace({ name: 'bluegreen-demo' })).rejects.toThrow();
   });
 
+  it('neither uses nor deletes a namespace bluegreen-demo that it did not create', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'bluegreen-demo' } } });
+    try {
+      const { code, out } = await demo(inject('kubeconfig'));
+      expect(code).toBe(1);
+      expect(out).toContain('bluegreen demo --context: namespace bluegreen-demo exists on worker and the demo did not create it (no app.kubernetes.io/part-of=bluegreen-demo label): the demo neither uses nor deletes it');
+      expect(out).not.toContain('== starting Temporal');
+      expect((await core.readNamespace({ name: 'bluegreen-demo' })).status?.phase).toBe('Active');
+    } finally {
+      await core.deleteNamespace({ name: 'bluegreen-demo' });
+      // The next test creates it again: wait until this one is gone.
+      for (let i = 0; i < 120 && await core.readNamespace({ name: 'bluegreen-demo' }).then(() => true, () => false); i += 1) await new Promise((r) => setTimeout(r, 500));
+    }
+  }, 120_000);
+
   it('runs both releases there, then deletes its namespace', async () => {
     const { code, out } = await demo(inject('kubeconfig'));
     expect(code, out).toBe(0);

@@ -98,6 +98,15 @@ describe('planRelease', () => {
     expect(candidateName(t, undefined, undefined)).toBe('fraud-blue');
   });
 
+  it('takes a preview Service as Bluegreen 0.1 left it (no service label) for its own', () => {
+    const v01 = { 'app.kubernetes.io/managed-by': 'bluegreen', 'app.kubernetes.io/name': 'fraud' };
+    const o = observed({ preview: svc('fraud-preview', { 'app.kubernetes.io/name': 'fraud', slot: 'green' }, v01) });
+    expect(planRelease(spec, t, o).previewBefore).toEqual({ 'app.kubernetes.io/name': 'fraud', slot: 'green' });
+    // Another model's 0.1 preview under this name is not taken.
+    const other = observed({ preview: svc('fraud-preview', { x: 'y' }, { ...v01, 'app.kubernetes.io/name': 'search' }) });
+    expect(() => planRelease(spec, t, other)).toThrow("is not Bluegreen's preview for fraud");
+  });
+
   it('points a known preview Service back at exactly what it selected', () => {
     const own = { 'app.kubernetes.io/managed-by': 'bluegreen', 'bluegreen.dev/service': 'fraud' };
     expect(planRelease(spec, t, observed({ preview: svc('fraud-preview', { custom: 'x' }, own) })).previewBefore).toEqual({ custom: 'x' });

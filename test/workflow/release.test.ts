@@ -2,7 +2,7 @@
 // with activity doubles: gates, timeouts, aborts, failures, cancellation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import { UserError, releaseResult, startRelease } from '../../src/client/releases.js';
+import { UserError, followRelease, releaseResult, sendMessage, startRelease } from '../../src/client/releases.js';
 import { WORKFLOW_TYPE } from '../../src/release/ids.js';
 import { abortSignal, approveSignal, statusQuery } from '../../src/release/messages.js';
 import { type Phase } from '../../src/release/status.js';
@@ -17,6 +17,36 @@ const live = (): FakeState => ({ live: 'blue', preview: 'blue', deployments: { b
 const restored = live();
 const approve = { by: 'ana', comment: 'metrics look fine' };
 const abort = { by: 'ben', reason: 'p99 latency regressed' };
+
+describe('a release ended from outside', () => {
+  it('terminated by an operator: following it says so, by whom and why, instead of waiting for ever', async () => {
+    const fake = fakeCluster(live());
+    const spec = testSpec({ approval: { beforeSwitch: true } });
+    let said: unknown;
+    await expect(runRelease(h, fake, spec, async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      await handle.terminate('stuck; cleaning up by hand');
+      said = await followRelease(h.env.client, { namespace: 'ml', service: spec.model }, () => undefined, 50).catch((err: unknown) => err);
+    })).rejects.toThrow();
+    expect(said).toBeInstanceOf(UserError);
+    expect((said as Error).message).toMatch(new RegExp(`^the release of ml/${spec.model} was terminated by \\S+ \\("stuck; cleaning up by hand"\\) in phase AwaitingApproval: Temporal stopped it`));
+  });
+});
+
+describe('a message no worker has acted on yet', () => {
+  it('is reported as recorded and pending, not as a failure', async () => {
+    const spec = testSpec();
+    const handle = await startRelease(h.env.client, spec, 'no-worker-polls-this');
+    try {
+      const out = await sendMessage(h.env.client, { namespace: 'ml', service: spec.model }, { kind: 'approve', by: 'ana' }, 500);
+      expect(out).toMatchObject({ pending: true, status: { phase: 'Pending', reason: expect.stringContaining('no worker answered the status query') } });
+      const { events } = await handle.fetchHistory();
+      expect(events?.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'approve')).toBe(true);
+    } finally {
+      await handle.terminate('test done');
+    }
+  }, 60_000);
+});
 
 describe('a switch onto the candidate\'s planned size only', () => {
   it('pods lost during the gate are waited for: traffic moves only when all replicas are ready again', async () => {
