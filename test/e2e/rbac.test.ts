@@ -52,6 +52,11 @@ describe('the worker as the ServiceAccount of deploy/', () => {
       'Namespace/bluegreen-system', 'ServiceAccount/bluegreen-worker', 'ClusterRole/bluegreen-release', 'RoleBinding/bluegreen-worker',
       'Deployment/bluegreen-worker', 'NetworkPolicy/bluegreen-worker-egress',
     ]);
+    // The egress policy lets the worker reach the Prometheus the docs' analysis examples name.
+    const policy = manifests.find((m) => m.kind === 'NetworkPolicy') as unknown as { spec: { egress: { to?: unknown[]; ports?: unknown[] }[] } };
+    expect(policy.spec.egress).toContainEqual({
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ protocol: 'TCP', port: 9090 }],
+    });
     const worker = await w.kube.apps.readNamespacedDeployment({ name: 'bluegreen-worker', namespace: 'bluegreen-system' });
     const pod = worker.spec?.template.spec;
     expect(pod?.serviceAccountName).toBe('bluegreen-worker');
