@@ -1,7 +1,7 @@
 // The plan: which slot is live (adopted by the live Service's selector), the
 // candidate built from it, and every state of the cluster a release must not
 // start from. Pure: preflight reads the namespace and calls planRelease.
-import type { V1Deployment, V1PodTemplateSpec, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1PodTemplateSpec, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { Plan, Selector } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { otherSlot, type Slot } from '../release/status.js';
@@ -134,6 +134,19 @@ function previewBefore(t: Target, preview: V1Service | undefined): Selector | nu
   return preview.spec?.selector ?? {};
 }
 
+/**
+ * A port of the live Service that targets a port name the candidate's pods
+ * lack gives them no endpoints: the release would fail late, at verification
+ * or the switch, saying only that the endpoints never came.
+ */
+function refuseMissingPorts(t: Target, ports: readonly V1ServicePort[], template: V1PodTemplateSpec | undefined): void {
+  const have = (template?.spec?.containers ?? []).flatMap((c) => c.ports ?? []);
+  const missing = ports.find((p) => typeof p.targetPort === 'string' && !have.some((c) => c.name === p.targetPort));
+  if (missing === undefined) return;
+  const listed = have.map((c) => (c.name === undefined ? `${c.containerPort}` : `${c.name} ${c.containerPort}`)).join(', ') || 'none';
+  throw new RefusedError(`Service ${t.namespace}/${t.service} sends its port ${missing.name ?? missing.port} to the port named "${missing.targetPort}", which the candidate's pods do not have (their ports: ${listed}): name a container port "${missing.targetPort}" in the template, or give the Service's port a targetPort number`);
+}
+
 /** The replicas the candidate serves with: the spec's, else the live Deployment's, else 1. */
 function servingReplicas(spec: ReleaseSpec, live: Live | undefined): number {
   const replicas = spec.replicas ?? live?.replicas ?? 1;
@@ -171,6 +184,7 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   const serving = servingContainer(object.spec?.template as V1PodTemplateSpec, spec.container);
   const servingPort = spec.port ?? serving.ports?.[0]?.containerPort ?? DEFAULT_PORT;
   const ports = service === undefined ? containerServicePorts(serving, servingPort) : copyPorts(service.spec?.ports ?? []);
+  refuseMissingPorts(t, ports, object.spec?.template);
   return {
     oldSlot: live?.slot, candidateSlot, live,
     candidate: { slot: candidateSlot, deployment: name, selector: candidateSelector },

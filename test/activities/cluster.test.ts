@@ -203,10 +203,13 @@ describe('switching traffic', () => {
     const labels = { app: 'settle', slot: 'blue' };
     await kube.apps.createNamespacedDeployment({ namespace, body: { metadata: { name: 'settle-blue' }, spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 's', image: 'x:1', ports: [{ name: 'web', containerPort: 8080 }] }] } } } } });
     await kube.core.createNamespacedService({ namespace, body: { metadata: { name: 'settle' }, spec: { selector: labels, ports: [{ port: 80, targetPort: 'web' as never }] } } });
-    const s = spec('settle', { version: 'v2', replicas: 1, template: { spec: { containers: [{ name: 's', image: 'x:2', ports: [{ name: 'http', containerPort: 8080 }] }] } } });
+    const s = spec('settle', { version: 'v2', replicas: 1 });
     const t = targetOf(s);
     await run(acts.waitForRollout, { target: t, slot: 'blue', deployment: 'settle-blue', timeoutMs: 60_000 });
-    const plan = await deployCandidate(s);
+    // Preflight refuses that template; the port is renamed after it, as a hand edit would.
+    const plan = await run(acts.inspect, s);
+    plan.object.spec!.template.spec!.containers[0]!.ports = [{ name: 'http', containerPort: 8080 }];
+    await run(acts.applyCandidate, { target: t, object: plan.object, releaseId, replicas: 1 });
     await run(acts.waitForRollout, { ...ref(s, plan), timeoutMs: 60_000 });
     const started = Date.now();
     const failure = await failureOf(run(acts.switchTraffic, { target: t, from: plan.live, to: plan.candidate, ports: plan.ports, releaseId, settleMs: 3_000 }));
@@ -281,6 +284,17 @@ describe('adopting a blue-green setup made by hand', () => {
     // The wait before a switch ends once that many are ready, not at the full rollout only.
     await run(acts.scaleSlot, { ...ref(s, plan), replicas: 3 });
     expect(await run(acts.waitForRollout, { ...ref(s, plan), minReady: 3, timeoutMs: 60_000 })).toMatchObject({ ready: 3 });
+  });
+
+  it('refuses a candidate whose pods lack the port the live Service targets by name, naming it and the ports they have', async () => {
+    const labels = { app: 'renamed', slot: 'blue' };
+    await kube.apps.createNamespacedDeployment({ namespace, body: { metadata: { name: 'renamed-blue' }, spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 's', image: 'x:1', ports: [{ name: 'web', containerPort: 8080 }] }] } } } } });
+    await kube.core.createNamespacedService({ namespace, body: { metadata: { name: 'renamed' }, spec: { selector: labels, ports: [{ name: 'api', port: 80, targetPort: 'web' as never }] } } });
+    const s = spec('renamed', { version: 'v2', replicas: 1, template: { spec: { containers: [{ name: 's', image: 'x:2', ports: [{ name: 'http', containerPort: 8080 }, { containerPort: 9090 }] }] } } });
+    const failure = await failureOf(run(acts.inspect, s));
+    expect(failure.type).toBe('PreflightRefused');
+    expect(failure.message).toBe(`Service ${namespace}/renamed sends its port api to the port named "web", which the candidate's pods do not have (their ports: http 8080, 9090): name a container port "web" in the template, or give the Service's port a targetPort number`);
+    expect(await dep('renamed', 'renamed-green')).toBeUndefined();
   });
 
   it('refuses a second Service on the live slot in preflight, and never deletes a slot that a Service selects alone', async () => {
