@@ -1,9 +1,26 @@
 // HTTP requests to model servers and Prometheus: bounded in time and in what is
 // read, and each failure said in one line (what was sent where, what came back).
+import { Context } from '@temporalio/activity';
+import { REQUEST_TIMEOUT_MS } from '../release/bounds.js';
 import { clip } from '../rules/compare.js';
 
 export type Fetch = typeof fetch;
-const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * A request's signal: it aborts at REQUEST_TIMEOUT_MS, or when the activity
+ * that sends it is cancelled (an abort, or a timeout the server decided), so
+ * a timed-out attempt's requests never overlap the next attempt's.
+ */
+function requestSignal(): AbortSignal {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  let cancelled: AbortSignal | undefined;
+  try {
+    cancelled = Context.current().cancellationSignal;
+  } catch {
+    return timeout; // outside an activity (a CLI check, a test)
+  }
+  return AbortSignal.any([timeout, cancelled]);
+}
 /** Largest answer read from a model server; a bigger one fails the check unread. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
@@ -50,7 +67,7 @@ export const getJson = (fetch: Fetch, url: string): Promise<Answer> => requestJs
 async function requestJson(fetch: Fetch, method: string, url: string, init: RequestInit): Promise<Answer> {
   const started = performance.now();
   try {
-    const res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const res = await fetch(url, { ...init, redirect: 'manual', signal: requestSignal() });
     if (isRedirect(res)) return { ok: false, error: clip(`${method} ${url} ${redirected(res)}`) };
     const text = await readCapped(res);
     if (!res.ok) return { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
@@ -63,7 +80,7 @@ async function requestJson(fetch: Fetch, method: string, url: string, init: Requ
 /** GETs a URL and says whether it answered 2xx. */
 export async function getOk(fetch: Fetch, url: string): Promise<{ ok: boolean; detail: string }> {
   try {
-    const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const res = await fetch(url, { redirect: 'manual', signal: requestSignal() });
     await res.body?.cancel();
     if (isRedirect(res)) return { ok: false, detail: `GET ${url} ${redirected(res)}` };
     return { ok: res.ok, detail: `GET ${url} answered HTTP ${res.status}` };

@@ -2,6 +2,7 @@
 // Prometheus query, or the golden probe against the live endpoint), until one
 // fails or is inconclusive or the window ends. Progress is heartbeated, so a
 // new worker continues the same window instead of starting it again.
+import { HEALTH_RETRIES } from '../release/bounds.js';
 import { durationMs } from '../release/duration.js';
 import { renderQuery, type QueryArgs } from '../release/model-checks.js';
 import type { ReleaseSpec } from '../release/spec.js';
@@ -70,7 +71,7 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       const progress = resumeWindow(spec, metrics);
       const endsAt = progress.startedAt + durationMs(spec.monitor.window);
       // The first probe allows for a node proxy that has not synced yet (a Service just created routes only then).
-      const probe = (first: boolean) => () => probeModel(spec, { fetch, endpoint, healthRetries: first ? 5 : 0, sleep });
+      const probe = (first: boolean) => () => probeModel(spec, { fetch, endpoint, healthRetries: first ? HEALTH_RETRIES : 0, sleep });
       const running = (i: number) => verdictOf(metrics[i]!, progress.metrics[i]!) === 'Running';
       for (;;) {
         for (const [i, metric] of metrics.entries()) {

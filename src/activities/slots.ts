@@ -44,7 +44,8 @@ export function slotActivities({ kube, pollMs }: ActivityContext) {
      * rollback), a slot scaled to 0 is scaled back first, and one ready pod is
      * enough: traffic can go back as soon as something serves it.
      */
-    async waitForRollout({ target, deployment: name, replicas, restoreReplicas, minReady, timeoutMs }: RolloutInput): Promise<RolloutReport> {
+    async waitForRollout(input: RolloutInput): Promise<RolloutReport> {
+      const { target, deployment: name, replicas, restoreReplicas, minReady, timeoutMs } = input;
       let restored = false;
       const slot = slotWatch(target, name);
       const what = minReady === undefined ? `rollout of ${name}` : `${name} holding the ${minReady} ready pods the switch needs`;

@@ -1,5 +1,6 @@
 // Verification before the switch: the preview must hold only candidate pods,
 // then every check of activities/model-checks.ts against it.
+import { HEALTH_RETRIES, PREVIEW_WAIT_MS } from '../release/bounds.js';
 import { ErrorTypes } from '../release/errors.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import type { CheckResult, Slot, VerificationResult } from '../release/status.js';
@@ -11,8 +12,6 @@ import { heartbeating, sleep, slotWatch, waitFor } from './waits.js';
 
 export interface VerifyInput { spec: ReleaseSpec; slot: Slot; deployment: string; port: number; hasLive?: boolean }
 
-/** How long the preview's EndpointSlices may take to hold the candidate's ready pods. */
-const PREVIEW_WAIT_MS = 2 * 60_000;
 
 export function verificationActivities({ deps, kube, fetch, pollMs }: ActivityContext) {
   return {
@@ -33,7 +32,7 @@ export function verificationActivities({ deps, kube, fetch, pollMs }: ActivityCo
       });
       const endpoint = spec.verify.endpoint ?? await serviceUrl(kube, t, preview, port);
       const liveEndpoint = hasLive === true ? spec.verify.liveEndpoint ?? await serviceUrl(kube, t, t.service, port) : undefined;
-      const probes = await heartbeating(() => verifyModel(spec, { fetch, endpoint, liveEndpoint, healthRetries: 5, sleep }));
+      const probes = await heartbeating(() => verifyModel(spec, { fetch, endpoint, liveEndpoint, healthRetries: HEALTH_RETRIES, sleep }));
       const checks: CheckResult[] = [
         { name: 'preview endpoints', ok: true, detail: `${endpoints.ready} ready endpoints, all pods of ${name}` },
         ...probes,

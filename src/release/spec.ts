@@ -7,6 +7,7 @@ import {
 } from './k8s-names.js';
 import { analysisMetric, latencySpec, shadowSpec } from './model-checks.js';
 import { MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
+import { MAX_VERIFICATION_MS, REQUEST_TIMEOUT_MS, verificationBoundMs } from './bounds.js';
 
 /** Labels Bluegreen sets on every slot, so none can tell the slots apart. */
 const OWN_LABELS: readonly string[] = [MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL];
@@ -222,6 +223,13 @@ export const ReleaseSpecSchema = z.strictObject({
   const containers = s.template?.spec.containers ?? [];
   if (s.container !== undefined && s.template !== undefined && !containers.some((c) => c.name === s.container)) {
     ctx.addIssue({ code: 'custom', path: ['container'], input: s.container, message: `must name a container of the template (${containers.map((c) => c.name).join(', ')})` });
+  }
+  const verification = verificationBoundMs(s);
+  if (verification > MAX_VERIFICATION_MS) {
+    ctx.addIssue({
+      code: 'custom', path: ['verify'],
+      message: `its checks may need up to ${Math.ceil(verification / 60_000)} minutes (each request may take ${REQUEST_TIMEOUT_MS / 1000}s), more than the ${MAX_VERIFICATION_MS / 60_000} minutes verification may take: send fewer requests, or raise latency.concurrency`,
+    });
   }
   if (typeof s.switch.minReady === 'number' && s.replicas !== undefined && s.switch.minReady > s.replicas) {
     ctx.addIssue({ code: 'custom', path: ['switch', 'minReady'], message: `must be at most replicas (${s.replicas})`, input: s.switch.minReady });

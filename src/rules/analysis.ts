@@ -134,7 +134,9 @@ export function checkOf(metric: Metric, p: MetricProgress, ended = false): Check
   const unmeasured = ended && p.measurements < needed(metric) ? `measured ${p.measurements} of the ${needed(metric)} times it needs within the window` : undefined;
   const last = unmeasured ?? (p.last === undefined ? 'not measured yet' : p.last.detail);
   const query = p.last?.query === undefined ? '' : p.provider === 'prometheus' ? `; query ${p.last.query}` : `; ${p.last.query}`;
-  const conditions = [metric.successCondition && `success: ${metric.successCondition}`, metric.failureCondition && `failure: ${metric.failureCondition}`];
+  const conditions = [
+    metric.successCondition && `success: ${metric.successCondition}`, metric.failureCondition && `failure: ${metric.failureCondition}`,
+  ];
   const bound = conditions.filter(Boolean).join(', ');
   return {
     name: `${p.provider} ${p.name}`, ok: verdict !== 'Failed' && verdict !== 'Inconclusive',

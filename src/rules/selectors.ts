@@ -33,8 +33,11 @@ export function selectedSlot(service: V1Service, slotLabel: string): Slot | { pr
  * The Services that select a Deployment's pods and no other Deployment's:
  * deleting that Deployment would leave them with no endpoints.
  */
-export function servicesOnlyOn(deployment: V1Deployment, deployments: readonly V1Deployment[], services: readonly V1Service[]): V1Service[] {
+export function servicesOnlyOn(
+  deployment: V1Deployment, deployments: readonly V1Deployment[], services: readonly V1Service[],
+): V1Service[] {
   const labelsOf = (d: V1Deployment) => d.spec?.template?.metadata?.labels;
   const others = deployments.filter((d) => d.metadata?.name !== deployment.metadata?.name);
-  return services.filter((s) => selects(s.spec?.selector, labelsOf(deployment)) && !others.some((d) => selects(s.spec?.selector, labelsOf(d))));
+  const selectsOthers = (s: V1Service) => others.some((d) => selects(s.spec?.selector, labelsOf(d)));
+  return services.filter((s) => selects(s.spec?.selector, labelsOf(deployment)) && !selectsOthers(s));
 }

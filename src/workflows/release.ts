@@ -17,11 +17,13 @@
 //   spec-checked-in-worker         the spec is checked by a local activity, not in the sandbox
 //   argo-failure-limit             monitor.failureLimit counts the failures tolerated, as Argo's
 //   full-size-before-switch        a switch the proof refused waits for switch.minReady ready pods, then tries again
+//   bounded-steps                  each wait's attempts have a bound together, derived from the step's work
 import {
   ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
-  proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo, type ActivityOptions,
+  proxyActivities, proxyLocalActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { monitorBoundMs, verificationBoundMs } from '../release/bounds.js';
 import { durationMs } from '../release/duration.js';
 import { ErrorTypes, NON_RETRYABLE, RELEASE_FAILED } from '../release/errors.js';
 import { STARTED_BY_MEMO, releaseIdOf, searchAttributes } from '../release/ids.js';
@@ -70,16 +72,34 @@ const checkingOptions = { startToCloseTimeout: '10s', retry: { maximumAttempts: 
 /** A switch back waits at least this long for the old pods' endpoints. */
 const SWITCH_BACK_SETTLE_MS = 60_000;
 
-/** The activity proxies, one per retry profile (and, for waits, per bound). */
-function proxies(spec: ReleaseSpec) {
+/**
+ * A wait with a bound on each attempt and, `bounded`, on all of them together:
+ * a step whose attempts keep timing out (the server decides those, so the
+ * activity cannot count them) ends the release instead of retrying for ever.
+ */
+const boundedWait = (attemptMs: number, totalMs?: number): ActivityOptions => ({
+  ...waitingOptions(attemptMs), ...(totalMs === undefined ? {} : { scheduleToCloseTimeout: totalMs }),
+});
+
+/**
+ * The activity proxies, one per retry profile (and, for waits, per bound).
+ * `bounded` (releases started since steps have bounds of their own): each wait
+ * gets a bound derived from its work, its attempts together twice that (a
+ * worker restart or two), and verification no longer a fixed 10 minutes.
+ */
+function proxies(spec: ReleaseSpec, bounded: boolean) {
   const rolloutTimeoutMs = durationMs(spec.rolloutTimeout);
+  const switchMs = 5 * 60_000 + durationMs(spec.switchTimeout);
+  const verifyMs = bounded ? verificationBoundMs(spec) : 10 * 60_000;
+  const monitorMs = bounded ? monitorBoundMs(spec) : durationMs(spec.monitor.window) + 5 * 60_000;
+  const total = (ms: number) => (bounded ? 2 * ms : undefined);
   return {
     quick: proxyActivities<Activities>(quickOptions),
-    rolloutWait: proxyActivities<Activities>(waitingOptions(rolloutTimeoutMs + 60_000)),
-    verifyWait: proxyActivities<Activities>(waitingOptions(10 * 60_000)),
-    switchWait: proxyActivities<Activities>(waitingOptions(5 * 60_000 + durationMs(spec.switchTimeout))),
+    rolloutWait: proxyActivities<Activities>(boundedWait(rolloutTimeoutMs + 60_000, total(rolloutTimeoutMs + 60_000))),
+    verifyWait: proxyActivities<Activities>(boundedWait(verifyMs, total(verifyMs))),
+    switchWait: proxyActivities<Activities>(boundedWait(switchMs, total(switchMs))),
     inTask: proxyLocalActivities<Activities>(inTaskOptions),
-    monitorWait: proxyActivities<Activities>(waitingOptions(durationMs(spec.monitor.window) + 5 * 60_000)),
+    monitorWait: proxyActivities<Activities>(boundedWait(monitorMs, total(monitorMs))),
     undo: proxyActivities<Activities>(undoOptions),
     undoRolloutWait: proxyActivities<Activities>({ ...waitingOptions(rolloutTimeoutMs + 60_000), retry: undoOptions.retry }),
   };
@@ -363,7 +383,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
         status.waitingFor = undefined;
       }
     },
-    act: proxies(spec),
+    act: proxies(spec, patched('bounded-steps')),
     argoFailureLimit: patched('argo-failure-limit'),
   };
 
@@ -481,6 +501,9 @@ function resultOf(status: ReleaseStatus): ReleaseResult {
 function describeFailure(err: unknown): string {
   if (err instanceof ActivityFailure) {
     const cause = err.cause;
+    if (cause instanceof TimeoutFailure) {
+      return `${err.activityType} did not end within its bound (${cause.timeoutType} timeout); its attempts were stopped`;
+    }
     const type = cause instanceof ApplicationFailure && cause.type ? ` [${cause.type}]` : '';
     return `${err.activityType} failed${type}: ${cause?.message ?? err.message}`;
   }

@@ -1,0 +1,41 @@
+// How long each long step may take, derived from the work the spec gives it,
+// so no step retries for ever and none is cut short by a fixed limit. Each
+// request to a model server or Prometheus takes at most REQUEST_TIMEOUT_MS.
+import { durationMs } from './duration.js';
+
+/** What the bounds are derived from (the spec's fields; structural, so the schema can use them). */
+interface Work {
+  verify: { requests: readonly unknown[]; latency?: { requests: number; concurrency: number }; shadow?: { inputs: readonly unknown[] } };
+  monitor: { window: string };
+}
+
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** How long the preview's EndpointSlices may take to hold the candidate's ready pods. */
+export const PREVIEW_WAIT_MS = 2 * 60_000;
+/** Extra tries of the first health check, one second apart, for a server that has only just become ready. */
+export const HEALTH_RETRIES = 5;
+/** The most verification may take; a spec whose checks need longer is refused. */
+export const MAX_VERIFICATION_MS = 60 * 60_000;
+/** Room for a step's own reads and writes beside its requests. */
+const MARGIN_MS = 60_000;
+
+const healthMs = (HEALTH_RETRIES + 1) * (REQUEST_TIMEOUT_MS + 1_000);
+
+/** The longest verification of this spec: the preview wait, then every check's requests at their timeout. */
+export function verificationBoundMs(spec: Pick<Work, 'verify'>): number {
+  const { requests, latency, shadow } = spec.verify;
+  const signature = 2;
+  const golden = requests.length;
+  const latencyRounds = latency === undefined ? 0 : Math.ceil(latency.requests / Math.min(latency.concurrency, latency.requests));
+  // Shadow sends each input to both models at once.
+  const shadowInputs = shadow === undefined ? 0 : requests.length + shadow.inputs.length;
+  return PREVIEW_WAIT_MS + healthMs + (signature + golden + latencyRounds + shadowInputs) * REQUEST_TIMEOUT_MS + MARGIN_MS;
+}
+
+/** The longest measurement of the monitor: a probe round (health, golden requests) or a query. */
+export const measurementBoundMs = (spec: Pick<Work, 'verify'>): number =>
+  healthMs + spec.verify.requests.length * REQUEST_TIMEOUT_MS;
+
+/** The longest monitor step: its window, a last measurement begun at its end, and room. */
+export const monitorBoundMs = (spec: Work): number =>
+  durationMs(spec.monitor.window) + measurementBoundMs(spec) + 5 * MARGIN_MS;
