@@ -99,7 +99,8 @@ fi
 echo "== starting Temporal dev server at $TEMPORAL_ADDRESS (UI at http://127.0.0.1:8233)"
 "$temporal" server start-dev --ip 127.0.0.1 --port "${TEMPORAL_ADDRESS##*:}" --db-filename "$logs/temporal.db" --log-level error \
   --search-attribute BluegreenModel=Keyword --search-attribute BluegreenNamespace=Keyword \
-  --search-attribute BluegreenPhase=Keyword --search-attribute BluegreenVersion=Keyword > "$logs/temporal.log" 2>&1 &
+  --search-attribute BluegreenPhase=Keyword --search-attribute BluegreenVersion=Keyword \
+  --search-attribute BluegreenCluster=Keyword > "$logs/temporal.log" 2>&1 &
 pids+=($!)
 node examples/model-server/server.mjs --model examples/model-server/models/fraud-v1.json --port 9001 > "$logs/model-v1.log" 2>&1 &
 pids+=($!)

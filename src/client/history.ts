@@ -10,7 +10,7 @@ import { STARTED_BY_MEMO, releaseWorkflowId, searchAttributes } from '../release
 import { abortSignal, approveSignal } from '../release/messages.js';
 import { type ReleaseResult } from '../release/status.js';
 import { validateSpec } from '../release/validate.js';
-import { UserError } from './releases.js';
+import { UserError, workflowIdOf, type ReleaseRef } from './releases.js';
 
 export interface PastMessage { kind: 'approve' | 'abort'; by: string; at: string; identity?: string; comment?: string; reason?: string }
 
@@ -41,14 +41,18 @@ export const decode = (payload: Payload | undefined | null): unknown => {
   }
 };
 
-async function runsOf(client: Client, namespace: string, service: string, limit: number): Promise<Run[]> {
-  const workflowId = releaseWorkflowId(namespace, service);
+/**
+ * The runs of a model service in a cluster, newest first: those of its id,
+ * and for a named cluster also those started before clusters were named (the
+ * id without one) whose spec names that cluster.
+ */
+async function runsOf(client: Client, ref: ReleaseRef, limit: number): Promise<Run[]> {
+  const ids = [...new Set([workflowIdOf(ref), releaseWorkflowId(ref.namespace, ref.service)])];
   const executions = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId.replaceAll("'", '')}'` })) {
-    executions.push(wf);
-  }
+  const query = ids.map((id) => `WorkflowId = '${id.replaceAll("'", '')}'`).join(' OR ');
+  for await (const wf of client.workflow.list({ query })) executions.push(wf);
   executions.sort((a, b) => b.startTime.getTime() - a.startTime.getTime());
-  return Promise.all(executions.slice(0, limit).map(async (wf) => {
+  const runs = await Promise.all(executions.slice(0, limit).map(async (wf) => {
     const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
     const run: Run = {
       releaseId: `${wf.workflowId}/${wf.runId}`,
@@ -96,11 +100,14 @@ async function runsOf(client: Client, namespace: string, service: string, limit:
     }
     return run;
   }));
+  // A run of the id without a cluster belongs to this cluster only if its spec names it.
+  const own = `${workflowIdOf(ref)}/`;
+  return runs.filter((r) => r.releaseId.startsWith(own) || (r.spec as { cluster?: string } | undefined)?.cluster === ref.cluster);
 }
 
 /** The releases of a model service, newest first. */
-export async function releaseHistory(client: Client, ref: { namespace: string; service: string }, limit = 20): Promise<PastRelease[]> {
-  const runs = await runsOf(client, ref.namespace, ref.service, limit);
+export async function releaseHistory(client: Client, ref: ReleaseRef, limit = 20): Promise<PastRelease[]> {
+  const runs = await runsOf(client, ref, limit);
   return runs.map(({ spec: _spec, plan: _plan, ...past }) => past);
 }
 
@@ -111,9 +118,9 @@ export async function releaseHistory(client: Client, ref: { namespace: string; s
  * live before the one live now.
  */
 export async function rollbackSpec(
-  client: Client, ref: { namespace: string; service: string }, version?: string,
+  client: Client, ref: ReleaseRef, version?: string,
 ): Promise<{ spec: ReleaseSpec; from: PastRelease }> {
-  const runs = await runsOf(client, ref.namespace, ref.service, 100);
+  const runs = await runsOf(client, ref, 100);
   const what = `${ref.namespace}/${ref.service}`;
   if (runs.length === 0) throw new UserError(`no release of ${what} found: nothing to roll back to`);
   if (runs.some((r) => r.running)) throw new UserError(`a release of ${what} is running: abort it to roll back (bluegreen abort ${ref.service} -n ${ref.namespace} --reason ...)`);

@@ -2,10 +2,9 @@
 // steering a release needs at a glance. Frames are pure (renderFrame) so tests
 // read them without a terminal.
 import type { Client } from '@temporalio/client';
-import { releaseWorkflowId } from '../release/ids.js';
 import { FINAL_PHASES, type CheckResult, type Gate, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { decode } from './history.js';
-import { UserError, type ReleaseRef } from './releases.js';
+import { UserError, workflowIdOf, type ReleaseRef } from './releases.js';
 
 /** One timeline entry as one line (status, --watch and --wait print the same). */
 export const timelineLine = (e: TimelineEntry): string =>
@@ -36,7 +35,7 @@ export function checkLines(status: ReleaseStatus): string[] {
 export interface RunningStep { name: string; attempt: number; ready?: number; total?: number; lastFailure?: string }
 
 export async function runningSteps(client: Client, ref: ReleaseRef): Promise<RunningStep[]> {
-  const described = await client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), ref.runId).describe();
+  const described = await client.workflow.getHandle(workflowIdOf(ref), ref.runId).describe();
   return (described.raw.pendingActivities ?? []).map((a) => {
     const beat = decode(a.heartbeatDetails?.payloads?.[0]) as { progress?: { ready?: unknown; total?: unknown } } | undefined;
     const { ready, total } = beat?.progress ?? {};

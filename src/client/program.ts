@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
-import { cliUser } from '../config.js';
+import { cliUser, clusterName } from '../config.js';
 import { PHASES, FINAL_PHASES } from '../release/status.js';
 import { InvalidSpecError, formatFieldError } from '../release/validate.js';
 import { loadSpecFile } from '../release/spec-file.js';
@@ -41,6 +41,9 @@ function onInterrupt(namespace: string, service: string): void {
   });
 }
 
+/** Every verb that names one release takes its cluster; BLUEGREEN_CLUSTER_NAME is the default. */
+const clusterOption = ['--cluster <name>', 'the cluster the release targets, as its spec names it (default: BLUEGREEN_CLUSTER_NAME)', clusterName()] as const;
+
 /** A message Temporal recorded that no worker has acted on yet: not a failure, but say so. */
 const pendingText = (kind: string, ref: { namespace: string; service: string }): string =>
   `bluegreen: ${kind} recorded for the release of ${ref.namespace}/${ref.service}, but no worker has acted on it yet (none answered in 30s): `
@@ -57,7 +60,7 @@ async function launch(io: Io, client: Client, spec: ReleaseSpec, wait: boolean, 
   }
   if (!wait) return;
   onInterrupt(spec.namespace, service);
-  const ref = { namespace: spec.namespace, service, runId: handle.firstExecutionRunId };
+  const ref = { namespace: spec.namespace, service, cluster: spec.cluster, runId: handle.firstExecutionRunId };
   const result = await followRelease(client, ref, (e) => io.out(timelineLine(e)), 1_000, (note) => io.err(`bluegreen: ${note}`));
   if (result.phase !== 'Succeeded') throw new UserError(`release ${result.phase}: ${result.reason ?? 'see bluegreen status'}`);
   io.out(`release Succeeded: ${spec.version} is live in ${result.liveSlot}`);
@@ -135,13 +138,14 @@ function statusCommand(program: Command, io: Io): void {
     .description('show the phase, slots, checks and timeline of the latest release of a model service')
     .argument('<service>', 'model service name (the spec\'s service, which defaults to its model)')
     .option('-n, --namespace <ns>', 'Kubernetes namespace', 'default')
+    .option(...clusterOption)
     .option('--watch', 'follow the release until it ends: a live view on a terminal, new timeline lines otherwise')
     .option('-o, --output <format>', 'text or json', outputFormat, 'text')
     .option('--json', 'the same as --output json')
     .addHelpText('after', '\nExamples:\n  bluegreen status fraud -n ml --watch\n  bluegreen status fraud -n ml -o json')
-    .action(async (service: string, opts: { namespace: string; watch?: boolean; json?: boolean; output: Output }) => {
+    .action(async (service: string, opts: { namespace: string; cluster?: string; watch?: boolean; json?: boolean; output: Output }) => {
       await withClient(async (client) => {
-        const ref = { namespace: opts.namespace, service };
+        const ref = { namespace: opts.namespace, service, cluster: opts.cluster };
         const json = opts.json === true || opts.output === 'json';
         if (opts.watch && !json && process.stdout.isTTY) {
           const first = await readStatus(client, ref);
@@ -173,14 +177,15 @@ function approveCommand(program: Command, io: Io): void {
     .description('approve the release waiting at a gate (before the switch, or promote during monitoring)')
     .argument('<service>', 'model service name')
     .option('-n, --namespace <ns>', 'Kubernetes namespace', 'default')
+    .option(...clusterOption)
     .option('--comment <text>', 'recorded with the approval')
     .option('--by <name>', 'who approves (default: BLUEGREEN_USER or the login name)')
     .option('--version <version>', 'only if the running release is of this version')
     .option('--run <runId>', 'only this run (as status shows it)')
     .addHelpText('after', '\nExample:\n  bluegreen approve fraud -n ml --comment "error rate flat, p95 unchanged" --version v2')
-    .action(async (service: string, opts: { namespace: string; comment?: string; by?: string; version?: string; run?: string }) => {
+    .action(async (service: string, opts: { namespace: string; cluster?: string; comment?: string; by?: string; version?: string; run?: string }) => {
       await withClient(async (client) => {
-        const ref = { namespace: opts.namespace, service, runId: opts.run };
+        const ref = { namespace: opts.namespace, service, cluster: opts.cluster, runId: opts.run };
         const message = { kind: 'approve' as const, by: opts.by ?? cliUser(), comment: opts.comment, version: opts.version };
         const out = await sendMessage(client, ref, message);
         if ('pending' in out) return io.err(pendingText('approve', ref));
@@ -195,14 +200,15 @@ function abortCommand(program: Command, io: Io): void {
     .description('abort the release: roll back to what served before')
     .argument('<service>', 'model service name')
     .option('-n, --namespace <ns>', 'Kubernetes namespace', 'default')
+    .option(...clusterOption)
     .requiredOption('--reason <text>', 'why; recorded in the release\'s timeline')
     .option('--by <name>', 'who aborts (default: BLUEGREEN_USER or the login name)')
     .option('--version <version>', 'only if the running release is of this version')
     .option('--run <runId>', 'only this run (as status shows it)')
     .addHelpText('after', '\nExample:\n  bluegreen abort fraud -n ml --reason "p95 latency doubled"')
-    .action(async (service: string, opts: { namespace: string; reason: string; by?: string; version?: string; run?: string }) => {
+    .action(async (service: string, opts: { namespace: string; cluster?: string; reason: string; by?: string; version?: string; run?: string }) => {
       await withClient(async (client) => {
-        const ref = { namespace: opts.namespace, service, runId: opts.run };
+        const ref = { namespace: opts.namespace, service, cluster: opts.cluster, runId: opts.run };
         const out = await sendMessage(client, ref, { kind: 'abort', by: opts.by ?? cliUser(), reason: opts.reason, version: opts.version });
         if ('pending' in out) return io.err(pendingText('abort', ref));
         if (!out.accepted) throw new UserError(`abort not acted on: ${out.entry.detail ?? 'see bluegreen status'}`);
@@ -215,13 +221,14 @@ function listCommand(program: Command, io: Io): void {
   program.command('list')
     .description('list releases, newest first: the running ones, or all with --all or --phase')
     .option('-n, --namespace <ns>', 'only this Kubernetes namespace')
+    .option('--cluster <name>', 'only releases of this cluster (as their spec names it)')
     .option('--model <model>', 'only releases of this model')
     .option('--phase <phase>', `only releases in this phase (${PHASES.join(', ')})`, phaseName)
     .option('--running', 'only running releases (the default unless --all or --phase)')
     .option('--all', 'include ended releases')
     .option('-o, --output <format>', 'text or json', outputFormat, 'text')
     .addHelpText('after', '\nExamples:\n  bluegreen list\n  bluegreen list --all --model fraud -o json')
-    .action(async (opts: { namespace?: string; model?: string; phase?: string; running?: boolean; all?: boolean; output: Output }) => {
+    .action(async (opts: { namespace?: string; cluster?: string; model?: string; phase?: string; running?: boolean; all?: boolean; output: Output }) => {
       await withClient(async (client) => {
         const all = !opts.running && (opts.all === true || opts.phase !== undefined);
         const rows = await listReleases(client, { ...opts, all });
@@ -241,12 +248,13 @@ function historyCommand(program: Command, io: Io): void {
     .description('past releases of a model service, newest first: version, outcome, when, how long, who approved or aborted and why')
     .argument('<service>', 'model service name')
     .option('-n, --namespace <ns>', 'Kubernetes namespace', 'default')
+    .option(...clusterOption)
     .option('--limit <n>', 'at most this many releases', (v) => positiveInt(v, '--limit'), 20)
     .option('-o, --output <format>', 'text or json', outputFormat, 'text')
     .addHelpText('after', '\nExample:\n  bluegreen history fraud -n ml-prod')
-    .action(async (service: string, opts: { namespace: string; limit: number; output: Output }) => {
+    .action(async (service: string, opts: { namespace: string; cluster?: string; limit: number; output: Output }) => {
       await withClient(async (client) => {
-        const past = await releaseHistory(client, { namespace: opts.namespace, service }, opts.limit);
+        const past = await releaseHistory(client, { namespace: opts.namespace, service, cluster: opts.cluster }, opts.limit);
         if (opts.output === 'json') return io.out(JSON.stringify(past, null, 2));
         if (past.length === 0) return io.out(`no releases of ${opts.namespace}/${service}`);
         table(io, ['VERSION', 'OUTCOME', 'STARTED', 'DURATION', 'BY', 'WHY'], past.map((r) => [
@@ -262,13 +270,14 @@ function rollbackCommand(program: Command, io: Io): void {
     .description('release again the version that served before the live one (or --to VERSION), with the pod template it ran')
     .argument('<service>', 'model service name')
     .option('-n, --namespace <ns>', 'Kubernetes namespace', 'default')
+    .option(...clusterOption)
     .option('--to <version>', 'the version to go back to (default: the one live before the current)')
     .option('-w, --wait', 'follow the release until it ends; exit 1 unless it succeeds')
     .option('--by <name>', 'who starts it (default: BLUEGREEN_USER or the login name)')
     .addHelpText('after', '\nExamples:\n  bluegreen rollback fraud -n ml-prod --wait\n  bluegreen rollback fraud -n ml-prod --to v3')
-    .action(async (service: string, opts: { namespace: string; to?: string; wait?: boolean; by?: string }) => {
+    .action(async (service: string, opts: { namespace: string; cluster?: string; to?: string; wait?: boolean; by?: string }) => {
       await withClient(async (client) => {
-        const { spec, from } = await rollbackSpec(client, { namespace: opts.namespace, service }, opts.to);
+        const { spec, from } = await rollbackSpec(client, { namespace: opts.namespace, service, cluster: opts.cluster }, opts.to);
         io.out(`rolling back to ${spec.version}: the spec and pod template of ${from.releaseId} (${from.startedAt})`);
         await launch(io, client, spec, opts.wait === true, opts.by ?? cliUser());
       });

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { baseTaskQueue, taskQueueFor, temporalConfig, type TemporalConfig } from '../config.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { RELEASE_FAILED } from '../release/errors.js';
-import { STARTED_BY_MEMO, WORKFLOW_TYPE, releaseWorkflowId, searchAttributes } from '../release/ids.js';
+import { STARTED_BY_MEMO, WORKFLOW_TYPE, parseReleaseId, releaseWorkflowId, searchAttributes } from '../release/ids.js';
 import { abortSignal, approveSignal, statusQuery } from '../release/messages.js';
 import { FINAL_PHASES, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { targetOf } from '../release/target.js';
@@ -28,10 +28,11 @@ export async function connectClient(config: TemporalConfig = temporalConfig()): 
 }
 
 /** A model service's releases; `runId` pins one run (one release) of them. */
-export interface ReleaseRef { namespace: string; service: string; runId?: string }
+export interface ReleaseRef { namespace: string; service: string; cluster?: string; runId?: string }
 
-/** The run id of a status's releaseId (`<workflowId>/<runId>`). */
-export const runIdOf = (status: ReleaseStatus): string | undefined => status.releaseId.split('/').at(-1);
+/** The workflow id of a ref's releases (see releaseWorkflowId). */
+export const workflowIdOf = (ref: ReleaseRef): string => releaseWorkflowId(ref.namespace, ref.service, ref.cluster);
+
 
 /** A release goes to the workers of the cluster it names, and only to them. */
 export const releaseTaskQueue = (spec: ReleaseSpec, queue = baseTaskQueue()): string => taskQueueFor(queue, spec.cluster);
@@ -41,7 +42,7 @@ export async function startRelease(
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const taskQueue = releaseTaskQueue(spec, queue);
   const { namespace, service } = targetOf(spec);
-  const workflowId = releaseWorkflowId(namespace, service);
+  const workflowId = releaseWorkflowId(namespace, service, spec.cluster);
   try {
     return await client.workflow.start(WORKFLOW_TYPE, {
       taskQueue,
@@ -55,11 +56,13 @@ export async function startRelease(
         { key: searchAttributes.namespace, value: namespace },
         { key: searchAttributes.version, value: spec.version },
         { key: searchAttributes.phase, value: 'Pending' },
+        // Only a release that names a cluster needs BluegreenCluster registered.
+        ...(spec.cluster === undefined ? [] : [{ key: searchAttributes.cluster, value: spec.cluster }]),
       ],
     });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const open = await readStatus(client, { namespace, service }).catch(() => undefined);
+    const open = await readStatus(client, { namespace, service, cluster: spec.cluster }).catch(() => undefined);
     const what = open === undefined ? '' : ` (version ${open.version}, phase ${open.phase})`;
     throw new UserError(`a release of ${namespace}/${service} is already running${what}: ${workflowId}; wait for it to end or abort it`);
   }
@@ -85,14 +88,20 @@ async function refuseEndedOutside(handle: WorkflowHandle, ref: ReleaseRef, phase
 }
 
 export async function readStatus(client: Client, ref: ReleaseRef): Promise<ReleaseStatus> {
-  const handle = client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), ref.runId);
+  const handle = client.workflow.getHandle(workflowIdOf(ref), ref.runId);
   try {
     const status = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
     if (!FINAL_PHASES.includes(status.phase)) await refuseEndedOutside(handle, ref, status.phase);
     return status;
   } catch (err) {
     if (err instanceof UserError) throw err;
-    if (err instanceof WorkflowNotFoundError) throw new UserError(`no release of ${ref.namespace}/${ref.service} found (workflow ${handle.workflowId})`);
+    const where = ref.cluster === undefined ? '' : ` in cluster ${ref.cluster}`;
+    const notFound = new UserError(`no release of ${ref.namespace}/${ref.service}${where} found (workflow ${handle.workflowId})`);
+    if (err instanceof WorkflowNotFoundError) {
+      // Releases started before clusters were named have the id without one.
+      if (ref.cluster !== undefined) return readStatus(client, { ...ref, cluster: undefined }).catch(() => Promise.reject(notFound));
+      throw notFound;
+    }
     // Queries need a worker; without one, the server still knows the phase and version.
     const described = await handle.describe().catch(() => undefined);
     if (described === undefined) throw err;
@@ -144,8 +153,9 @@ export async function sendMessage(
   if (FINAL_PHASES.includes(before.phase)) throw new UserError(`${what} has ended (${before.phase}); nothing to ${message.kind}`);
   // Pinned to the run the user looked at and to its version: a message meant for
   // a release that just ended never passes the next release's gate.
-  const pinned = { ...ref, runId: ref.runId ?? runIdOf(before) };
-  const handle = client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), pinned.runId);
+  const { workflowId, runId } = parseReleaseId(before.releaseId);
+  const pinned = { ...ref, runId: ref.runId ?? runId };
+  const handle = client.workflow.getHandle(workflowId, pinned.runId);
   const requestId = randomUUID();
   const version = before.version;
   try {
@@ -209,7 +219,8 @@ export async function followRelease(
       // while, then take the result from the history, which needs no worker.
       endedUnanswered ??= Date.now();
       if (Date.now() - endedUnanswered > ENDED_UNANSWERED_MS) {
-        return releaseResult(client.workflow.getHandle(releaseWorkflowId(ref.namespace, ref.service), ref.runId ?? runIdOf(status)));
+        const { workflowId, runId } = parseReleaseId(status.releaseId);
+        return releaseResult(client.workflow.getHandle(workflowId, ref.runId ?? runId));
       }
     }
     await new Promise((r) => setTimeout(r, pollMs));
@@ -241,10 +252,10 @@ export async function hasWorker(client: Client, taskQueue: string): Promise<bool
 }
 
 export interface ReleaseListing {
-  workflowId: string; status: string; model?: string; namespace?: string; version?: string; phase?: string; startTime: Date;
+  workflowId: string; status: string; model?: string; namespace?: string; version?: string; phase?: string; cluster?: string; startTime: Date;
 }
 
-export interface ListOptions { namespace?: string; model?: string; phase?: string; all?: boolean; limit?: number }
+export interface ListOptions { namespace?: string; model?: string; phase?: string; cluster?: string; all?: boolean; limit?: number }
 
 export async function listReleases(client: Client, options: ListOptions = {}): Promise<ReleaseListing[]> {
   const quoted = (v: string) => `'${v.replaceAll("'", '')}'`;
@@ -253,13 +264,14 @@ export async function listReleases(client: Client, options: ListOptions = {}): P
   if (options.namespace) clauses.push(`${searchAttributes.namespace.name} = ${quoted(options.namespace)}`);
   if (options.model) clauses.push(`${searchAttributes.model.name} = ${quoted(options.model)}`);
   if (options.phase) clauses.push(`${searchAttributes.phase.name} = ${quoted(options.phase)}`);
+  if (options.cluster) clauses.push(`${searchAttributes.cluster.name} = ${quoted(options.cluster)}`);
   const out: ReleaseListing[] = [];
   for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
     const sa = wf.typedSearchAttributes;
     out.push({
       workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime,
       model: sa.get(searchAttributes.model), namespace: sa.get(searchAttributes.namespace),
-      version: sa.get(searchAttributes.version), phase: sa.get(searchAttributes.phase),
+      version: sa.get(searchAttributes.version), phase: sa.get(searchAttributes.phase), cluster: sa.get(searchAttributes.cluster),
     });
     if (out.length >= (options.limit ?? 100)) break;
   }

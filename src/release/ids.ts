@@ -9,8 +9,13 @@ export const WORKFLOW_TYPE = 'release';
 /** Memo key of who started a release (as the client that started it said). */
 export const STARTED_BY_MEMO = 'startedBy';
 
-/** One release per model service at a time: the id names the service. */
-export const releaseWorkflowId = (namespace: string, service: string): string => `bluegreen/${namespace}/${service}`;
+/**
+ * One release per model service and cluster at a time: the id names both. A
+ * release for no named cluster keeps the id releases had before clusters were
+ * named (`bluegreen/NS/SERVICE`), so its history reads as it did.
+ */
+export const releaseWorkflowId = (namespace: string, service: string, cluster?: string): string =>
+  `bluegreen/${namespace}/${service}${cluster ? `@${cluster}` : ''}`;
 
 /** A release id names one run of a workflow: `<workflowId>/<runId>`. */
 export const releaseIdOf = (workflowId: string, runId: string): string => `${workflowId}/${runId}`;
@@ -29,4 +34,6 @@ export const searchAttributes = {
   namespace: defineSearchAttributeKey('BluegreenNamespace', SearchAttributeType.KEYWORD),
   phase: defineSearchAttributeKey('BluegreenPhase', SearchAttributeType.KEYWORD),
   version: defineSearchAttributeKey('BluegreenVersion', SearchAttributeType.KEYWORD),
+  /** set only on releases that name a cluster */
+  cluster: defineSearchAttributeKey('BluegreenCluster', SearchAttributeType.KEYWORD),
 } as const;

@@ -2,8 +2,8 @@
 // with activity doubles: gates, timeouts, aborts, failures, cancellation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
-import { UserError, followRelease, releaseResult, sendMessage, startRelease } from '../../src/client/releases.js';
-import { WORKFLOW_TYPE } from '../../src/release/ids.js';
+import { UserError, followRelease, readStatus, releaseResult, sendMessage, startRelease } from '../../src/client/releases.js';
+import { WORKFLOW_TYPE, searchAttributes } from '../../src/release/ids.js';
 import { abortSignal, approveSignal, statusQuery } from '../../src/release/messages.js';
 import { type Phase } from '../../src/release/status.js';
 import { fakeCluster, type FakeState } from './fake-cluster.js';
@@ -31,6 +31,27 @@ describe('a release ended from outside', () => {
     expect(said).toBeInstanceOf(UserError);
     expect((said as Error).message).toMatch(new RegExp(`^the release of ml/${spec.model} was terminated by \\S+ \\("stuck; cleaning up by hand"\\) in phase AwaitingApproval: Temporal stopped it`));
   });
+});
+
+describe('clusters', () => {
+  it('one service released in two clusters at once: each release has its own id, and --cluster finds each', async () => {
+    const spec = testSpec();
+    const [a, b] = await Promise.all(['east', 'west'].map((cluster) => startRelease(h.env.client, { ...spec, cluster }, 'no-worker-polls-this')));
+    try {
+      expect([a!.workflowId, b!.workflowId]).toEqual([`bluegreen/ml/${spec.model}@east`, `bluegreen/ml/${spec.model}@west`]);
+      const { typedSearchAttributes } = await a!.describe();
+      expect(typedSearchAttributes.get(searchAttributes.cluster)).toBe('east');
+      await expect(startRelease(h.env.client, { ...spec, cluster: 'east' }, 'no-worker-polls-this')).rejects.toThrow(`a release of ml/${spec.model} is already running`);
+      // A release for no named cluster keeps the id it had before clusters were named, and --cluster still finds it.
+      const old = await startRelease(h.env.client, spec, 'no-worker-polls-this');
+      expect(old.workflowId).toBe(`bluegreen/ml/${spec.model}`);
+      const seen = await readStatus(h.env.client, { namespace: 'ml', service: spec.model, cluster: 'north' });
+      expect(seen.releaseId).toBe(`bluegreen/ml/${spec.model}/${old.firstExecutionRunId}`);
+      await old.terminate('test done');
+    } finally {
+      await Promise.all([a, b].map((h) => h!.terminate('test done')));
+    }
+  }, 60_000);
 });
 
 describe('a message no worker has acted on yet', () => {
