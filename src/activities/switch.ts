@@ -5,6 +5,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { ErrorTypes } from '../release/errors.js';
 import type { SwitchInput } from '../release/plan.js';
 import { ownService } from '../rules/objects.js';
+import { sameSelector } from '../rules/selectors.js';
 import { decideSwitch } from '../rules/switch.js';
 import { apply, patchSelector, readService, selectedPods, serviceEndpoints } from './cluster.js';
 import { mustRead, nonRetryable, type ActivityContext } from './context.js';
@@ -31,13 +32,22 @@ export function switchActivities({ kube, pollMs }: ActivityContext) {
       case 'refuse': throw nonRetryable(decision.type, decision.message);
       case 'create': await apply(kube, ownService(target, target.service, to.selector, ports, releaseId)); break;
       case 'patch':
-        if (await patchSelector(kube, target, from!.selector, to.selector) === 'conflict') {
+        if (await patchSelector(kube, target, from!.selector, to.selector) === 'conflict' && !await selectsAlready(target, to)) {
           throw nonRetryable(ErrorTypes.SelectorConflict, `Service ${target.namespace}/${target.service} selector changed between read and patch; not overwritten`);
         }
         break;
       case 'none': break;
     }
     return { toDeployment };
+  }
+
+  /**
+   * After a refused guarded patch: a Service that now selects exactly `to` holds
+   * this release's own write (an earlier try of the switch that landed late,
+   * such as the one in the workflow task), not someone else's.
+   */
+  async function selectsAlready(target: SwitchInput['target'], to: SwitchInput['to']): Promise<boolean> {
+    return sameSelector((await readService(kube, target, target.service))?.spec?.selector, to.selector);
   }
 
   return {

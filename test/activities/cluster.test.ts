@@ -182,6 +182,25 @@ describe('switching traffic', () => {
     expect((await readService(kube, t, 'conflict'))?.spec?.selector).toEqual(changed);
   });
 
+  it('takes its own earlier write, landed between its read and its patch, for done, not for a conflict', async () => {
+    const s = spec('twice');
+    const t = targetOf(s);
+    await releaseOf(s);
+    const plan = await deployCandidate(spec('twice', { version: 'v2' }));
+    await run(acts.waitForRollout, { ...ref(s, plan), timeoutMs: 60_000 });
+    // Every selector patch lands twice, as when the try in the workflow task lands late beside the activity's:
+    // the second is refused by its test op, since the selector is already the new one.
+    const core = new Proxy(kube.core, {
+      get: (api, key) => (key === 'patchNamespacedService'
+        ? async (...args: Parameters<CoreV1Api['patchNamespacedService']>) => { await api.patchNamespacedService(...args); return api.patchNamespacedService(...args); }
+        : Reflect.get(api, key)),
+    });
+    const racing = createActivities({ kube: { ...kube, core }, pollMs: 200 });
+    const switched = await run(racing.switchTraffic, { target: t, from: plan.live, to: plan.candidate, ports: plan.ports, releaseId, settleMs: 30_000 });
+    expect(switched.switched).toBe(true);
+    expect((await readService(kube, t, 'twice'))?.spec?.selector).toEqual(plan.candidate.selector);
+  });
+
   it('refuses to switch when the new selector would also select a pod that is not the candidate\'s', async () => {
     const s = spec('stranger');
     const t = targetOf(s);
