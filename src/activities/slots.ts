@@ -5,9 +5,31 @@ import type { ApplyInput, RolloutInput, RolloutReport, SlotRef } from '../releas
 import { RELEASE_ANNOTATION } from '../release/target.js';
 import { rolloutState } from '../rules/rollout.js';
 import { selects, servicesOnlyOn } from '../rules/selectors.js';
-import { apply, deleteDeployment, deploymentPods, namespaceObjects, readDeployment, readService, scaleDeployment } from './cluster.js';
+import { apply, deleteDeployment, deploymentPods, namespaceObjects, readDeployment, readService, scaleDeployment, type Kube } from './cluster.js';
 import { mustReadFrom, nonRetryable, type ActivityContext } from './context.js';
 import { slotWatch, waitFor } from './waits.js';
+
+/**
+ * Deletes a slot's Deployment, unless the live Service selects its pods (what
+ * serves traffic is never deleted) or another Service selects them alone.
+ */
+async function deleteSlot(kube: Kube, { target, deployment: name }: SlotRef): Promise<{ deleted: boolean }> {
+  const [deployment, service, lists] = await Promise.all([
+    readDeployment(kube, target, name), readService(kube, target, target.service), namespaceObjects(kube, target.namespace),
+  ]);
+  if (deployment === undefined) return { deleted: false };
+  const selector = service?.spec?.selector;
+  if (selects(selector, deployment.spec?.template?.metadata?.labels)) {
+    throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${target.namespace}/${target.service} selects ${JSON.stringify(selector)}, the pods of Deployment ${name}: it serves live traffic, so it was not deleted`);
+  }
+  // Another Service that selects these pods and no others would be left with no endpoints.
+  const emptied = servicesOnlyOn(deployment, lists.deployments, lists.services);
+  if (emptied.length > 0) {
+    const names = emptied.map((s) => `${s.metadata?.name} ${JSON.stringify(s.spec?.selector)}`).join(', ');
+    throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${names} in ${target.namespace} selects only the pods of Deployment ${name}: deleting it would leave that Service with no endpoints, so it was not deleted; point the Service at the live slot, then delete ${name}`);
+  }
+  return { deleted: await deleteDeployment(kube, target, name) };
+}
 
 export function slotActivities({ kube, pollMs }: ActivityContext) {
   return {
@@ -20,24 +42,8 @@ export function slotActivities({ kube, pollMs }: ActivityContext) {
       await scaleDeployment(kube, target, deployment, replicas);
     },
 
-    /** Deletes a slot's Deployment, unless the live Service selects its pods: what serves traffic is never deleted. */
-    async deleteSlot({ target, deployment: name }: SlotRef): Promise<{ deleted: boolean }> {
-      const [deployment, service, lists] = await Promise.all([
-        readDeployment(kube, target, name), readService(kube, target, target.service), namespaceObjects(kube, target.namespace),
-      ]);
-      if (deployment === undefined) return { deleted: false };
-      const selector = service?.spec?.selector;
-      if (selects(selector, deployment.spec?.template?.metadata?.labels)) {
-        throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${target.namespace}/${target.service} selects ${JSON.stringify(selector)}, the pods of Deployment ${name}: it serves live traffic, so it was not deleted`);
-      }
-      // Another Service that selects these pods and no others would be left with no endpoints.
-      const emptied = servicesOnlyOn(deployment, lists.deployments, lists.services);
-      if (emptied.length > 0) {
-        const names = emptied.map((s) => `${s.metadata?.name} ${JSON.stringify(s.spec?.selector)}`).join(', ');
-        throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${names} in ${target.namespace} selects only the pods of Deployment ${name}: deleting it would leave that Service with no endpoints, so it was not deleted; point the Service at the live slot, then delete ${name}`);
-      }
-      return { deleted: await deleteDeployment(kube, target, name) };
-    },
+    /** Deletes a slot's Deployment, unless a Service would lose its endpoints (see deleteSlot). */
+    deleteSlot: (ref: SlotRef) => deleteSlot(kube, ref),
 
     /**
      * Waits until a slot's Deployment has rolled out. With `restoreReplicas` (a

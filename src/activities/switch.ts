@@ -7,49 +7,49 @@ import type { SwitchInput } from '../release/plan.js';
 import { ownService } from '../rules/objects.js';
 import { sameSelector } from '../rules/selectors.js';
 import { decideSwitch } from '../rules/switch.js';
-import { apply, patchSelector, readService, selectedPods, serviceEndpoints } from './cluster.js';
+import { apply, patchSelector, readService, selectedPods, serviceEndpoints, type Kube } from './cluster.js';
 import { mustRead, nonRetryable, type ActivityContext } from './context.js';
 import { slotWatch, waitFor } from './waits.js';
 
 type Moved = { toDeployment: V1Deployment } | { switched: false; detail: string };
 
+/**
+ * The switch's proof and patch: reads the Service, `to`'s Deployment and the pods
+ * and ReplicaSets the new selector matches, all at once, and acts on the decision.
+ * Returns the Deployment read, for the wait that follows.
+ */
+async function moveSelector(kube: Kube, { target, from, to, ports, releaseId, back, minReady }: SwitchInput & { back?: boolean }): Promise<Moved> {
+  // Read together: the switch waits on nothing it does not need.
+  const [service, toDeployment, matching] = await Promise.all([
+    readService(kube, target, target.service),
+    mustRead(kube, target, to.deployment, ErrorTypes.SwitchRefused),
+    selectedPods(kube, target, to.selector),
+  ]);
+  const decision = decideSwitch({ target, from, to, back, minReady, service, toDeployment, matching });
+  switch (decision.action) {
+    case 'leave': return { switched: false, detail: decision.detail };
+    case 'refuse': throw nonRetryable(decision.type, decision.message);
+    case 'create': await apply(kube, ownService(target, target.service, to.selector, ports, releaseId)); break;
+    case 'patch':
+      if (await patchSelector(kube, target, from!.selector, to.selector) === 'conflict' && !await selectsAlready(kube, target, to)) {
+        throw nonRetryable(ErrorTypes.SelectorConflict, `Service ${target.namespace}/${target.service} selector changed between read and patch; not overwritten`);
+      }
+      break;
+    case 'none': break;
+  }
+  return { toDeployment };
+}
+
+/**
+ * After a refused guarded patch: a Service that now selects exactly `to` holds
+ * this release's own write (an earlier try of the switch that landed late,
+ * such as the one in the workflow task), not someone else's.
+ */
+async function selectsAlready(kube: Kube, target: SwitchInput['target'], to: SwitchInput['to']): Promise<boolean> {
+  return sameSelector((await readService(kube, target, target.service))?.spec?.selector, to.selector);
+}
+
 export function switchActivities({ kube, pollMs }: ActivityContext) {
-  /**
-   * The switch's proof and patch: reads the Service, `to`'s Deployment and the pods
-   * and ReplicaSets the new selector matches, all at once, and acts on the decision.
-   * Returns the Deployment read, for the wait that follows.
-   */
-  async function moveSelector({ target, from, to, ports, releaseId, back, minReady }: SwitchInput & { back?: boolean }): Promise<Moved> {
-    // Read together: the switch waits on nothing it does not need.
-    const [service, toDeployment, matching] = await Promise.all([
-      readService(kube, target, target.service),
-      mustRead(kube, target, to.deployment, ErrorTypes.SwitchRefused),
-      selectedPods(kube, target, to.selector),
-    ]);
-    const decision = decideSwitch({ target, from, to, back, minReady, service, toDeployment, matching });
-    switch (decision.action) {
-      case 'leave': return { switched: false, detail: decision.detail };
-      case 'refuse': throw nonRetryable(decision.type, decision.message);
-      case 'create': await apply(kube, ownService(target, target.service, to.selector, ports, releaseId)); break;
-      case 'patch':
-        if (await patchSelector(kube, target, from!.selector, to.selector) === 'conflict' && !await selectsAlready(target, to)) {
-          throw nonRetryable(ErrorTypes.SelectorConflict, `Service ${target.namespace}/${target.service} selector changed between read and patch; not overwritten`);
-        }
-        break;
-      case 'none': break;
-    }
-    return { toDeployment };
-  }
-
-  /**
-   * After a refused guarded patch: a Service that now selects exactly `to` holds
-   * this release's own write (an earlier try of the switch that landed late,
-   * such as the one in the workflow task), not someone else's.
-   */
-  async function selectsAlready(target: SwitchInput['target'], to: SwitchInput['to']): Promise<boolean> {
-    return sameSelector((await readService(kube, target, target.service))?.spec?.selector, to.selector);
-  }
-
   return {
     /**
      * Moves the live Service from one slot's selector to another's (see
@@ -59,7 +59,7 @@ export function switchActivities({ kube, pollMs }: ActivityContext) {
      */
     async switchTraffic(input: SwitchInput & { back?: boolean }): Promise<{ switched: boolean; detail: string }> {
       const { target, to, settleMs } = input;
-      const moved = await moveSelector(input);
+      const moved = await moveSelector(kube, input);
       if (!('toDeployment' in moved)) return moved;
       const { toDeployment } = moved;
       const watch = slotWatch(target, to.deployment, target.service, toDeployment);
@@ -77,7 +77,7 @@ export function switchActivities({ kube, pollMs }: ActivityContext) {
      * moves without a round trip through the server's activity queue.
      */
     async switchSelector(input: SwitchInput): Promise<{ switched: boolean; detail: string }> {
-      const moved = await moveSelector(input);
+      const moved = await moveSelector(kube, input);
       return 'toDeployment' in moved ? { switched: true, detail: `Service ${input.target.namespace}/${input.target.service} selects ${JSON.stringify(input.to.selector)}` } : moved;
     },
   };
