@@ -18,7 +18,8 @@ type Moved = { toDeployment: V1Deployment } | { switched: false; detail: string 
  * and ReplicaSets the new selector matches, all at once, and acts on the decision.
  * Returns the Deployment read, for the wait that follows.
  */
-async function moveSelector(kube: Kube, { target, from, to, ports, releaseId, back, minReady }: SwitchInput & { back?: boolean }): Promise<Moved> {
+async function moveSelector(kube: Kube, input: SwitchInput & { back?: boolean }): Promise<Moved> {
+  const { target, from, to, ports, releaseId, back, minReady } = input;
   // Read together: the switch waits on nothing it does not need.
   const [service, toDeployment, matching] = await Promise.all([
     readService(kube, target, target.service),
