@@ -5,7 +5,9 @@ import type { ApplyInput, RolloutInput, RolloutReport, SlotRef } from '../releas
 import { RELEASE_ANNOTATION } from '../release/target.js';
 import { rolloutState } from '../rules/rollout.js';
 import { selects, servicesOnlyOn } from '../rules/selectors.js';
-import { apply, deleteDeployment, deploymentPods, namespaceObjects, readDeployment, readService, scaleDeployment, type Kube } from './cluster.js';
+import {
+  apply, deleteDeployment, deploymentPods, namespaceObjects, readDeployment, readService, scaleDeployment, type Kube,
+} from './cluster.js';
 import { mustReadFrom, nonRetryable, type ActivityContext } from './context.js';
 import { slotWatch, waitFor } from './waits.js';
 

@@ -16,7 +16,7 @@ import { releaseSpecJsonSchema } from '../release/schema.js';
 import { analysisWarnings } from '../rules/analysis.js';
 import {
   connectClient, followRelease, hasWorker, listReleases, readStatus, releaseTaskQueue, sendMessage, startRelease, UserError,
-  withSenderIdentities,
+  withSenderIdentities, type ListOptions,
 } from './releases.js';
 import { releaseHistory, rollbackSpec } from './history.js';
 import { timelineLine, watchLive } from './live-view.js';
@@ -40,6 +40,9 @@ function onInterrupt(namespace: string, service: string): void {
     process.exit(130);
   });
 }
+
+/** The options of approve and abort. */
+interface MessageOptions { namespace: string; cluster?: string; by?: string; version?: string; run?: string }
 
 /** Every verb that names one release takes its cluster; BLUEGREEN_CLUSTER_NAME is the default. */
 const clusterOption = ['--cluster <name>', 'the cluster the release targets, as its spec names it (default: BLUEGREEN_CLUSTER_NAME)', clusterName()] as const;
@@ -183,7 +186,7 @@ function approveCommand(program: Command, io: Io): void {
     .option('--version <version>', 'only if the running release is of this version')
     .option('--run <runId>', 'only this run (as status shows it)')
     .addHelpText('after', '\nExample:\n  bluegreen approve fraud -n ml --comment "error rate flat, p95 unchanged" --version v2')
-    .action(async (service: string, opts: { namespace: string; cluster?: string; comment?: string; by?: string; version?: string; run?: string }) => {
+    .action(async (service: string, opts: MessageOptions & { comment?: string }) => {
       await withClient(async (client) => {
         const ref = { namespace: opts.namespace, service, cluster: opts.cluster, runId: opts.run };
         const message = { kind: 'approve' as const, by: opts.by ?? cliUser(), comment: opts.comment, version: opts.version };
@@ -206,7 +209,7 @@ function abortCommand(program: Command, io: Io): void {
     .option('--version <version>', 'only if the running release is of this version')
     .option('--run <runId>', 'only this run (as status shows it)')
     .addHelpText('after', '\nExample:\n  bluegreen abort fraud -n ml --reason "p95 latency doubled"')
-    .action(async (service: string, opts: { namespace: string; cluster?: string; reason: string; by?: string; version?: string; run?: string }) => {
+    .action(async (service: string, opts: MessageOptions & { reason: string }) => {
       await withClient(async (client) => {
         const ref = { namespace: opts.namespace, service, cluster: opts.cluster, runId: opts.run };
         const out = await sendMessage(client, ref, { kind: 'abort', by: opts.by ?? cliUser(), reason: opts.reason, version: opts.version });
@@ -228,7 +231,7 @@ function listCommand(program: Command, io: Io): void {
     .option('--all', 'include ended releases')
     .option('-o, --output <format>', 'text or json', outputFormat, 'text')
     .addHelpText('after', '\nExamples:\n  bluegreen list\n  bluegreen list --all --model fraud -o json')
-    .action(async (opts: { namespace?: string; cluster?: string; model?: string; phase?: string; running?: boolean; all?: boolean; output: Output }) => {
+    .action(async (opts: ListOptions & { running?: boolean; output: Output }) => {
       await withClient(async (client) => {
         const all = !opts.running && (opts.all === true || opts.phase !== undefined);
         const rows = await listReleases(client, { ...opts, all });

@@ -252,7 +252,8 @@ export async function hasWorker(client: Client, taskQueue: string): Promise<bool
 }
 
 export interface ReleaseListing {
-  workflowId: string; status: string; model?: string; namespace?: string; version?: string; phase?: string; cluster?: string; startTime: Date;
+  workflowId: string; status: string; startTime: Date;
+  model?: string; namespace?: string; version?: string; phase?: string; cluster?: string;
 }
 
 export interface ListOptions { namespace?: string; model?: string; phase?: string; cluster?: string; all?: boolean; limit?: number }
