@@ -16,7 +16,7 @@ import { releaseSpecJsonSchema } from '../release/schema.js';
 import { analysisWarnings } from '../rules/analysis.js';
 import {
   connectClient, followRelease, hasWorker, listReleases, readStatus, releaseTaskQueue, sendMessage, startRelease, UserError,
-  withSenderIdentities, type ListOptions,
+  withSenderIdentities, type ListOptions, type OutgoingMessage,
 } from './releases.js';
 import { releaseHistory, rollbackSpec } from './history.js';
 import { timelineLine, watchLive } from './live-view.js';
@@ -47,10 +47,25 @@ interface MessageOptions { namespace: string; cluster?: string; by?: string; ver
 /** Every verb that names one release takes its cluster; BLUEGREEN_CLUSTER_NAME is the default. */
 const clusterOption = ['--cluster <name>', 'the cluster the release targets, as its spec names it (default: BLUEGREEN_CLUSTER_NAME)', clusterName()] as const;
 
-/** A message Temporal recorded that no worker has acted on yet: not a failure, but say so. */
-const pendingText = (kind: string, ref: { namespace: string; service: string }): string =>
-  `bluegreen: ${kind} recorded for the release of ${ref.namespace}/${ref.service}, but no worker has acted on it yet (none answered in 30s): `
-  + 'it is in the release\'s history and is acted on when a worker runs (npm run worker); follow it with bluegreen status --watch';
+/**
+ * Sends approve or abort and says what the release did with it: acted on (`done`
+ * with the phase it was in), refused and why (exit 1), or recorded by Temporal
+ * while no worker runs the release (not a failure: it is acted on when one does).
+ */
+async function steer(
+  io: Io, service: string, opts: MessageOptions, message: OutgoingMessage, done: (phase: string) => string,
+): Promise<void> {
+  await withClient(async (client) => {
+    const ref = { namespace: opts.namespace, service, cluster: opts.cluster, runId: opts.run };
+    const out = await sendMessage(client, ref, message);
+    if ('pending' in out) {
+      return io.err(`bluegreen: ${message.kind} recorded for the release of ${ref.namespace}/${ref.service}, but no worker has acted on it yet `
+        + '(none answered in 30s): it is in the release\'s history and is acted on when a worker runs (npm run worker); follow it with bluegreen status --watch');
+    }
+    if (!out.accepted) throw new UserError(`${message.kind} not acted on: ${out.entry.detail ?? 'see bluegreen status'}`);
+    io.out(done(out.entry.phase));
+  });
+}
 
 /** Starts a release, warns when no worker would run it, and with `wait` follows it to its end. */
 async function launch(io: Io, client: Client, spec: ReleaseSpec, wait: boolean, by: string): Promise<void> {
@@ -187,14 +202,8 @@ function approveCommand(program: Command, io: Io): void {
     .option('--run <runId>', 'only this run (as status shows it)')
     .addHelpText('after', '\nExample:\n  bluegreen approve fraud -n ml --comment "error rate flat, p95 unchanged" --version v2')
     .action(async (service: string, opts: MessageOptions & { comment?: string }) => {
-      await withClient(async (client) => {
-        const ref = { namespace: opts.namespace, service, cluster: opts.cluster, runId: opts.run };
-        const message = { kind: 'approve' as const, by: opts.by ?? cliUser(), comment: opts.comment, version: opts.version };
-        const out = await sendMessage(client, ref, message);
-        if ('pending' in out) return io.err(pendingText('approve', ref));
-        if (!out.accepted) throw new UserError(`approve not acted on: ${out.entry.detail ?? 'see bluegreen status'}`);
-        io.out(`approved: the release of ${opts.namespace}/${service} goes on from ${out.entry.phase}`);
-      });
+      const message = { kind: 'approve' as const, by: opts.by ?? cliUser(), comment: opts.comment, version: opts.version };
+      await steer(io, service, opts, message, (phase) => `approved: the release of ${opts.namespace}/${service} goes on from ${phase}`);
     });
 }
 
@@ -210,13 +219,8 @@ function abortCommand(program: Command, io: Io): void {
     .option('--run <runId>', 'only this run (as status shows it)')
     .addHelpText('after', '\nExample:\n  bluegreen abort fraud -n ml --reason "p95 latency doubled"')
     .action(async (service: string, opts: MessageOptions & { reason: string }) => {
-      await withClient(async (client) => {
-        const ref = { namespace: opts.namespace, service, cluster: opts.cluster, runId: opts.run };
-        const out = await sendMessage(client, ref, { kind: 'abort', by: opts.by ?? cliUser(), reason: opts.reason, version: opts.version });
-        if ('pending' in out) return io.err(pendingText('abort', ref));
-        if (!out.accepted) throw new UserError(`abort not acted on: ${out.entry.detail ?? 'see bluegreen status'}`);
-        io.out(`aborted: the release of ${opts.namespace}/${service} is rolling back (was ${out.entry.phase})`);
-      });
+      const message = { kind: 'abort' as const, by: opts.by ?? cliUser(), reason: opts.reason, version: opts.version };
+      await steer(io, service, opts, message, (phase) => `aborted: the release of ${opts.namespace}/${service} is rolling back (was ${phase})`);
     });
 }
 
