@@ -84,7 +84,7 @@ async function refuseEndedOutside(handle: WorkflowHandle, ref: ReleaseRef, phase
   const terminated = history?.events?.at(-1)?.workflowExecutionTerminatedEventAttributes;
   const by = terminated?.identity ? ` by ${terminated.identity}` : '';
   const why = terminated?.reason ? ` ("${terminated.reason}")` : '';
-  throw new UserError(`the release of ${ref.namespace}/${ref.service} was ${how.toLowerCase().replace('_', ' ')}${by}${why} in phase ${phase}: Temporal stopped it, so it neither finished nor rolled back; the cluster holds what ${phase} left (bluegreen history ${ref.service} -n ${ref.namespace}, kubectl)`);
+  throw new UserError(`the release of ${ref.namespace}/${ref.service} was ${how.toLowerCase().replaceAll('_', ' ')}${by}${why} in phase ${phase}: Temporal stopped it, so it neither finished nor rolled back; the cluster holds what ${phase} left (bluegreen history ${ref.service} -n ${ref.namespace}, kubectl)`);
 }
 
 export async function readStatus(client: Client, ref: ReleaseRef): Promise<ReleaseStatus> {
