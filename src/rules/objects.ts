@@ -12,11 +12,49 @@ import { RefusedError } from './refused.js';
 
 export const DEFAULT_PORT = 8080;
 
-export function servingContainer(template: V1PodTemplateSpec, name: string | undefined): V1Container {
+/** An image reference's repository, without tag or digest, with Docker Hub's implied registry and library made explicit. */
+export function imageRepository(image: string): string {
+  const ref = image.split('@')[0]!;
+  const repo = ref.lastIndexOf(':') > ref.lastIndexOf('/') ? ref.slice(0, ref.lastIndexOf(':')) : ref;
+  const [first, ...rest] = repo.split('/');
+  const hasRegistry = rest.length > 0 && (first!.includes('.') || first!.includes(':') || first === 'localhost');
+  if (hasRegistry) return repo;
+  return `docker.io/${rest.length === 0 ? `library/${first}` : repo}`;
+}
+
+/** What the spec sets on the serving container. */
+type ShortForms = Pick<ReleaseSpec, 'container' | 'image' | 'args' | 'env' | 'resources' | 'port'>;
+
+/**
+ * The serving container, chosen, not guessed: `container` by name; the one
+ * container; with `image`, the one whose image repository is the new image's
+ * (a sidecar first in the list keeps its own image). None or several, when
+ * the short forms set something on it, is refused before anything changes,
+ * listing the containers. With nothing set on it, the first that declares a port.
+ */
+export function servingContainer(template: V1PodTemplateSpec, spec: ShortForms): V1Container {
   const containers = template.spec?.containers ?? [];
-  const found = name === undefined ? containers[0] : containers.find((c) => c.name === name);
-  if (found === undefined) throw new RefusedError(`container "${name}" is not in the pod template (containers: ${containers.map((c) => c.name).join(', ')})`);
-  return found;
+  const listed = containers.map((c) => `${c.name} (${c.image ?? 'no image'})`).join(', ');
+  if (spec.container !== undefined) {
+    const named = containers.find((c) => c.name === spec.container);
+    if (named === undefined) throw new RefusedError(`container "${spec.container}" is not in the pod template (containers: ${listed})`);
+    return named;
+  }
+  if (containers.length === 0) throw new RefusedError('the pod template has no container');
+  if (containers.length === 1) return containers[0]!;
+  if (spec.image !== undefined) {
+    const repository = imageRepository(spec.image);
+    const matching = containers.filter((c) => c.image !== undefined && imageRepository(c.image) === repository);
+    if (matching.length === 1) return matching[0]!;
+    const which = matching.length === 0 ? 'no container' : `${matching.length} containers`;
+    throw new RefusedError(`image ${spec.image}: ${which} of the pod template run ${repository} (containers: ${listed}): name the serving container with container:`);
+  }
+  const forms = [spec.args !== undefined && 'args', spec.env.length > 0 && 'env', spec.resources !== undefined && 'resources', spec.port !== undefined && 'port']
+    .filter((f): f is string => f !== false);
+  if (forms.length > 0) {
+    throw new RefusedError(`${forms.join(', ')} set the serving container, and the pod template has ${containers.length} (${listed}): name it with container:`);
+  }
+  return containers.find((c) => (c.ports ?? []).length > 0) ?? containers[0]!;
 }
 
 export function copyPorts(ports: readonly V1ServicePort[]): V1ServicePort[] {
@@ -70,7 +108,7 @@ export function candidateDeployment(
   replicas = spec.previewReplicas ?? spec.replicas ?? 1,
 ): V1Deployment {
   const template: V1PodTemplateSpec = JSON.parse(JSON.stringify(c.base ?? spec.template ?? defaultTemplate(spec))) as V1PodTemplateSpec;
-  const container = servingContainer(template, spec.container);
+  const container = servingContainer(template, spec);
   if (spec.image !== undefined) container.image = spec.image;
   if (spec.args !== undefined) container.args = [...spec.args];
   if (spec.env.length > 0) container.env = mergeEnv(container.env, spec);

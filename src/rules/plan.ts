@@ -181,7 +181,9 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   refuseCrossing(t, services, podLabels, liveLabels);
   if (live !== undefined) refuseStranded(t, live, services, liveLabels, podLabels);
   const before = previewBefore(t, preview);
-  const serving = servingContainer(object.spec?.template as V1PodTemplateSpec, spec.container);
+  // The container candidateDeployment chose, found again by name (its image is the new one now).
+  const chosen = servingContainer(spec.template ?? adopted?.deployment.spec?.template ?? object.spec!.template, spec).name;
+  const serving = servingContainer(object.spec?.template as V1PodTemplateSpec, { ...spec, container: chosen });
   const servingPort = spec.port ?? serving.ports?.[0]?.containerPort ?? DEFAULT_PORT;
   const ports = service === undefined ? containerServicePorts(serving, servingPort) : copyPorts(service.spec?.ports ?? []);
   refuseMissingPorts(t, ports, object.spec?.template);

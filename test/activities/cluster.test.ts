@@ -305,6 +305,22 @@ describe('adopting a blue-green setup made by hand', () => {
     expect(await run(acts.waitForRollout, { ...ref(s, plan), minReady: 3, timeoutMs: 60_000 })).toMatchObject({ ready: 3 });
   });
 
+  it('sets the new image on the serving container of a Deployment whose first container is a sidecar', async () => {
+    const labels = { app: 'shipped', env: 'blue' };
+    const containers = [
+      { name: 'log-shipper', image: 'fluent/fluent-bit:3.1' },
+      { name: 'model', image: 'registry.example.com/ml/fraud:v1', ports: [{ name: 'http', containerPort: 8080 }] },
+    ];
+    await kube.apps.createNamespacedDeployment({ namespace, body: { metadata: { name: 'shipped-blue' }, spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers } } } } });
+    await kube.core.createNamespacedService({ namespace, body: { metadata: { name: 'shipped' }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' as never }] } } });
+    const s = spec('shipped', { version: 'v2', image: 'registry.example.com/ml/fraud:v2', slotLabel: 'env', replicas: 1 });
+    const plan = await deployCandidate(s);
+    const green = await dep('shipped', plan.candidate.deployment);
+    expect(green?.spec?.template.spec?.containers.map((c) => [c.name, c.image])).toEqual([
+      ['log-shipper', 'fluent/fluent-bit:3.1'], ['model', 'registry.example.com/ml/fraud:v2'],
+    ]);
+  });
+
   it('refuses a candidate whose pods lack the port the live Service targets by name, naming it and the ports they have', async () => {
     const labels = { app: 'renamed', slot: 'blue' };
     await kube.apps.createNamespacedDeployment({ namespace, body: { metadata: { name: 'renamed-blue' }, spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 's', image: 'x:1', ports: [{ name: 'web', containerPort: 8080 }] }] } } } } });

@@ -2,7 +2,7 @@
 // what EndpointSlices hold, and how answers compare.
 import { describe, expect, it } from 'vitest';
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
-import { candidateDeployment } from '../../src/rules/objects.js';
+import { candidateDeployment, imageRepository } from '../../src/rules/objects.js';
 import { candidateName, planRelease, type Observed } from '../../src/rules/plan.js';
 import { RefusedError } from '../../src/rules/refused.js';
 import { endpointsState, rolloutState } from '../../src/rules/rollout.js';
@@ -312,5 +312,43 @@ describe('a monitor window judged at its end', () => {
     expect(verdictOf(metric, p)).toBe('Running');
     expect(verdictOf(metric, p, true)).toBe('Inconclusive');
     expect(verdictOf(metric, { ...p, measurements: 3 }, true)).toBe('Successful');
+  });
+});
+
+describe('the serving container', () => {
+  // A Deployment whose first container is a log shipper, as people run them.
+  const sidecarFirst = (image = 'registry.example.com/ml/fraud:v1'): V1Deployment => ({
+    metadata: { name: 'fraud-blue' },
+    spec: {
+      selector: { matchLabels: { app: 'fraud', slot: 'blue' } },
+      template: {
+        metadata: { labels: { app: 'fraud', slot: 'blue' } },
+        spec: { containers: [{ name: 'log-shipper', image: 'fluent/fluent-bit:3.1' }, { name: 'model', image, ports: [{ name: 'http', containerPort: 8080 }] }] },
+      },
+    },
+  });
+  const live = (d: V1Deployment) => observed({ service: svc('fraud', { app: 'fraud', slot: 'blue' }), deployments: [d] });
+  const withImage = (image: string, more: Record<string, unknown> = {}) => validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image, ...more });
+
+  it('is the container whose image repository is the new image\'s, not the first one', () => {
+    const plan = planRelease(withImage('registry.example.com/ml/fraud:v2'), t, live(sidecarFirst()));
+    expect(plan.object.spec?.template.spec?.containers.map((c) => [c.name, c.image])).toEqual([['log-shipper', 'fluent/fluent-bit:3.1'], ['model', 'registry.example.com/ml/fraud:v2']]);
+    expect(plan.port).toBe(8080);
+  });
+
+  it('is refused, listing the containers, when no container or several run the new image\'s repository', () => {
+    expect(() => planRelease(withImage('registry.example.com/ml/other:v2'), t, live(sidecarFirst()))).toThrow(
+      'image registry.example.com/ml/other:v2: no container of the pod template run registry.example.com/ml/other (containers: log-shipper (fluent/fluent-bit:3.1), model (registry.example.com/ml/fraud:v1)): name the serving container with container:');
+    expect(() => planRelease(withImage('fluent/fluent-bit:3.2', {}), t, live(sidecarFirst('fluent/fluent-bit:3.1')))).toThrow('2 containers of the pod template run docker.io/fluent/fluent-bit');
+    expect(() => planRelease(validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', args: ['--x'] }), t, live(sidecarFirst()))).toThrow(
+      'args set the serving container, and the pod template has 2 (log-shipper (fluent/fluent-bit:3.1), model (registry.example.com/ml/fraud:v1)): name it with container:');
+    expect(planRelease(withImage('fluent/fluent-bit:3.2', { container: 'model' }), t, live(sidecarFirst())).object.spec?.template.spec?.containers[1]?.image).toBe('fluent/fluent-bit:3.2');
+  });
+
+  it('compares repositories as registries name them', () => {
+    expect(imageRepository('fraud')).toBe('docker.io/library/fraud');
+    expect(imageRepository('fluent/fluent-bit:3.1')).toBe('docker.io/fluent/fluent-bit');
+    expect(imageRepository('localhost:5000/ml/fraud:v2@sha256:abc')).toBe('localhost:5000/ml/fraud');
+    expect(imageRepository('registry.example.com/ml/fraud@sha256:abc')).toBe('registry.example.com/ml/fraud');
   });
 });
