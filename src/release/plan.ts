@@ -31,6 +31,8 @@ export interface Plan {
   ports: V1ServicePort[];
   /** the Service port that verification and analysis send requests to */
   port: number;
+  /** what preflight found that a person should know (an owner that acts later, or one the spec allows) */
+  warnings?: string[];
 }
 
 export interface SlotRef { target: Target; slot: Slot; deployment: string }

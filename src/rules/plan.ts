@@ -11,6 +11,7 @@ import {
 import {
   DEFAULT_PORT, candidateDeployment, containerServicePorts, copyPorts, servicePortFor, servingContainer,
 } from './objects.js';
+import { ownerRefusal, ownersOf, ownerWarning, type Owner, type OwnerKind } from './owners.js';
 import { RefusedError } from './refused.js';
 import { selectedSlot, selects, show } from './selectors.js';
 
@@ -160,10 +161,23 @@ function servingReplicas(spec: ReleaseSpec, live: Live | undefined): number {
   return replicas;
 }
 
+/**
+ * The owners of the live Service, the live Deployment and the preview: one the
+ * spec does not allow is refused; Helm and allowed ones become the plan's warnings.
+ */
+function checkOwners(spec: ReleaseSpec, objects: [string, V1Service | V1Deployment | undefined][]): string[] {
+  const allowed: readonly string[] = spec.owners?.allow ?? [];
+  const owners = objects.flatMap(([kind, obj]) => (obj === undefined ? [] : ownersOf(kind, obj.metadata)));
+  const refused = owners.find((o): o is Owner & { kind: OwnerKind } => o.kind !== 'helm' && !allowed.includes(o.kind));
+  if (refused !== undefined) throw new RefusedError(ownerRefusal(refused));
+  return owners.map(ownerWarning);
+}
+
 /** Decides the slots, adopts the live Deployment and builds the candidate, or refuses with a reason. */
 export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): Plan {
   const { service, preview, deployments, services } = observed;
   const adopted = adoptLive(t, service, deployments);
+  const warnings = checkOwners(spec, [['Service', service], ['Deployment', adopted?.deployment], ['Service', preview]]);
   const live = adopted?.live;
   const candidateSlot = live === undefined ? 'blue' : otherSlot(live.slot);
   const candidateSelector = live === undefined ? slotSelector(t, candidateSlot) : { ...live.selector, [t.slotLabel]: candidateSlot };
@@ -191,5 +205,6 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
     oldSlot: live?.slot, candidateSlot, live,
     candidate: { slot: candidateSlot, deployment: name, selector: candidateSelector },
     replicas, object, previewBefore: before, ports, port: servicePortFor(ports, serving, servingPort),
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }

@@ -137,9 +137,13 @@ async function preflight(run: Run): Promise<void> {
   status.candidateSlot = plan.candidateSlot;
   status.oldDeployment = plan.live?.deployment;
   status.candidateDeployment = plan.candidate.deployment;
-  if (plan.live === undefined) return run.record('plan', { detail: `first release: bootstrap into ${plan.candidateSlot} as Deployment ${plan.candidate.deployment}` });
-  const adopted = plan.live.adopted ? ' (adopted: found by the live Service\'s selector, not created by Bluegreen)' : '';
-  run.record('plan', { detail: `live slot ${plan.live.slot} is Deployment ${plan.live.deployment}${adopted}; candidate goes into ${plan.candidateSlot} as Deployment ${plan.candidate.deployment}` });
+  const into = `${plan.candidateSlot} as Deployment ${plan.candidate.deployment}`;
+  const adopted = plan.live?.adopted ? ' (adopted: found by the live Service\'s selector, not created by Bluegreen)' : '';
+  run.record('plan', {
+    detail: plan.live === undefined ? `first release: bootstrap into ${into}` : `live slot ${plan.live.slot} is Deployment ${plan.live.deployment}${adopted}; candidate goes into ${into}`,
+  });
+  // Plans recorded before warnings existed have none.
+  for (const warning of plan.warnings ?? []) run.record('warning', { detail: warning });
 }
 
 async function deploy(run: Run): Promise<void> {

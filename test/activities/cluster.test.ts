@@ -321,6 +321,27 @@ describe('adopting a blue-green setup made by hand', () => {
     ]);
   });
 
+  it('refuses a setup that Argo CD, Flux or a controller reconciles, and warns of Helm, with the objects labelled as those tools label them', async () => {
+    const setup = async (model: string, meta: { labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: never[] }) => {
+      const labels = { app: model, slot: 'blue' };
+      await kube.apps.createNamespacedDeployment({ namespace, body: {
+        metadata: { name: `${model}-blue`, ...meta, labels: { ...labels, ...meta.labels } },
+        spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'm', image: 'x:1', ports: [{ name: 'http', containerPort: 8080 }] }] } } },
+      } });
+      await kube.core.createNamespacedService({ namespace, body: { metadata: { name: model }, spec: { selector: labels, ports: [{ name: 'http', port: 80, targetPort: 'http' as never }] } } });
+      return run(acts.inspect, spec(model, { version: 'v2', replicas: 1 }));
+    };
+    const argo = await failureOf(setup('by-argo', { annotations: { 'argocd.argoproj.io/tracking-id': 'models:apps/Deployment:x/by-argo-blue' } }));
+    expect(argo).toMatchObject({ type: 'PreflightRefused', message: expect.stringContaining(`Deployment ${namespace}/by-argo-blue is managed by Argo CD application models`) });
+    const flux = await failureOf(setup('by-flux', { labels: { 'kustomize.toolkit.fluxcd.io/name': 'models', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' } }));
+    expect(flux.message).toContain('is managed by Flux Kustomization flux-system/models');
+    const owner = await kube.core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'by-operator-owner' } } });
+    const ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'by-operator-owner', uid: owner.metadata!.uid!, controller: true }] as never[];
+    expect((await failureOf(setup('by-operator', { ownerReferences }))).message).toContain('is managed by ConfigMap by-operator-owner');
+    const helm = await setup('by-helm', { labels: { 'app.kubernetes.io/managed-by': 'Helm' }, annotations: { 'meta.helm.sh/release-name': 'models' } });
+    expect(helm.warnings).toEqual([expect.stringContaining(`Deployment ${namespace}/by-helm-blue is managed by Helm release models`)]);
+  });
+
   it('refuses a candidate whose pods lack the port the live Service targets by name, naming it and the ports they have', async () => {
     const labels = { app: 'renamed', slot: 'blue' };
     await kube.apps.createNamespacedDeployment({ namespace, body: { metadata: { name: 'renamed-blue' }, spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 's', image: 'x:1', ports: [{ name: 'web', containerPort: 8080 }] }] } } } } });

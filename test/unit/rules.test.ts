@@ -1,7 +1,7 @@
 // The rules (src/rules/) as tables of cases: what preflight refuses, when a rollout is done or failed,
 // what EndpointSlices hold, and how answers compare.
 import { describe, expect, it } from 'vitest';
-import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1ObjectMeta, V1Pod, V1Service } from '@kubernetes/client-node';
 import { candidateDeployment, imageRepository } from '../../src/rules/objects.js';
 import { candidateName, planRelease, type Observed } from '../../src/rules/plan.js';
 import { RefusedError } from '../../src/rules/refused.js';
@@ -350,5 +350,30 @@ describe('the serving container', () => {
     expect(imageRepository('fluent/fluent-bit:3.1')).toBe('docker.io/fluent/fluent-bit');
     expect(imageRepository('localhost:5000/ml/fraud:v2@sha256:abc')).toBe('localhost:5000/ml/fraud');
     expect(imageRepository('registry.example.com/ml/fraud@sha256:abc')).toBe('registry.example.com/ml/fraud');
+  });
+});
+
+describe('owners', () => {
+  const liveDep = (meta: V1ObjectMeta): V1Deployment => {
+    const d = dep('fraud-blue', { app: 'fraud', slot: 'blue' });
+    return { ...d, metadata: { ...d.metadata, namespace: 'ml', ...meta } };
+  };
+  const setup = (meta: V1ObjectMeta) => observed({ service: svc('fraud', { app: 'fraud', slot: 'blue' }), deployments: [liveDep(meta)] });
+
+  it.each([
+    ['an Argo CD tracking annotation', { annotations: { 'argocd.argoproj.io/tracking-id': 'fraud-prod:apps/Deployment:ml/fraud-blue' } }, 'Deployment ml/fraud-blue is managed by Argo CD application fraud-prod: its self-heal would put back the selector', 'argocd'],
+    ['Flux\'s kustomize labels', { labels: { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' } }, 'is managed by Flux Kustomization flux-system/apps', 'flux'],
+    ['a controller owner reference', { ownerReferences: [{ apiVersion: 'serving.example.com/v1', kind: 'ModelServer', name: 'fraud', uid: 'u1', controller: true }] }, 'is managed by ModelServer fraud: it reconciles the object back', 'controller'],
+  ] as [string, V1ObjectMeta, string, 'argocd' | 'flux' | 'controller'][])('refuse %s, saying what to do, unless owners.allow names it', (_name, meta, message, kind) => {
+    expect(() => planRelease(spec, t, setup(meta))).toThrow(message);
+    expect(() => planRelease(spec, t, setup(meta))).toThrow(`then set owners.allow: [${kind}] to release knowingly`);
+    const allowed = validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2', owners: { allow: [kind] } });
+    expect(planRelease(allowed, t, setup(meta)).warnings).toEqual([expect.stringContaining('going on as owners.allow says')]);
+  });
+
+  it('warn of Helm, which acts only at its next upgrade', () => {
+    const plan = planRelease(spec, t, setup({ labels: { 'app.kubernetes.io/managed-by': 'Helm' }, annotations: { 'meta.helm.sh/release-name': 'fraud' } }));
+    expect(plan.warnings).toEqual(['Deployment ml/fraud-blue is managed by Helm release fraud: the next helm upgrade puts back what the chart says (the selector, the old slot); keep the chart in step with the release']);
+    expect(planRelease(spec, t, setup({})).warnings).toBeUndefined();
   });
 });
