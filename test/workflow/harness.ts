@@ -23,7 +23,12 @@ export interface Harness {
 
 let quietRuntime = false;
 
-async function startEnv(): Promise<TestWorkflowEnvironment> {
+/**
+ * A time-skipping server of its own. Releases no worker runs need one: the
+ * server holds the queries they are sent, and that stops time skipping for
+ * every later release on it.
+ */
+export async function startEnv(): Promise<TestWorkflowEnvironment> {
   const executable = temporalTestServer();
   const env = await TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
   await env.connection.operatorService.addSearchAttributes({

@@ -7,7 +7,8 @@ import { WORKFLOW_TYPE, searchAttributes } from '../../src/release/ids.js';
 import { abortSignal, approveSignal, statusQuery } from '../../src/release/messages.js';
 import { type Phase } from '../../src/release/status.js';
 import { fakeCluster, type FakeState } from './fake-cluster.js';
-import { phasesOf, runRelease, startHarness, testSpec, TASK_QUEUE, type Harness } from './harness.js';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { phasesOf, runRelease, startEnv, startHarness, testSpec, TASK_QUEUE, type Harness } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -33,40 +34,46 @@ describe('a release ended from outside', () => {
   });
 });
 
-describe('clusters', () => {
-  it('one service released in two clusters at once: each release has its own id, and --cluster finds each', async () => {
-    const spec = testSpec();
-    const [a, b] = await Promise.all(['east', 'west'].map((cluster) => startRelease(h.env.client, { ...spec, cluster }, 'no-worker-polls-this')));
-    try {
-      expect([a!.workflowId, b!.workflowId]).toEqual([`bluegreen/ml/${spec.model}@east`, `bluegreen/ml/${spec.model}@west`]);
-      const { typedSearchAttributes } = await a!.describe();
-      expect(typedSearchAttributes.get(searchAttributes.cluster)).toBe('east');
-      await expect(startRelease(h.env.client, { ...spec, cluster: 'east' }, 'no-worker-polls-this')).rejects.toThrow(`a release of ml/${spec.model} is already running`);
-      // A release for no named cluster keeps the id it had before clusters were named, and --cluster still finds it.
-      const old = await startRelease(h.env.client, spec, 'no-worker-polls-this');
-      expect(old.workflowId).toBe(`bluegreen/ml/${spec.model}`);
-      const seen = await readStatus(h.env.client, { namespace: 'ml', service: spec.model, cluster: 'north' });
-      expect(seen.releaseId).toBe(`bluegreen/ml/${spec.model}/${old.firstExecutionRunId}`);
-      await old.terminate('test done');
-    } finally {
-      await Promise.all([a, b].map((h) => h!.terminate('test done')));
-    }
-  }, 60_000);
-});
+describe('releases no worker runs', () => {
+  let alone: TestWorkflowEnvironment;
+  beforeAll(async () => { alone = await startEnv(); });
+  afterAll(async () => { await alone?.teardown(); });
 
-describe('a message no worker has acted on yet', () => {
-  it('is reported as recorded and pending, not as a failure', async () => {
-    const spec = testSpec();
-    const handle = await startRelease(h.env.client, spec, 'no-worker-polls-this');
-    try {
-      const out = await sendMessage(h.env.client, { namespace: 'ml', service: spec.model }, { kind: 'approve', by: 'ana' }, 500);
-      expect(out).toMatchObject({ pending: true, status: { phase: 'Pending', reason: expect.stringContaining('no worker answered the status query') } });
-      const { events } = await handle.fetchHistory();
-      expect(events?.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'approve')).toBe(true);
-    } finally {
-      await handle.terminate('test done');
-    }
-  }, 60_000);
+  describe('clusters', () => {
+    it('one service released in two clusters at once: each release has its own id, and --cluster finds each', async () => {
+      const spec = testSpec();
+      const [a, b] = await Promise.all(['east', 'west'].map((cluster) => startRelease(alone.client, { ...spec, cluster }, 'no-worker-polls-this')));
+      try {
+        expect([a!.workflowId, b!.workflowId]).toEqual([`bluegreen/ml/${spec.model}@east`, `bluegreen/ml/${spec.model}@west`]);
+        const { typedSearchAttributes } = await a!.describe();
+        expect(typedSearchAttributes.get(searchAttributes.cluster)).toBe('east');
+        await expect(startRelease(alone.client, { ...spec, cluster: 'east' }, 'no-worker-polls-this')).rejects.toThrow(`a release of ml/${spec.model} is already running`);
+        // A release for no named cluster keeps the id it had before clusters were named, and --cluster still finds it.
+        const old = await startRelease(alone.client, spec, 'no-worker-polls-this');
+        expect(old.workflowId).toBe(`bluegreen/ml/${spec.model}`);
+        const seen = await readStatus(alone.client, { namespace: 'ml', service: spec.model, cluster: 'north' });
+        expect(seen.releaseId).toBe(`bluegreen/ml/${spec.model}/${old.firstExecutionRunId}`);
+        await old.terminate('test done');
+      } finally {
+        await Promise.all([a, b].map((h) => h!.terminate('test done')));
+      }
+    }, 60_000);
+  });
+
+  describe('a message no worker has acted on yet', () => {
+    it('is reported as recorded and pending, not as a failure', async () => {
+      const spec = testSpec();
+      const handle = await startRelease(alone.client, spec, 'no-worker-polls-this');
+      try {
+        const out = await sendMessage(alone.client, { namespace: 'ml', service: spec.model }, { kind: 'approve', by: 'ana' }, 500);
+        expect(out).toMatchObject({ pending: true, status: { phase: 'Pending', reason: expect.stringContaining('no worker answered the status query') } });
+        const { events } = await handle.fetchHistory();
+        expect(events?.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'approve')).toBe(true);
+      } finally {
+        await handle.terminate('test done');
+      }
+    }, 60_000);
+  });
 });
 
 describe('a switch onto the candidate\'s planned size only', () => {
