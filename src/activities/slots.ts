@@ -6,7 +6,7 @@ import { RELEASE_ANNOTATION } from '../release/target.js';
 import { rolloutState } from '../rules/rollout.js';
 import { selects, servicesOnlyOn } from '../rules/selectors.js';
 import {
-  apply, deleteDeployment, deploymentPods, namespaceObjects, readDeployment, readService, scaleDeployment, type Kube,
+  apply, deleteDeployment, deploymentPods, namespaceObjects, readDeployment, scaleDeployment, type Kube,
 } from './cluster.js';
 import { mustReadFrom, nonRetryable, type ActivityContext } from './context.js';
 import { slotWatch, waitFor } from './waits.js';
@@ -16,11 +16,10 @@ import { slotWatch, waitFor } from './waits.js';
  * serves traffic is never deleted) or another Service selects them alone.
  */
 async function deleteSlot(kube: Kube, { target, deployment: name }: SlotRef): Promise<{ deleted: boolean }> {
-  const [deployment, service, lists] = await Promise.all([
-    readDeployment(kube, target, name), readService(kube, target, target.service), namespaceObjects(kube, target.namespace),
-  ]);
+  // The namespace's Services hold the live one: one fresh list answers both questions.
+  const [deployment, lists] = await Promise.all([readDeployment(kube, target, name), namespaceObjects(kube, target.namespace)]);
   if (deployment === undefined) return { deleted: false };
-  const selector = service?.spec?.selector;
+  const selector = lists.services.find((s) => s.metadata?.name === target.service)?.spec?.selector;
   if (selects(selector, deployment.spec?.template?.metadata?.labels)) {
     throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${target.namespace}/${target.service} selects ${JSON.stringify(selector)}, the pods of Deployment ${name}: it serves live traffic, so it was not deleted`);
   }
