@@ -76,9 +76,10 @@ const QUERY_DEADLINE_MS = 10_000;
  * terminate`, a timeout, a cancel that never ran) keeps the phase it had: say
  * so, with who and why where the history has them, instead of following it for ever.
  */
-async function refuseEndedOutside(handle: WorkflowHandle, ref: ReleaseRef, phase: string): Promise<void> {
-  const described = await handle.describe().catch(() => undefined);
-  const how = described?.status.name;
+async function refuseEndedOutside(client: Client, handle: WorkflowHandle, ref: ReleaseRef, phase: string): Promise<void> {
+  // Bounded like the query, and failing like it: an outage is a read that failed, said as one.
+  const described = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.describe());
+  const how = described.status.name;
   if (how === undefined || how === 'RUNNING' || how === 'COMPLETED' || how === 'FAILED') return;
   const history = await handle.fetchHistory().catch(() => undefined);
   const terminated = history?.events?.at(-1)?.workflowExecutionTerminatedEventAttributes;
@@ -91,7 +92,7 @@ export async function readStatus(client: Client, ref: ReleaseRef): Promise<Relea
   const handle = client.workflow.getHandle(workflowIdOf(ref), ref.runId);
   try {
     const status = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(statusQuery));
-    if (!FINAL_PHASES.includes(status.phase)) await refuseEndedOutside(handle, ref, status.phase);
+    if (!FINAL_PHASES.includes(status.phase)) await refuseEndedOutside(client, handle, ref, status.phase);
     return status;
   } catch (err) {
     if (err instanceof UserError) throw err;
@@ -117,7 +118,7 @@ export async function readStatus(client: Client, ref: ReleaseRef): Promise<Relea
     };
     // An ended release's result is in its history, which needs no worker: its phase, slots and reason.
     if (described.status.name !== 'COMPLETED' && described.status.name !== 'FAILED') {
-      await refuseEndedOutside(handle, ref, status.phase);
+      await refuseEndedOutside(client, handle, ref, status.phase);
       return status;
     }
     const ended = await releaseResult(client.workflow.getHandle(described.workflowId, described.runId)).catch(() => undefined);
