@@ -8,7 +8,10 @@
 // old path for releases started before its change. A marker may go once no
 // release started before it can still be running (the longest a release lives
 // is its gates' approval.timeout, at most 7 days, plus its waits), and its
-// fixture in test/fixtures goes with it.
+// fixture in test/fixtures goes with it. A `patched()` call comes before any
+// local activity of its workflow task, never after: a query can end the task
+// right after a local activity's marker, and a patch marker recorded in the
+// next task fails replay with a nondeterminism error (sdk-core).
 //   approval-per-gate              each gate needs its own approve (0.1 let one pass both)
 //   proxy-grace-after-switch-back  a switch back waits monitor.initialDelay for node proxies
 //   switch-in-workflow-task        the selector patch runs as a local activity in the approving task
@@ -241,8 +244,9 @@ async function switchLive(run: Run): Promise<void> {
   // Traffic moves in this workflow task; switchTraffic then finds the selector
   // moved and waits for the EndpointSlices (or, if this try failed, switches itself,
   // and reports any refusal). Releases started before replay without it.
+  const fullSizeFirst = patched('full-size-before-switch');
   const inTask = patched('switch-in-workflow-task') ? await run.act.inTask.switchSelector(input).catch(() => undefined) : undefined;
-  if (inTask === undefined && patched('full-size-before-switch')) {
+  if (inTask === undefined && fullSizeFirst) {
     const ready = await run.act.rolloutWait.waitForRollout({ ...ref, minReady, timeoutMs: rolloutTimeoutMs });
     run.record('ready to switch', { detail: `${ready.ready} of ${ready.total} candidate pods ready; the switch needs ${minReady}` });
   }
@@ -368,6 +372,9 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   setHandler(statusQuery, () => status);
   const { record, enter, metrics } = tracking(status);
 
+  // Before the spec check, a local activity (see the note on patches above).
+  const bounded = patched('bounded-steps');
+  const argoFailureLimit = patched('argo-failure-limit');
   const spec = await checkedSpec(input);
   if ('errors' in spec) {
     status.reason = `invalid release spec: ${spec.errors}`;
@@ -387,8 +394,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
         status.waitingFor = undefined;
       }
     },
-    act: proxies(spec, patched('bounded-steps')),
-    argoFailureLimit: patched('argo-failure-limit'),
+    act: proxies(spec, bounded), argoFailureLimit,
   };
 
   // `work` holds everything abort may interrupt; aborting cancels it.

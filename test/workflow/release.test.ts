@@ -2,6 +2,7 @@
 // with activity doubles: gates, timeouts, aborts, failures, cancellation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { UserError, followRelease, readStatus, releaseResult, sendMessage, startRelease } from '../../src/client/releases.js';
 import { WORKFLOW_TYPE, searchAttributes } from '../../src/release/ids.js';
 import { abortSignal, approveSignal, statusQuery } from '../../src/release/messages.js';
@@ -203,6 +204,24 @@ describe('a release that goes well', () => {
     expect(markers.length).toBeGreaterThan(0);
     // The answer is {}: the spec as sent is the spec (startRelease validated it).
     expect(text(events![checked]!.markerRecordedEventAttributes!.details!.result!.payloads![0]!.data)).toBe('{}');
+  });
+
+  it('records its patch markers before a local activity\'s marker, never after: a task a query ends after one still replays', async () => {
+    // A query can end a workflow task right after a local activity's marker; a
+    // patch marker recorded after it, in the next task, does not replay (sdk-core).
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 10 } } });
+    const { status, handle } = await runRelease(h, fake, testSpec({ replicas: 10, approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      fake.state.deployments.green!.ready = 2; // the switch in the task is refused: the full-size wait follows it
+      await handle.signal(approveSignal, approve);
+    });
+    expect(status.phase).toBe('Succeeded');
+    const history = await handle.fetchHistory();
+    const markers = history.events!.map((e) => e.markerRecordedEventAttributes?.markerName ?? (e.workflowTaskCompletedEventAttributes ? 'task' : ''));
+    const sequence = markers.filter((m) => m !== '').join(' ');
+    expect(sequence).toContain('core_patch core_local_activity'); // both local activities follow patches
+    expect(sequence).not.toMatch(/core_local_activity( core_local_activity)* core_patch/);
+    await Worker.runReplayHistory({ workflowBundle: h.bundle }, history, 'replay-full-size');
   });
 
   it('when the switch in the workflow task fails, switchTraffic switches itself, and its refusal is the one reported', async () => {

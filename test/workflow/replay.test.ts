@@ -1,6 +1,7 @@
 // Determinism: recorded histories of real releases must replay against today's
 // workflow code. A change that would break running releases fails here.
-// Re-record with `BLUEGREEN_RECORD_FIXTURES=1 npx vitest run test/workflow/release.test.ts`.
+// Record a new one with `BLUEGREEN_RECORD_FIXTURES=1 npx vitest run test/workflow/release.test.ts -t "<test>"`
+// (only that test's: re-recording an old one would replace the old code's history with today's).
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
