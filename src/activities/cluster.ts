@@ -2,12 +2,13 @@
 // there and moves it to what should be, so a retry after a crash is harmless.
 import {
   ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
-  type V1Deployment, type V1Pod, type V1ReplicaSet, type V1Service,
+  type V1Deployment, type V1PersistentVolumeClaim, type V1Pod, type V1ReplicaSet, type V1Service,
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER, previewServiceName, type Target } from '../release/target.js';
 import type { Selector } from '../release/plan.js';
 import type { Observed } from '../rules/plan.js';
 import { endpointsState, isReadyPod, podsOwnedBy, type EndpointsState } from '../rules/rollout.js';
+import { isUnslotted } from '../rules/selectors.js';
 import { Watches, type Reads } from './watches.js';
 
 export interface Kube {
@@ -122,11 +123,17 @@ export async function namespaceObjects(kube: Kube, namespace: string): Promise<{
   return { deployments: deployments.items, services: services.items };
 }
 
+export async function listClaims(kube: Kube, namespace: string): Promise<V1PersistentVolumeClaim[]> {
+  return (await read(`list PersistentVolumeClaims in ${namespace}`, () => kube.core.listNamespacedPersistentVolumeClaim({ namespace }))).items;
+}
+
 export async function observe(kube: Kube, t: Target): Promise<Observed> {
   const [service, preview, lists] = await Promise.all([
     readService(kube, t, t.service), readService(kube, t, previewServiceName(t)), namespaceObjects(kube, t.namespace),
   ]);
-  return { service, preview, ...lists };
+  // An unslotted Service (no slot label in its selector) is narrowed to the live pods: the plan needs them.
+  const selected = isUnslotted(service, t.slotLabel) ? { selected: await selectedPods(kube, t, service!.spec!.selector!) } : {};
+  return { service, preview, ...lists, ...selected };
 }
 
 const sharedLists = new WeakMap<Kube, Map<string, { sent?: Promise<unknown>; next?: Promise<unknown> }>>();

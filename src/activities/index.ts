@@ -3,6 +3,7 @@
 // hand in a real cluster's clients or local ones. Activity names are recorded
 // in every release's history: a name here never changes.
 import { activities } from './activity.js';
+import { autoscalerActivities } from './autoscalers.js';
 import { contextOf, type ActivityDeps } from './context.js';
 import { monitorActivities } from './monitor.js';
 import { preflightActivities } from './preflight.js';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...slotActivities(context),
     ...serviceActivities(context),
     ...switchActivities(context),
+    ...autoscalerActivities(context),
     ...verificationActivities(context),
     ...monitorActivities(context),
   });

@@ -1,6 +1,7 @@
 // Preflight: the spec checked (the worker trusts no client), the namespace read,
 // the plan decided (rules/plan.ts) and the candidate judged by the API server in
 // a dry run, all before anything in the cluster changes.
+import type { V1PodTemplateSpec } from '@kubernetes/client-node';
 import { ErrorTypes } from '../release/errors.js';
 import type { Plan } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
@@ -8,7 +9,8 @@ import { targetOf } from '../release/target.js';
 import { InvalidSpecError, checkSpec, formatFieldError, validateSpec } from '../release/validate.js';
 import { planRelease } from '../rules/plan.js';
 import { RefusedError } from '../rules/refused.js';
-import { KubeError, apply, observe } from './cluster.js';
+import { listAutoscalers } from './autoscalers.js';
+import { KubeError, apply, listClaims, observe } from './cluster.js';
 import { guardEndpoints, guardNamespace, nonRetryable, type ActivityContext } from './context.js';
 
 /** The spec validated again, and refused where it asks the worker to read files. */
@@ -50,7 +52,11 @@ export function preflightActivities({ deps, kube }: ActivityContext) {
       }
       let plan: Plan;
       try {
-        plan = planRelease(spec, t, await observe(kube, t));
+        const [observed, autoscalers] = await Promise.all([observe(kube, t), listAutoscalers(kube, t.namespace)]);
+        // Claims are read only when a template mounts one: most model servers mount none.
+        const templates = [spec.template as V1PodTemplateSpec | undefined, ...observed.deployments.map((d) => d.spec?.template)];
+        const claims = templates.some((tpl) => tpl?.spec?.volumes?.some((v) => v.persistentVolumeClaim)) ? await listClaims(kube, t.namespace) : [];
+        plan = planRelease(spec, t, { ...observed, autoscalers, claims });
       } catch (err) {
         if (err instanceof RefusedError) throw nonRetryable(ErrorTypes.PreflightRefused, err.message);
         throw err;

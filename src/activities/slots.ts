@@ -1,7 +1,7 @@
 // The slots' Deployments: apply the candidate, scale, wait for a rollout, and
 // delete a slot, never one that the live Service selects.
 import { ErrorTypes } from '../release/errors.js';
-import type { ApplyInput, RolloutInput, RolloutReport, SlotRef } from '../release/plan.js';
+import type { ApplyInput, RolloutInput, RolloutReport, Selector, SlotRef } from '../release/plan.js';
 import { RELEASE_ANNOTATION } from '../release/target.js';
 import { rolloutState } from '../rules/rollout.js';
 import { selects, servicesOnlyOn } from '../rules/selectors.js';
@@ -45,6 +45,17 @@ export function slotActivities({ kube, pollMs }: ActivityContext) {
 
     /** Deletes a slot's Deployment, unless a Service would lose its endpoints (see deleteSlot). */
     deleteSlot: (ref: SlotRef) => deleteSlot(kube, ref),
+
+    /**
+     * Waits until no pod carries a slot's labels any more (its Deployment was
+     * deleted): a selector that also matches them can then be restored.
+     */
+    async waitForPodsGone({ target, deployment, selector, timeoutMs }: SlotRef & { selector: Selector; timeoutMs: number }): Promise<void> {
+      await waitFor(kube, pollMs, `the pods of ${deployment} (${JSON.stringify(selector)}) gone`, timeoutMs, slotWatch(target, deployment), async (reads) => {
+        const left = (await reads.pods(selector)).length;
+        return { done: left === 0, progress: { left } };
+      });
+    },
 
     /**
      * Waits until a slot's Deployment has rolled out. With `restoreReplicas` (a

@@ -13,13 +13,23 @@ export interface SlotPlan {
   selector: Selector;
 }
 
+/** An HPA or KEDA ScaledObject that scales the live Deployment by name; its target follows the live slot. */
+export interface Autoscaler { apiVersion: string; kind: string; name: string; min: number; max: number }
+
 /** What preflight found and decided: everything later steps need, so they never guess. */
 export interface Plan {
   /** the slot the live Service selects; undefined on a first release (no Service yet) */
   oldSlot?: Slot;
   candidateSlot: Slot;
-  /** the live slot: its Deployment (found by the live Service's selector), replicas at the start, whether Bluegreen created it */
-  live?: SlotPlan & { replicas: number; adopted: boolean };
+  /**
+   * The live slot: its Deployment (found by the live Service's selector),
+   * replicas at the start, whether Bluegreen created it. `unslotted`: the live
+   * Service's own selector, which has no slot label (an unslotted setup); the
+   * slot's `selector` is then that one narrowed to the live ReplicaSet's pods
+   * (`pod-template-hash`), which the Service holds while the candidate exists
+   * beside them, and `unslotted` is what a rollback restores.
+   */
+  live?: SlotPlan & { replicas: number; adopted: boolean; unslotted?: Selector };
   candidate: SlotPlan;
   /** the replicas the candidate serves with: the spec's, else the live Deployment's, else 1 */
   replicas: number;
@@ -33,6 +43,8 @@ export interface Plan {
   port: number;
   /** what preflight found that a person should know (an owner that acts later, or one the spec allows) */
   warnings?: string[];
+  /** the autoscalers of the live Deployment: retargeted to the candidate at the switch, back on a rollback */
+  autoscalers?: Autoscaler[];
 }
 
 export interface SlotRef { target: Target; slot: Slot; deployment: string }
@@ -58,4 +70,5 @@ export interface SwitchInput {
   /** a switch forward: the ready pods of `to` the proof needs (a switch back needs one) */
   minReady?: number;
 }
+export interface RetargetInput { target: Target; autoscaler: Autoscaler; from: string; to: string; back?: boolean }
 export interface PreviewInput { target: Target; selector: Selector; ports: V1ServicePort[]; releaseId: string }

@@ -52,7 +52,10 @@ export function parseSpecText(text: string, source = 'spec'): ReleaseSpec {
  * documents uses the first Deployment in it.
  */
 /** The fields of a Kubernetes manifest that hold a pod template. */
-type Manifest = { kind?: string; template?: unknown; metadata?: unknown; spec?: { template?: unknown; containers?: unknown } };
+type Manifest = {
+  kind?: string; template?: unknown; metadata?: { name?: string };
+  spec?: { template?: unknown; containers?: unknown; volumeClaimTemplates?: { metadata?: { name?: string } }[] };
+};
 type Template = { metadata?: { labels?: Record<string, unknown> } & Record<string, unknown>; spec?: unknown };
 
 export function templateOfManifest(text: string, file: string): unknown {
@@ -63,6 +66,12 @@ export function templateOfManifest(text: string, file: string): unknown {
   const deployment = objects.find((o) => o.kind === 'Deployment') ?? objects[0];
   if (deployment === undefined) throw new InvalidSpecError(file, [{ field: 'templateFrom.file', message: `${file} holds no manifest` }]);
   if (deployment.kind === 'PodTemplate') return deployment.template;
+  const perPod = deployment.spec?.volumeClaimTemplates ?? [];
+  if (perPod.length > 0) {
+    // A Deployment has no per-pod claims: dropping them would leave the mounts pointing at volumes that do not exist.
+    const names = perPod.map((c) => c.metadata?.name ?? '?').join(', ');
+    throw new InvalidSpecError(file, [{ field: 'templateFrom.file', message: `${file} holds ${deployment.kind ?? 'a manifest'} ${deployment.metadata?.name ?? ''} with volumeClaimTemplates (${names}), which a Deployment cannot have: create a claim per slot (name it with {{slot}}, e.g. ${perPod[0]?.metadata?.name ?? 'cache'}-{{slot}}), mount it as a persistentVolumeClaim volume in the template, and give that as templateFrom` }]);
+  }
   if (deployment.spec?.template !== undefined) return deployment.spec.template;
   if (deployment.spec?.containers !== undefined) return { metadata: deployment.metadata, spec: deployment.spec };
   throw new InvalidSpecError(file, [{ field: 'templateFrom.file', message: `${file} holds a ${deployment.kind ?? 'manifest'} without a pod template (spec.template)` }]);

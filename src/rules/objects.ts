@@ -9,6 +9,7 @@ import {
   MANAGED_BY_LABEL, MANAGED_BY, RELEASE_ANNOTATION, SERVICE_LABEL, VERSION_LABEL, ownLabels, type Target,
 } from '../release/target.js';
 import { RefusedError } from './refused.js';
+import { fillSlotInClaims } from './shared.js';
 
 export const DEFAULT_PORT = 8080;
 
@@ -108,6 +109,7 @@ export function candidateDeployment(
   replicas = spec.previewReplicas ?? spec.replicas ?? 1,
 ): V1Deployment {
   const template: V1PodTemplateSpec = JSON.parse(JSON.stringify(c.base ?? spec.template ?? defaultTemplate(spec))) as V1PodTemplateSpec;
+  fillSlotInClaims(template, c.slot);
   const container = servingContainer(template, spec);
   if (spec.image !== undefined) container.image = spec.image;
   if (spec.args !== undefined) container.args = [...spec.args];

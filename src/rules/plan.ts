@@ -1,7 +1,7 @@
 // The plan: which slot is live (adopted by the live Service's selector), the
 // candidate built from it, and every state of the cluster a release must not
 // start from. Pure: preflight reads the namespace and calls planRelease.
-import type { V1Deployment, V1PodTemplateSpec, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type { V1Deployment, V1PersistentVolumeClaim, V1Pod, V1PodTemplateSpec, V1ReplicaSet, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { Plan, Selector } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { otherSlot, type Slot } from '../release/status.js';
@@ -11,9 +11,12 @@ import {
 import {
   DEFAULT_PORT, candidateDeployment, containerServicePorts, copyPorts, servicePortFor, servingContainer,
 } from './objects.js';
+import { autoscalersOf, refuseOutsideBounds, vpaWarnings, type Listed } from './autoscalers.js';
 import { ownerRefusal, ownersOf, ownerWarning, type Owner, type OwnerKind } from './owners.js';
 import { RefusedError } from './refused.js';
-import { selectedSlot, selects, show } from './selectors.js';
+import { refuseShared } from './shared.js';
+import { podsOwnedBy } from './rollout.js';
+import { isUnslotted, selectedSlot, selects, show } from './selectors.js';
 
 export interface Observed {
   /** the live Service, if it exists */
@@ -22,6 +25,12 @@ export interface Observed {
   /** every Deployment and Service of the namespace: adoption and cross-selection are judged against them */
   deployments: readonly V1Deployment[];
   services: readonly V1Service[];
+  /** the namespace's PersistentVolumeClaims, read when a template mounts one */
+  claims?: readonly V1PersistentVolumeClaim[];
+  /** the namespace's autoscalers (HPAs, and ScaledObjects and VPAs where served) */
+  autoscalers?: readonly Listed[];
+  /** the pods and ReplicaSets the live Service selects, read when its selector has no slot label */
+  selected?: { pods: V1Pod[]; sets: V1ReplicaSet[] };
 }
 
 /**
@@ -57,9 +66,8 @@ export const isOwnPreview = (preview: V1Service | undefined, t: Target): boolean
 type Live = NonNullable<Plan['live']>;
 
 /** The live slot: the one Deployment whose pods the live Service selects; none (a first release) when there is no Service. */
-function adoptLive(
-  t: Target, service: V1Service | undefined, deployments: readonly V1Deployment[],
-): { live: Live; deployment: V1Deployment } | undefined {
+function adoptLive(t: Target, observed: Observed): { live: Live; deployment: V1Deployment } | undefined {
+  const { service, deployments } = observed;
   const ns = t.namespace;
   const names = deployments.map((d) => d.metadata?.name ?? '');
   if (service === undefined) {
@@ -67,9 +75,10 @@ function adoptLive(
     if (present.length === 0) return undefined;
     throw new RefusedError(`Service ${ns}/${t.service} does not exist but ${present.map((n) => `Deployment ${ns}/${n}`).join(' and ')} does: delete the leftover or create the Service that selects it`);
   }
-  const slot = selectedSlot(service, t.slotLabel);
-  if (typeof slot !== 'string') throw new RefusedError(`Service ${ns}/${t.service} cannot be released into: ${slot.problem}`);
   const selector = service.spec?.selector ?? {};
+  const unslotted = isUnslotted(service, t.slotLabel);
+  const slot = unslotted ? 'blue' : selectedSlot(service, t.slotLabel);
+  if (typeof slot !== 'string') throw new RefusedError(`Service ${ns}/${t.service} cannot be released into: ${slot.problem}`);
   const matches = deployments.filter((d) => selects(selector, d.spec?.template?.metadata?.labels));
   if (matches.length !== 1) {
     throw new RefusedError(matches.length === 0
@@ -80,7 +89,35 @@ function adoptLive(
   const live = {
     slot, deployment: found.metadata?.name ?? '', selector, replicas: found.spec?.replicas ?? 1, adopted: !isBluegreens(found, t),
   };
-  return { deployment: found, live };
+  if (!unslotted) return { deployment: found, live };
+  return { deployment: found, live: { ...live, selector: narrowed(t, found, selector, observed.selected), unslotted: selector } };
+}
+
+/**
+ * An unslotted Service's selector narrowed to the live pods alone: the
+ * candidate carries the live template's labels, so the Service's own selector
+ * would send it traffic before it is verified. The Deployment controller
+ * labels each ReplicaSet's pods with its `pod-template-hash`; the live
+ * Deployment must be rolled out (one ReplicaSet with pods) and the Service
+ * must select its pods and nothing else.
+ */
+function narrowed(t: Target, deployment: V1Deployment, selector: Selector, selected: Observed['selected']): Selector {
+  const where = `Service ${t.namespace}/${t.service} (selector ${show(selector)}, no "${t.slotLabel}" label)`;
+  const name = deployment.metadata?.name ?? '';
+  const { pods = [], sets = [] } = selected ?? {};
+  const own = new Set(podsOwnedBy(deployment, pods, sets));
+  const others = pods.filter((p) => !own.has(p));
+  if (others.length > 0) {
+    const list = others.slice(0, 5).map((p) => `${p.metadata?.name} (${p.metadata?.ownerReferences?.[0] ? `${p.metadata.ownerReferences[0].kind} ${p.metadata.ownerReferences[0].name}` : 'no owner'})`).join(', ');
+    throw new RefusedError(`${where} also selects pods that are not Deployment ${name}'s: ${list}; an unslotted setup is adopted only when the Service selects one Deployment's pods: delete or relabel them first`);
+  }
+  const hashes = [...new Set([...own].map((p) => p.metadata?.labels?.['pod-template-hash'] ?? ''))];
+  if (hashes.length !== 1 || hashes[0] === '') {
+    throw new RefusedError(hashes.length === 0
+      ? `${where}: Deployment ${name} has no pods to adopt`
+      : `${where}: Deployment ${name} is in the middle of a rollout (pods of ${hashes.length} ReplicaSets); start the release once it is done`);
+  }
+  return { ...selector, 'pod-template-hash': hashes[0]! };
 }
 
 /** Refuses a candidate name or labels that something in the namespace already has. */
@@ -176,16 +213,19 @@ function checkOwners(spec: ReleaseSpec, objects: [string, V1Service | V1Deployme
 /** Decides the slots, adopts the live Deployment and builds the candidate, or refuses with a reason. */
 export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): Plan {
   const { service, preview, deployments, services } = observed;
-  const adopted = adoptLive(t, service, deployments);
+  const adopted = adoptLive(t, observed);
   const warnings = checkOwners(spec, [['Service', service], ['Deployment', adopted?.deployment], ['Service', preview]]);
   const live = adopted?.live;
   const candidateSlot = live === undefined ? 'blue' : otherSlot(live.slot);
-  const candidateSelector = live === undefined ? slotSelector(t, candidateSlot) : { ...live.selector, [t.slotLabel]: candidateSlot };
+  const candidateSelector = live === undefined ? slotSelector(t, candidateSlot) : { ...live.unslotted ?? live.selector, [t.slotLabel]: candidateSlot };
   const name = candidateName(t, live?.deployment, live?.slot);
   refuseClashes(t, name, candidateSelector, live, deployments);
   if (adopted === undefined && spec.template === undefined && spec.image === undefined) {
     throw new RefusedError(`a first release of ${t.namespace}/${t.service} needs an image or a template: there is no live Deployment to take the pod template from`);
   }
+  const autoscalers = live === undefined ? [] : autoscalersOf(observed.autoscalers ?? [], live.deployment);
+  refuseOutsideBounds(spec.replicas, autoscalers);
+  if (live !== undefined) warnings.push(...vpaWarnings(observed.autoscalers ?? [], live.deployment, name));
   const replicas = servingReplicas(spec, live);
   const object = candidateDeployment(spec, t, {
     name, slot: candidateSlot, selector: candidateSelector, base: spec.template ?? adopted?.deployment.spec?.template,
@@ -193,6 +233,7 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   const podLabels = object.spec?.template.metadata?.labels;
   const liveLabels = adopted?.deployment.spec?.template?.metadata?.labels;
   refuseCrossing(t, services, podLabels, liveLabels);
+  refuseShared(adopted?.deployment.spec?.template, object.spec?.template, observed.claims ?? []);
   if (live !== undefined) refuseStranded(t, live, services, liveLabels, podLabels);
   const before = previewBefore(t, preview);
   // The container candidateDeployment chose, found again by name (its image is the new one now).
@@ -206,5 +247,6 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
     candidate: { slot: candidateSlot, deployment: name, selector: candidateSelector },
     replicas, object, previewBefore: before, ports, port: servicePortFor(ports, serving, servingPort),
     ...(warnings.length > 0 ? { warnings } : {}),
+    ...(autoscalers.length > 0 ? { autoscalers } : {}),
   };
 }

@@ -17,6 +17,12 @@ export const sameSelector = (a: Selector | undefined, b: Selector | undefined): 
   return ea.length === Object.keys(b ?? {}).length && ea.every(([k, v]) => b?.[k] === v);
 };
 
+/** Whether a Service selects pods with no slot label in its selector (an unslotted setup Bluegreen adopts). */
+export const isUnslotted = (service: V1Service | undefined, slotLabel: string): boolean => {
+  const selector = service?.spec?.selector ?? {};
+  return service !== undefined && selector[slotLabel] === undefined && Object.keys(selector).length > 0;
+};
+
 /** The slot a Service selects, or a reason it selects none we know. */
 export function selectedSlot(service: V1Service, slotLabel: string): Slot | { problem: string } {
   const value = service.spec?.selector?.[slotLabel];

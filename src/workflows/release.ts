@@ -142,8 +142,9 @@ async function preflight(run: Run): Promise<void> {
   status.candidateDeployment = plan.candidate.deployment;
   const into = `${plan.candidateSlot} as Deployment ${plan.candidate.deployment}`;
   const adopted = plan.live?.adopted ? ' (adopted: found by the live Service\'s selector, not created by Bluegreen)' : '';
+  const unslotted = plan.live?.unslotted === undefined ? '' : `adopting an unslotted setup (Service ${run.target.service} selects ${JSON.stringify(plan.live.unslotted)}, no "${run.target.slotLabel}" label): `;
   run.record('plan', {
-    detail: plan.live === undefined ? `first release: bootstrap into ${into}` : `live slot ${plan.live.slot} is Deployment ${plan.live.deployment}${adopted}; candidate goes into ${into}`,
+    detail: plan.live === undefined ? `first release: bootstrap into ${into}` : `${unslotted}live slot ${plan.live.slot} is Deployment ${plan.live.deployment}${adopted}; candidate goes into ${into}`,
   });
   // Plans recorded before warnings existed have none.
   for (const warning of plan.warnings ?? []) run.record('warning', { detail: warning });
@@ -153,6 +154,7 @@ async function deploy(run: Run): Promise<void> {
   run.enter('Deploying');
   const { spec, target, status } = run;
   const plan = plannedOf(run);
+  if (plan.live?.unslotted !== undefined) await narrowLive(run, plan, { ...plan.live, unslotted: plan.live.unslotted });
   const candidate = { target, slot: plan.candidateSlot, deployment: plan.candidate.deployment };
   run.compensations.push({ name: `delete candidate Deployment ${candidate.deployment}`, run: () => run.act.undo.deleteSlot(candidate) });
   const replicas = spec.previewReplicas ?? plan.replicas;
@@ -168,6 +170,31 @@ async function deploy(run: Run): Promise<void> {
   await run.act.quick.pointPreview({ target, selector: plan.candidate.selector, ports, releaseId: status.releaseId });
   const ready = await run.act.rolloutWait.waitForRollout({ ...candidate, timeoutMs: durationMs(spec.rolloutTimeout) });
   run.record('rollout', { detail: `${ready.ready}/${ready.total} replicas available` });
+}
+
+/**
+ * An unslotted setup: the live Service's own selector also matches the
+ * candidate's pods (they carry the live template's labels), so before they
+ * exist it is narrowed to the live ReplicaSet's pods, the endpoints it has
+ * now. A rollback restores it exactly, once the candidate's pods are gone.
+ */
+async function narrowLive(run: Run, plan: Plan, live: SlotPlan & { unslotted: SlotPlan['selector'] }): Promise<void> {
+  const { target, spec, status } = run;
+  const own = { ...live, selector: live.unslotted };
+  const settleMs = durationMs(spec.switchTimeout);
+  const moving = { target, ports: plan.ports, releaseId: status.releaseId };
+  run.compensations.push({
+    name: `restore the live Service's selector ${JSON.stringify(live.unslotted)}`,
+    run: async () => {
+      const { candidate } = plan;
+      const timeoutMs = durationMs(spec.rolloutTimeout);
+      await run.act.undoRolloutWait.waitForPodsGone({ target, slot: candidate.slot, deployment: candidate.deployment, selector: candidate.selector, timeoutMs });
+      const back = await run.act.undo.switchTraffic({ ...moving, from: live, to: own, back: true, settleMs: Math.max(SWITCH_BACK_SETTLE_MS, settleMs) });
+      run.record('selector restored', { detail: back.detail });
+    },
+  });
+  await run.act.switchWait.switchTraffic({ ...moving, from: own, to: live, settleMs });
+  run.record('narrowed', { detail: `Service ${target.service} selects ${JSON.stringify(live.selector)}: the pods it served, and not the candidate's` });
 }
 
 async function verify(run: Run): Promise<void> {
@@ -253,6 +280,24 @@ async function switchLive(run: Run): Promise<void> {
   const switched = await run.act.switchWait.switchTraffic(input);
   status.liveSlot = candidate.slot;
   run.record('switched', { detail: switched?.detail ?? `live Service selects ${candidate.slot}` });
+  if (live !== undefined) await followAutoscalers(run, plan, live.deployment);
+}
+
+/** The live Deployment's autoscalers scale the candidate from the switch on, and the old slot again on a rollback. */
+async function followAutoscalers(run: Run, plan: Plan, old: string): Promise<void> {
+  const { target } = run;
+  const to = plan.candidate.deployment;
+  for (const autoscaler of plan.autoscalers ?? []) {
+    run.compensations.push({
+      name: `point ${autoscaler.kind} ${autoscaler.name} back at ${old}`,
+      run: async () => {
+        const back = await run.act.undo.retargetAutoscaler({ target, autoscaler, from: to, to: old, back: true });
+        run.record('autoscaler', { detail: back.detail });
+      },
+    });
+    const moved = await run.act.quick.retargetAutoscaler({ target, autoscaler, from: old, to });
+    run.record('autoscaler', { detail: moved.detail });
+  }
 }
 
 async function monitor(run: Run): Promise<void> {

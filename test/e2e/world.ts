@@ -162,6 +162,14 @@ export class World {
     throw new Error(`release of ${model} never got to ${what}; last phase ${last?.phase}${last?.reason ? ` (${last.reason})` : ""}: ${JSON.stringify(last?.timeline.slice(-3))}`);
   }
 
+  /** Polls `done` until it holds (the cluster's controllers catching up). */
+  async waitUntil(done: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+    for (const deadline = Date.now() + timeoutMs; !await done();) {
+      if (Date.now() > deadline) throw new Error(`never: ${what} (after ${timeoutMs}ms)`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   waitForPhase(model: string, phase: Phase, timeoutMs?: number): Promise<ReleaseStatus> {
     return this.waitFor(model, (s) => s.phase === phase, phase, timeoutMs);
   }

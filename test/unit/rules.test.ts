@@ -26,7 +26,29 @@ const dep = (name: string, labels: Record<string, string>, version = 'v1'): V1De
 });
 const observed = (o: Partial<Observed>): Observed => ({ deployments: [], services: [], ...o });
 
+// An unslotted setup as the published vLLM one: Service `app: vllm` in front of Deployment `vllm`.
+const unslottedDep: V1Deployment = { ...dep('vllm', { app: 'vllm' }), metadata: { name: 'vllm', uid: 'd1' } };
+/** The pods and ReplicaSets the Service selects: one pod per hash listed, each through the ReplicaSet of its hash. */
+function selectedOf(hashes: string[], strangers: V1Pod[] = []): NonNullable<Observed['selected']> {
+  const sets = [...new Set(hashes)].map((h) => ({ metadata: { name: `vllm-${h}`, uid: `rs-${h}`, labels: { app: 'vllm', 'pod-template-hash': h }, ownerReferences: [{ kind: 'Deployment', name: 'vllm', uid: 'd1', controller: true, apiVersion: 'apps/v1' }] } }));
+  const pods = hashes.map((h, i): V1Pod => ({ metadata: { name: `vllm-${h}-${i}`, labels: { app: 'vllm', 'pod-template-hash': h }, ownerReferences: [{ kind: 'ReplicaSet', name: `vllm-${h}`, uid: `rs-${h}`, controller: true, apiVersion: 'apps/v1' }] } }));
+  return { pods: [...pods, ...strangers], sets };
+}
+
 describe('planRelease', () => {
+  it('adopts an unslotted setup: the live Service narrowed to the live ReplicaSet\'s pods, the candidate with the slot label', () => {
+    const s = validateSpec({ model: 'vllm', namespace: 'ml', version: 'v2', image: 'vllm/vllm-openai:v0.9.0' });
+    const plan = planRelease(s, targetOf(s), observed({ service: svc('vllm', { app: 'vllm' }), deployments: [unslottedDep], selected: selectedOf(['abc', 'abc']) }));
+    expect(plan).toMatchObject({
+      oldSlot: 'blue', candidateSlot: 'green',
+      live: { slot: 'blue', deployment: 'vllm', selector: { app: 'vllm', 'pod-template-hash': 'abc' }, unslotted: { app: 'vllm' }, adopted: true },
+      candidate: { slot: 'green', deployment: 'vllm-green', selector: { app: 'vllm', slot: 'green' } },
+    });
+    expect(plan.object.spec?.selector.matchLabels).toEqual({ app: 'vllm', slot: 'green' });
+    expect(plan.object.spec?.template.metadata?.labels).not.toHaveProperty('pod-template-hash');
+  });
+
+
   it('bootstraps into blue when there is no Service, with its own selector and the container\'s ports', () => {
     const plan = planRelease(spec, t, observed({}));
     expect(plan).toMatchObject({
@@ -54,9 +76,55 @@ describe('planRelease', () => {
     expect(plan.object.spec?.selector.matchLabels).toEqual({ app: 'model', env: 'green' });
   });
 
+  it('finds the live Deployment\'s HPA and ScaledObject (their bounds), refuses replicas outside them, and names a VPA in Auto mode', () => {
+    const live = svc('fraud', { app: 'fraud', slot: 'blue' });
+    const deployments = [dep('fraud-blue', { app: 'fraud', slot: 'blue' })];
+    const autoscalers = [
+      { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'fraud' }, spec: { scaleTargetRef: { kind: 'Deployment', name: 'fraud-blue' }, minReplicas: 2, maxReplicas: 6 } },
+      { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'fraud-queue' }, spec: { scaleTargetRef: { name: 'fraud-blue' }, maxReplicaCount: 8 } },
+      { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'other' }, spec: { scaleTargetRef: { kind: 'Deployment', name: 'other' }, maxReplicas: 3 } },
+      { apiVersion: 'autoscaling.k8s.io/v1', kind: 'VerticalPodAutoscaler', metadata: { name: 'fraud-vpa' }, spec: { targetRef: { kind: 'Deployment', name: 'fraud-blue' } } },
+    ];
+    const plan = planRelease(validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2' }), t, observed({ service: live, deployments, autoscalers }));
+    expect(plan.autoscalers).toEqual([
+      { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'fraud', min: 2, max: 6 },
+      { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', name: 'fraud-queue', min: 0, max: 8 },
+    ]);
+    expect(plan.warnings).toEqual(['VerticalPodAutoscaler fraud-vpa (updateMode Auto) targets Deployment fraud-blue by name: it does not follow the release to fraud-green; point it there after the release']);
+    expect(() => planRelease(validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2', replicas: 7 }), t, observed({ service: live, deployments, autoscalers })))
+      .toThrow("replicas (7) is outside HorizontalPodAutoscaler fraud's 2..6, which scales the live Deployment");
+  });
+
+  it('shared claims and host ports: a one-node claim or a host port both slots hold is refused; {{slot}} gives each slot its own claim', () => {
+    const withVolumes = (claim: string, hostPort?: number): V1Deployment => {
+      const d = dep('fraud-blue', { app: 'fraud', slot: 'blue' });
+      d.spec!.template.spec!.volumes = [{ name: 'cache', persistentVolumeClaim: { claimName: claim } }];
+      if (hostPort !== undefined) d.spec!.template.spec!.containers[0]!.ports = [{ name: 'web', containerPort: 9000, hostPort }];
+      return d;
+    };
+    const claim = (name: string, mode: string) => ({ metadata: { name }, spec: { accessModes: [mode] } });
+    const live = svc('fraud', { app: 'fraud', slot: 'blue' });
+    const plan = (d: V1Deployment, claims: ReturnType<typeof claim>[], more: Record<string, unknown> = {}) =>
+      planRelease(validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2', ...more }), t, observed({ service: live, deployments: [d], claims }));
+    expect(() => plan(withVolumes('model-cache'), [claim('model-cache', 'ReadWriteOnce')]))
+      .toThrow('the candidate would mount PersistentVolumeClaim model-cache (ReadWriteOnce), which the live pods hold and which attaches to one node at a time');
+    expect(plan(withVolumes('model-cache'), [claim('model-cache', 'ReadOnlyMany')]).object.spec?.template.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName).toBe('model-cache');
+    expect(() => plan(withVolumes('model-cache', 8000), [claim('model-cache', 'ReadWriteMany')]))
+      .toThrow('the candidate\'s pods would hold host port 8000, which the live pods hold');
+    const template = { metadata: { labels: { app: 'fraud' } }, spec: { containers: [{ name: 'server', image: 'fraud:2' }], volumes: [{ name: 'cache', persistentVolumeClaim: { claimName: 'model-cache-{{slot}}' } }] } };
+    const perSlot = plan(withVolumes('model-cache-blue'), [claim('model-cache-blue', 'ReadWriteOnce'), claim('model-cache-green', 'ReadWriteOnce')], { image: undefined, template });
+    expect(perSlot.object.spec?.template.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName).toBe('model-cache-green');
+  });
+
   it.each([
     ['a leftover candidate Deployment', observed({ service: svc('fraud', { slot: 'blue' }), deployments: [dep('fraud-blue', { slot: 'blue' }), dep('fraud-green', { slot: 'green' }, 'v0')] }), 'Deployment ml/fraud-green (version v0) exists beside the live blue slot'],
-    ['a selector without the slot label', observed({ service: svc('fraud', { app: 'fraud' }) }), 'has no "slot" label (is slotLabel right?'],
+    ['a selector without the slot label that selects no Deployment', observed({ service: svc('fraud', { app: 'fraud' }) }), 'selects {"app":"fraud"} but no Deployment\'s pod template carries those labels'],
+    ['an unslotted Service that also selects pods of something else',
+      observed({ service: svc('vllm', { app: 'vllm' }), deployments: [unslottedDep], selected: selectedOf(['abc', 'abc'], [{ metadata: { name: 'debug', labels: { app: 'vllm' } } }]) }),
+      'Service ml/fraud (selector {"app":"vllm"}, no "slot" label) also selects pods that are not Deployment vllm\'s: debug (no owner)'],
+    ['an unslotted Service in front of a Deployment in the middle of a rollout',
+      observed({ service: svc('vllm', { app: 'vllm' }), deployments: [unslottedDep], selected: selectedOf(['abc', 'def']) }),
+      'Deployment vllm is in the middle of a rollout (pods of 2 ReplicaSets); start the release once it is done'],
     ['a selector on an unknown slot', observed({ service: svc('fraud', { slot: 'red' }) }), 'its selector has slot=red; expected blue or green'],
     ['a live Service whose selector matches no Deployment', observed({ service: svc('fraud', { slot: 'green' }), deployments: [dep('x', { app: 'x' })] }), 'selects {"slot":"green"} but no Deployment\'s pod template carries those labels (Deployments here: x)'],
     ['a live Service whose selector matches two Deployments', observed({ service: svc('fraud', { slot: 'blue' }), deployments: [dep('a', { slot: 'blue', v: '1' }), dep('b', { slot: 'blue', v: '2' })] }), 'matches the pods of several Deployments (a, b)'],

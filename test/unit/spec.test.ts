@@ -146,6 +146,18 @@ describe('spec files', () => {
     expect(spec.template).toEqual({ metadata: { labels: { app: 'model' } }, spec: { containers: [{ name: 'server', image: 'triton:24.01', args: ['--model-repository=/models'] }] } });
   });
 
+  it('refuses templateFrom a StatefulSet with volumeClaimTemplates, never dropping them', () => {
+    writeFileSync(join(dir, 'sts.yaml'), [
+      'apiVersion: apps/v1', 'kind: StatefulSet', 'metadata: {name: tgi}',
+      'spec:', '  selector: {matchLabels: {app: tgi}}', '  template:',
+      '    metadata: {labels: {app: tgi}}',
+      '    spec: {containers: [{name: tgi, image: "ghcr.io/huggingface/text-generation-inference:2.4", volumeMounts: [{name: data, mountPath: /data}]}]}',
+      '  volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 50Gi}}}}]',
+    ].join('\n'));
+    writeFileSync(join(dir, 'release-sts.yaml'), 'model: tgi\nversion: v2\ntemplateFrom: {file: sts.yaml}\n');
+    expect(() => loadSpecFile(join(dir, 'release-sts.yaml'))).toThrow(/templateFrom.file: .*sts.yaml holds StatefulSet tgi with volumeClaimTemplates \(data\), which a Deployment cannot have: create a claim per slot \(name it with \{\{slot\}\}, e.g. data-\{\{slot\}\}\)/);
+  });
+
   it('refuses a file that is not a regular file, or too big, before reading it', () => {
     expect(() => loadSpecFile('/dev/zero')).toThrow(/\/dev\/zero is not a regular file/);
     writeFileSync(join(dir, 'big.yaml'), 'x'.repeat(300_000));

@@ -3,6 +3,7 @@
 // on end state. Typed as the real activities so the compiler keeps them honest.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Activities } from '../../src/activities/index.js';
+import type { Plan } from '../../src/release/plan.js';
 import { otherSlot, type AnalysisResult, type Slot } from '../../src/release/status.js';
 import { VERSION_LABEL } from '../../src/release/target.js';
 import { checkSpec } from '../../src/release/validate.js';
@@ -30,6 +31,8 @@ export interface FakeCluster {
   analysis: AnalysisResult;
   /** pods the controller cannot bring back (evicted for good): a wait for them never ends */
   lostForGood: boolean;
+  /** the live Deployment's autoscalers, as preflight would find them */
+  autoscalers?: Plan['autoscalers'];
 }
 
 export function fakeCluster(initial: FakeState): FakeCluster {
@@ -92,6 +95,7 @@ export function fakeCluster(initial: FakeState): FakeCluster {
           object: { metadata: { labels: { [VERSION_LABEL]: spec.version } }, spec: { selector: { matchLabels: { slot: candidateSlot } }, template: {} } },
           previewBefore: state.preview === undefined ? null : { slot: state.preview },
           ports: [{ name: 'http', port: 8080 }], port: 8080,
+          ...(fake.autoscalers === undefined ? {} : { autoscalers: fake.autoscalers }),
         };
       },
       async applyCandidate({ object, replicas }) {
@@ -123,6 +127,13 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         }
         delete d.ready;
         return { ready: d.replicas, total: d.replicas };
+      },
+      async retargetAutoscaler({ autoscaler, to }) {
+        await enter('retargetAutoscaler', `${autoscaler.name} ${to}`);
+        return { detail: `${autoscaler.kind} ${autoscaler.name} scales ${to}` };
+      },
+      async waitForPodsGone({ deployment }) {
+        await enter('waitForPodsGone', deployment);
       },
       async scaleSlot({ slot, replicas }) {
         await enter('scaleSlot', `${slot} ${replicas}`);

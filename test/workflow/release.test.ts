@@ -346,6 +346,21 @@ describe('abort rolls back to exactly what served before', () => {
     });
   }
 
+  it('an autoscaler of the live Deployment scales the candidate from the switch on, and the old slot again after an abort', async () => {
+    const fake = fakeCluster(live());
+    fake.autoscalers = [{ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'model', min: 2, max: 6 }];
+    fake.blockOn('monitor');
+    const { status } = await runRelease(h, fake, testSpec(), async ({ handle, reach }) => {
+      await reach('Monitoring', () => fake.calls.includes('monitor'));
+      await handle.signal(abortSignal, abort);
+    });
+    expect(status.phase).toBe('RolledBack');
+    const moves = fake.calls.filter((c) => c.startsWith('retargetAutoscaler') || c.startsWith('switchTraffic'));
+    const [green, blue] = [status.candidateDeployment, status.oldDeployment];
+    expect(moves).toEqual(['switchTraffic blue->green', `retargetAutoscaler model ${green}`, `retargetAutoscaler model ${blue}`, 'switchTraffic green->blue']);
+    expect(status.timeline.filter((e) => e.event === 'autoscaler').map((e) => e.detail)).toEqual([`HorizontalPodAutoscaler model scales ${green}`, `HorizontalPodAutoscaler model scales ${blue}`]);
+  });
+
   it('leaves nothing behind when a first release is aborted after the switch', async () => {
     const fake = fakeCluster({ deployments: {} });
     fake.blockOn('monitor');
