@@ -1,37 +1,12 @@
-// The autoscalers around the live Deployment (HPA, and KEDA's ScaledObject and
-// the VPA where their APIs exist), read at preflight, and the move of one's
-// target between the slots' Deployments at the switch and on a rollback.
+// The move of an autoscaler's target (an HPA's or a KEDA ScaledObject's)
+// between the slots' Deployments at the switch and on a rollback.
 import { ApiException, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { ErrorTypes } from '../release/errors.js';
 import type { RetargetInput } from '../release/plan.js';
 import { FIELD_MANAGER } from '../release/target.js';
-import type { Listed } from '../rules/autoscalers.js';
-import { kubeError, type Kube } from './cluster.js';
+import type { Listed } from '../rules/around.js';
+import { kubeError } from './cluster.js';
 import { nonRetryable, type ActivityContext } from './context.js';
-
-const KINDS = [
-  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
-  ['keda.sh/v1alpha1', 'ScaledObject'],
-  ['autoscaling.k8s.io/v1', 'VerticalPodAutoscaler'],
-] as const;
-
-/** An API the cluster does not serve (KEDA or the VPA not installed): nothing of that kind. */
-const notServed = (err: unknown): boolean =>
-  (err instanceof ApiException && err.code === 404) || (err instanceof Error && err.message.startsWith('Unrecognized API version and kind'));
-
-/** Every autoscaler of the namespace, of the kinds the cluster serves. */
-export async function listAutoscalers(kube: Kube, namespace: string): Promise<Listed[]> {
-  const lists = await Promise.all(KINDS.map(async ([apiVersion, kind]) => {
-    try {
-      const list = await kube.objects.list<KubernetesObject & Listed>(apiVersion, kind, namespace);
-      return list.items.map((item) => ({ ...item, apiVersion, kind }));
-    } catch (err) {
-      if (notServed(err)) return [];
-      throw kubeError(`list ${kind}s in ${namespace}`, err);
-    }
-  }));
-  return lists.flat();
-}
 
 export function autoscalerActivities({ kube }: ActivityContext) {
   return {

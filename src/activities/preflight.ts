@@ -9,7 +9,7 @@ import { targetOf } from '../release/target.js';
 import { InvalidSpecError, checkSpec, formatFieldError, validateSpec } from '../release/validate.js';
 import { planRelease } from '../rules/plan.js';
 import { RefusedError } from '../rules/refused.js';
-import { listAutoscalers } from './autoscalers.js';
+import { listAround } from './around.js';
 import { KubeError, apply, listClaims, observe } from './cluster.js';
 import { guardEndpoints, guardNamespace, nonRetryable, type ActivityContext } from './context.js';
 
@@ -52,11 +52,11 @@ export function preflightActivities({ deps, kube }: ActivityContext) {
       }
       let plan: Plan;
       try {
-        const [observed, autoscalers] = await Promise.all([observe(kube, t), listAutoscalers(kube, t.namespace)]);
+        const [observed, around] = await Promise.all([observe(kube, t), listAround(kube, t.namespace)]);
         // Claims are read only when a template mounts one: most model servers mount none.
         const templates = [spec.template as V1PodTemplateSpec | undefined, ...observed.deployments.map((d) => d.spec?.template)];
         const claims = templates.some((tpl) => tpl?.spec?.volumes?.some((v) => v.persistentVolumeClaim)) ? await listClaims(kube, t.namespace) : [];
-        plan = planRelease(spec, t, { ...observed, autoscalers, claims });
+        plan = planRelease(spec, t, { ...observed, around, claims });
       } catch (err) {
         if (err instanceof RefusedError) throw nonRetryable(ErrorTypes.PreflightRefused, err.message);
         throw err;

@@ -3,21 +3,9 @@
 // rollback), and the candidate starts at the size the autoscaler chose. A VPA
 // in Auto mode keeps its recommendations per Deployment name: it is named.
 import type { Autoscaler } from '../release/plan.js';
+import type { Listed } from './around.js';
 import { RefusedError } from './refused.js';
 
-/** An autoscaler as the API server lists it (HPA, ScaledObject or VPA): only the fields read here. */
-export interface Listed {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string };
-  spec?: {
-    scaleTargetRef?: { kind?: string; name?: string };
-    targetRef?: { kind?: string; name?: string };
-    minReplicas?: number; maxReplicas?: number;
-    minReplicaCount?: number; maxReplicaCount?: number;
-    updatePolicy?: { updateMode?: string };
-  };
-}
 
 const targets = (a: Listed, deployment: string): boolean => {
   const ref = a.spec?.scaleTargetRef ?? a.spec?.targetRef;

@@ -11,7 +11,8 @@ import {
 import {
   DEFAULT_PORT, candidateDeployment, containerServicePorts, copyPorts, servicePortFor, servingContainer,
 } from './objects.js';
-import { autoscalersOf, refuseOutsideBounds, vpaWarnings, type Listed } from './autoscalers.js';
+import { slotSelectingWarnings, type Listed } from './around.js';
+import { autoscalersOf, refuseOutsideBounds, vpaWarnings } from './autoscalers.js';
 import { ownerRefusal, ownersOf, ownerWarning, type Owner, type OwnerKind } from './owners.js';
 import { RefusedError } from './refused.js';
 import { refuseShared } from './shared.js';
@@ -27,8 +28,8 @@ export interface Observed {
   services: readonly V1Service[];
   /** the namespace's PersistentVolumeClaims, read when a template mounts one */
   claims?: readonly V1PersistentVolumeClaim[];
-  /** the namespace's autoscalers (HPAs, and ScaledObjects and VPAs where served) */
-  autoscalers?: readonly Listed[];
+  /** what is wired around the Deployments (activities/around.ts): autoscalers, PDBs, NetworkPolicies, PodMonitors */
+  around?: readonly Listed[];
   /** the pods and ReplicaSets the live Service selects, read when its selector has no slot label */
   selected?: { pods: V1Pod[]; sets: V1ReplicaSet[] };
 }
@@ -223,9 +224,10 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   if (adopted === undefined && spec.template === undefined && spec.image === undefined) {
     throw new RefusedError(`a first release of ${t.namespace}/${t.service} needs an image or a template: there is no live Deployment to take the pod template from`);
   }
-  const autoscalers = live === undefined ? [] : autoscalersOf(observed.autoscalers ?? [], live.deployment);
+  const around = observed.around ?? [];
+  const autoscalers = live === undefined ? [] : autoscalersOf(around, live.deployment);
   refuseOutsideBounds(spec.replicas, autoscalers);
-  if (live !== undefined) warnings.push(...vpaWarnings(observed.autoscalers ?? [], live.deployment, name));
+  if (live !== undefined) warnings.push(...vpaWarnings(around, live.deployment, name));
   const replicas = servingReplicas(spec, live);
   const object = candidateDeployment(spec, t, {
     name, slot: candidateSlot, selector: candidateSelector, base: spec.template ?? adopted?.deployment.spec?.template,
@@ -234,6 +236,7 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   const liveLabels = adopted?.deployment.spec?.template?.metadata?.labels;
   refuseCrossing(t, services, podLabels, liveLabels);
   refuseShared(adopted?.deployment.spec?.template, object.spec?.template, observed.claims ?? []);
+  warnings.push(...slotSelectingWarnings(around, t, liveLabels));
   if (live !== undefined) refuseStranded(t, live, services, liveLabels, podLabels);
   const before = previewBefore(t, preview);
   // The container candidateDeployment chose, found again by name (its image is the new one now).

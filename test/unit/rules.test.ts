@@ -85,14 +85,29 @@ describe('planRelease', () => {
       { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'other' }, spec: { scaleTargetRef: { kind: 'Deployment', name: 'other' }, maxReplicas: 3 } },
       { apiVersion: 'autoscaling.k8s.io/v1', kind: 'VerticalPodAutoscaler', metadata: { name: 'fraud-vpa' }, spec: { targetRef: { kind: 'Deployment', name: 'fraud-blue' } } },
     ];
-    const plan = planRelease(validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2' }), t, observed({ service: live, deployments, autoscalers }));
+    const plan = planRelease(validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2' }), t, observed({ service: live, deployments, around: autoscalers }));
     expect(plan.autoscalers).toEqual([
       { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'fraud', min: 2, max: 6 },
       { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', name: 'fraud-queue', min: 0, max: 8 },
     ]);
     expect(plan.warnings).toEqual(['VerticalPodAutoscaler fraud-vpa (updateMode Auto) targets Deployment fraud-blue by name: it does not follow the release to fraud-green; point it there after the release']);
-    expect(() => planRelease(validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2', replicas: 7 }), t, observed({ service: live, deployments, autoscalers })))
+    expect(() => planRelease(validateSpec({ model: 'fraud', namespace: 'ml', version: 'v2', image: 'fraud:2', replicas: 7 }), t, observed({ service: live, deployments, around: autoscalers })))
       .toThrow("replicas (7) is outside HorizontalPodAutoscaler fraud's 2..6, which scales the live Deployment");
+  });
+
+  it('names a PodDisruptionBudget or NetworkPolicy that selects the live pods by the slot label; one on the app label covers both slots', () => {
+    const live = svc('fraud', { app: 'fraud', slot: 'blue' });
+    const around = [
+      { kind: 'PodDisruptionBudget', metadata: { name: 'fraud-blue-pdb' }, spec: { selector: { matchLabels: { app: 'fraud', slot: 'blue' } } } },
+      { kind: 'PodDisruptionBudget', metadata: { name: 'fraud-pdb' }, spec: { selector: { matchLabels: { app: 'fraud' } } } },
+      { kind: 'NetworkPolicy', metadata: { name: 'fraud-ingress' }, spec: { podSelector: { matchLabels: { slot: 'blue', app: 'fraud' } } } },
+      { kind: 'PodDisruptionBudget', metadata: { name: 'other' }, spec: { selector: { matchLabels: { app: 'other', slot: 'blue' } } } },
+    ];
+    const plan = planRelease(spec, t, observed({ service: live, deployments: [dep('fraud-blue', { app: 'fraud', slot: 'blue' })], around }));
+    expect(plan.warnings).toEqual([
+      'PodDisruptionBudget fraud-blue-pdb selects the live pods by slot=blue: it will not cover the candidate\'s pods after the switch; select them without slot (the candidate carries the live pods\' other labels)',
+      'NetworkPolicy fraud-ingress selects the live pods by slot=blue: it will not cover the candidate\'s pods after the switch; select them without slot (the candidate carries the live pods\' other labels)',
+    ]);
   });
 
   it('shared claims and host ports: a one-node claim or a host port both slots hold is refused; {{slot}} gives each slot its own claim', () => {
