@@ -95,6 +95,34 @@ describe.skipIf(!realNode)(`traffic through a real node${realNode ? '' : ` (skip
     expect(report.sent).toBeGreaterThan(200);
   }, 240_000);
 
+  it('an unslotted setup made by hand (Service and Deployment "llm", selecting app: llm) is released with no failed request, then released again from its slots', async () => {
+    const labels = { app: 'llm' };
+    const ports = template('v1').spec.containers[0].ports as { containerPort: number }[];
+    await w.kube.apps.createNamespacedDeployment({
+      namespace: w.namespace,
+      body: { metadata: { name: 'llm', labels }, spec: { replicas: 2, selector: { matchLabels: labels }, template: realNodeTemplate({ labels, modelFile: modelFile('v1') }) } },
+    });
+    await w.kube.core.createNamespacedService({ namespace: w.namespace, body: { metadata: { name: 'llm' }, spec: { selector: labels, ports: [{ name: 'http', port: 8080, targetPort: ports[0]!.containerPort as never }] } } });
+    await w.waitUntil(async () => (await w.kube.apps.readNamespacedDeployment({ name: 'llm', namespace: w.namespace })).status?.availableReplicas === 2, 'llm available', 120_000);
+    const traffic = await watchLive('llm');
+    await traffic.until('v1');
+
+    const run = await start(spec('llm', 'v2', { replicas: undefined, env: [{ name: 'MODEL_FILE', value: modelFile('v2') }] }));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    await traffic.until('v2');
+    expect((await readService(w.kube, w.target('llm'), 'llm'))?.spec?.selector).toEqual({ app: 'llm', slot: 'green' });
+    const again = await start(spec('llm', 'v1', { replicas: undefined, env: [{ name: 'MODEL_FILE', value: modelFile('v1') }] }));
+    expect(again.code).toBe(0);
+    await traffic.until('v1');
+    await new Promise((r) => setTimeout(r, 3_000));
+    const report = await traffic.stop();
+    add(report);
+    expect(report.failed, report.examples.join('; ')).toBe(0);
+    expect(report.sequence).toEqual(['v1', 'v2', 'v1']);
+    expect((await readService(w.kube, w.target('llm'), 'llm'))?.spec?.selector).toEqual({ app: 'llm', slot: 'blue' });
+  }, 240_000);
+
   it('a worker killed between the selector patch and the EndpointSlices settling: the release completes, and no request fails', async () => {
     const first = await start({ ...spec('killed', 'v1'), template: template('v1') });
     expect(first.code).toBe(0);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Deployment, V1EndpointSlice, V1ObjectMeta, V1Pod, V1Service } from '@kubernetes/client-node';
 import { candidateDeployment, imageRepository } from '../../src/rules/objects.js';
+import type { Listed } from '../../src/rules/around.js';
 import { candidateName, planRelease, type Observed } from '../../src/rules/plan.js';
 import { RefusedError } from '../../src/rules/refused.js';
 import { endpointsState, rolloutState } from '../../src/rules/rollout.js';
@@ -97,7 +98,7 @@ describe('planRelease', () => {
 
   it('names a PodDisruptionBudget or NetworkPolicy that selects the live pods by the slot label; one on the app label covers both slots', () => {
     const live = svc('fraud', { app: 'fraud', slot: 'blue' });
-    const around = [
+    const around: Listed[] = [
       { kind: 'PodDisruptionBudget', metadata: { name: 'fraud-blue-pdb' }, spec: { selector: { matchLabels: { app: 'fraud', slot: 'blue' } } } },
       { kind: 'PodDisruptionBudget', metadata: { name: 'fraud-pdb' }, spec: { selector: { matchLabels: { app: 'fraud' } } } },
       { kind: 'NetworkPolicy', metadata: { name: 'fraud-ingress' }, spec: { podSelector: { matchLabels: { slot: 'blue', app: 'fraud' } } } },
