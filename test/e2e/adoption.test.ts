@@ -78,7 +78,8 @@ async function ensureScaledObjectCrd(): Promise<void> {
     apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'scaledobjects.keda.sh' },
     spec: {
       group: 'keda.sh', scope: 'Namespaced', names: { kind: 'ScaledObject', plural: 'scaledobjects', singular: 'scaledobject', listKind: 'ScaledObjectList' },
-      versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+      // The client's typed model names the field x_kubernetes_preserve_unknown_fields (it writes x-kubernetes-...).
+      versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
     },
   };
   await w.kube.objects.create(crd).catch((err: { code?: number }) => { if (err.code !== 409) throw err; });
