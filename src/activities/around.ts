@@ -4,7 +4,7 @@
 // installed). A kind the cluster does not serve is simply absent.
 import { ApiException, type KubernetesObject } from '@kubernetes/client-node';
 import type { Listed } from '../rules/around.js';
-import { kubeError, type Kube } from './cluster.js';
+import { freshShared, kubeError, type Kube } from './cluster.js';
 
 const KINDS = [
   ['autoscaling/v2', 'HorizontalPodAutoscaler'],
@@ -23,7 +23,8 @@ const notServed = (err: unknown): boolean =>
 export async function listAround(kube: Kube, namespace: string): Promise<Listed[]> {
   const lists = await Promise.all(KINDS.map(async ([apiVersion, kind]) => {
     try {
-      const list = await kube.objects.list<KubernetesObject & Listed>(apiVersion, kind, namespace);
+      // Shared like the Deployment and Service lists: many releases starting in one namespace share one read.
+      const list = await freshShared(kube, `${kind}s ${namespace}`, () => kube.objects.list<KubernetesObject & Listed>(apiVersion, kind, namespace));
       return list.items.map((item) => ({ ...item, apiVersion, kind }));
     } catch (err) {
       if (notServed(err)) return [];
