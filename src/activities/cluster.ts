@@ -2,7 +2,7 @@
 // there and moves it to what should be, so a retry after a crash is harmless.
 import {
   ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
-  type V1Deployment, type V1PersistentVolumeClaim, type V1Pod, type V1ReplicaSet, type V1Service,
+  type V1Deployment, type V1Node, type V1PersistentVolumeClaim, type V1Pod, type V1ReplicaSet, type V1Service,
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER, previewServiceName, type Target } from '../release/target.js';
 import type { Selector } from '../release/plan.js';
@@ -121,6 +121,15 @@ export async function namespaceObjects(kube: Kube, namespace: string): Promise<{
       read(`list Services in ${namespace}`, () => kube.core.listNamespacedService({ namespace }))),
   ]);
   return { deployments: deployments.items, services: services.items };
+}
+
+/** Every node, and every pod of the cluster not ended: what the nodes have free (shared reads, like the namespace's lists). */
+export async function nodesAndPods(kube: Kube): Promise<{ nodes: V1Node[]; pods: V1Pod[] }> {
+  const [nodes, pods] = await Promise.all([
+    freshShared(kube, 'Nodes', () => read('list Nodes', () => kube.core.listNode())),
+    freshShared(kube, 'Pods of the cluster', () => read('list Pods of the cluster', () => kube.core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }))),
+  ]);
+  return { nodes: nodes.items, pods: pods.items };
 }
 
 export async function listClaims(kube: Kube, namespace: string): Promise<V1PersistentVolumeClaim[]> {

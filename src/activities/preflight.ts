@@ -7,10 +7,11 @@ import type { Plan } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { targetOf } from '../release/target.js';
 import { InvalidSpecError, checkSpec, formatFieldError, validateSpec } from '../release/validate.js';
+import { podRequests, refuseNoRoom } from '../rules/capacity.js';
 import { planRelease } from '../rules/plan.js';
 import { RefusedError } from '../rules/refused.js';
 import { listAround } from './around.js';
-import { KubeError, apply, listClaims, observe } from './cluster.js';
+import { KubeError, apply, listClaims, nodesAndPods, observe, type Kube } from './cluster.js';
 import { guardEndpoints, guardNamespace, nonRetryable, type ActivityContext } from './context.js';
 
 /** The spec validated again, and refused where it asks the worker to read files. */
@@ -29,6 +30,25 @@ function validated(input: ReleaseSpec): ReleaseSpec {
     throw nonRetryable(ErrorTypes.InvalidSpec, `verify.shadow.inputsFile: the client reads ${spec.verify.shadow.inputsFile} and inlines it as verify.shadow.inputs before starting (the bluegreen CLI does); the worker reads no files`);
   }
   return spec;
+}
+
+/**
+ * The candidate at full size beside the live slot must fit the nodes it can
+ * run on (rules/capacity.ts). Read only when its pods request resources; a
+ * worker that may not list nodes says so in the plan instead.
+ */
+async function checkRoom(kube: Kube, plan: Plan): Promise<void> {
+  const template = plan.object.spec?.template.spec;
+  if (Object.keys(podRequests(template)).length === 0) return;
+  let seen: Awaited<ReturnType<typeof nodesAndPods>>;
+  try {
+    seen = await nodesAndPods(kube);
+  } catch (err) {
+    if (!(err instanceof KubeError) || err.code !== 403) throw err;
+    (plan.warnings ??= []).push(`capacity not checked: the worker may not list nodes and pods (${err.message}); bind the bluegreen-capacity ClusterRole (deploy/rbac.yaml)`);
+    return;
+  }
+  refuseNoRoom(template, plan.replicas, seen.nodes, seen.pods, plan.candidate.deployment);
 }
 
 export function preflightActivities({ deps, kube }: ActivityContext) {
@@ -57,6 +77,7 @@ export function preflightActivities({ deps, kube }: ActivityContext) {
         const templates = [spec.template as V1PodTemplateSpec | undefined, ...observed.deployments.map((d) => d.spec?.template)];
         const claims = templates.some((tpl) => tpl?.spec?.volumes?.some((v) => v.persistentVolumeClaim)) ? await listClaims(kube, t.namespace) : [];
         plan = planRelease(spec, t, { ...observed, around, claims });
+        await checkRoom(kube, plan);
       } catch (err) {
         if (err instanceof RefusedError) throw nonRetryable(ErrorTypes.PreflightRefused, err.message);
         throw err;

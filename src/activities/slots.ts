@@ -86,7 +86,9 @@ export function slotActivities({ kube, pollMs }: ActivityContext) {
         if (restoreReplicas !== undefined) return { done: state.ready >= 1, progress: { ready: state.ready, total: state.total } };
         if (state.failure !== undefined) throw nonRetryable(ErrorTypes.RolloutFailed, state.failure);
         const done = minReady === undefined ? state.done : state.ready >= minReady;
-        return { done, progress: { ready: state.ready, total: state.total } };
+        // A pod the scheduler cannot place says why: the timeout's message (and the rollback's reason) carries it.
+        const unschedulable = state.unschedulable === undefined ? {} : { unschedulable: state.unschedulable };
+        return { done, progress: { ready: state.ready, total: state.total, ...unschedulable } };
       }, ErrorTypes.RolloutTimeout);
     },
   };

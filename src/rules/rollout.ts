@@ -18,6 +18,8 @@ export interface RolloutState {
   ready: number;
   total: number;
   failure?: string;
+  /** the scheduler's word on a pod it cannot place (`0/12 nodes are available: 3 Insufficient nvidia.com/gpu`) */
+  unschedulable?: string;
 }
 
 /** Where a Deployment's rollout stands, from the Deployment and the pods of its current ReplicaSet. */
@@ -39,7 +41,8 @@ export function rolloutState(deployment: V1Deployment, pods: readonly Pick<V1Pod
   if (stalled !== undefined) return { done: false, ready, total, failure: `${name}: ProgressDeadlineExceeded (${stalled.message ?? 'no progress'})` };
   const observed = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1);
   const done = observed && (status.updatedReplicas ?? 0) === total && ready >= total && (status.replicas ?? 0) === total;
-  return { done, ready, total };
+  const unplaced = pods.flatMap((p) => p.status?.conditions?.filter((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable') ?? [])[0];
+  return { done, ready, total, ...(unplaced === undefined || done ? {} : { unschedulable: unplaced.message ?? 'Unschedulable' }) };
 }
 
 export interface EndpointsState {

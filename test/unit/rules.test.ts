@@ -1,7 +1,8 @@
 // The rules (src/rules/) as tables of cases: what preflight refuses, when a rollout is done or failed,
 // what EndpointSlices hold, and how answers compare.
 import { describe, expect, it } from 'vitest';
-import type { V1Deployment, V1EndpointSlice, V1ObjectMeta, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1Node, V1ObjectMeta, V1Pod, V1PodSpec, V1Service } from '@kubernetes/client-node';
+import { excludedBy, podRequests, quantity, refuseNoRoom } from '../../src/rules/capacity.js';
 import { candidateDeployment, imageRepository } from '../../src/rules/objects.js';
 import type { Listed } from '../../src/rules/around.js';
 import { candidateName, planRelease, type Observed } from '../../src/rules/plan.js';
@@ -213,6 +214,12 @@ describe('rolloutState', () => {
   });
   it('does not fail on a container that is merely starting', () => {
     expect(rolloutState(d({}), [pod('ContainerCreating')]).failure).toBeUndefined();
+  });
+  it('carries the scheduler\'s message for a pod it cannot place', () => {
+    const pending: V1Pod = { metadata: { name: 'fraud-green-abc' }, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/12 nodes are available: 3 Insufficient nvidia.com/gpu, 9 node(s) didn\'t match Pod\'s node affinity/selector.' }] } };
+    expect(rolloutState(d({ observedGeneration: 2, replicas: 2, availableReplicas: 1 }), [pending])).toEqual({
+      done: false, ready: 1, total: 2, unschedulable: '0/12 nodes are available: 3 Insufficient nvidia.com/gpu, 9 node(s) didn\'t match Pod\'s node affinity/selector.',
+    });
   });
   it('fails on ProgressDeadlineExceeded', () => {
     const stalled = d({ conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet has timed out progressing.' }] });
@@ -459,5 +466,40 @@ describe('owners', () => {
     const plan = planRelease(spec, t, setup({ labels: { 'app.kubernetes.io/managed-by': 'Helm' }, annotations: { 'meta.helm.sh/release-name': 'fraud' } }));
     expect(plan.warnings).toEqual(['Deployment ml/fraud-blue is managed by Helm release fraud: the next helm upgrade puts back what the chart says (the selector, the old slot); keep the chart in step with the release']);
     expect(planRelease(spec, t, setup({})).warnings).toBeUndefined();
+  });
+});
+
+describe('capacity', () => {
+  const node = (name: string, gpus: string, more: Partial<V1Node['spec']> = {}, labels: Record<string, string> = { accelerator: 'a100' }): V1Node => ({
+    metadata: { name, labels }, spec: { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }], ...more },
+    status: { allocatable: { cpu: '8', memory: '32Gi', 'nvidia.com/gpu': gpus } },
+  });
+  const gpuPod: V1PodSpec = {
+    nodeSelector: { accelerator: 'a100' }, tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+    containers: [{ name: 'server', resources: { requests: { cpu: '500m', memory: '4Gi' }, limits: { 'nvidia.com/gpu': '1' } } }],
+  };
+  const running = (on: string, gpus: string): V1Pod => ({ spec: { nodeName: on, containers: [{ name: 'x', resources: { limits: { 'nvidia.com/gpu': gpus } } }] }, status: { phase: 'Running' } });
+
+  it('reads quantities as the API server writes them', () => {
+    expect([quantity('500m'), quantity('2Gi'), quantity('1e3'), quantity('4'), quantity('1.5k')]).toEqual([0.5, 2 ** 31, 1000, 4, 1500]);
+    expect(podRequests(gpuPod)).toEqual({ cpu: 0.5, memory: 4 * 2 ** 30, 'nvidia.com/gpu': 1 });
+  });
+
+  it('fits pods on the nodes they may land on, against what is free there', () => {
+    const nodes = [node('g1', '4'), node('g2', '4'), node('cpu', '0', {}, {}), node('cordoned', '8', { unschedulable: true })];
+    expect(() => refuseNoRoom(gpuPod, 4, nodes, [running('g1', '2'), running('g2', '2')], 'llm-green')).not.toThrow();
+    expect(() => refuseNoRoom(gpuPod, 5, nodes, [running('g1', '2'), running('g2', '2'), running('g2', '1')], 'llm-green'))
+      .toThrow('not enough nvidia.com/gpu for llm-green: 5 pods × 1 = 5 needed beside the live slot, free on the nodes it can run on: g1 2 of 4, g2 1 of 4; nodes it cannot run on: cpu (nodeSelector accelerator=a100), cordoned (unschedulable); 3 would fit now (previewReplicas: 3 verifies with that many, but the switch needs all 5 beside the live slot)');
+    // Without the toleration no GPU node is open to it; a pod that requests nothing is not checked.
+    expect(() => refuseNoRoom({ ...gpuPod, tolerations: [] }, 1, nodes, [], 'llm-green')).toThrow(/g1 \(taint nvidia.com\/gpu=present:NoSchedule\).*no pod of it fits now/);
+    expect(() => refuseNoRoom({ containers: [{ name: 'x' }] }, 100, nodes, [], 'llm-green')).not.toThrow();
+  });
+
+  it('honours required node affinity and ignores pods that have ended', () => {
+    const affinity: V1PodSpec['affinity'] = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] }] } } };
+    expect(excludedBy({ ...gpuPod, affinity }, node('g1', '1', {}, { accelerator: 'a100', zone: 'a' }))).toBe('required node affinity');
+    expect(excludedBy({ ...gpuPod, affinity }, node('g1', '1', {}, { accelerator: 'a100', zone: 'b' }))).toBeUndefined();
+    const ended: V1Pod = { ...running('g1', '1'), status: { phase: 'Succeeded' } };
+    expect(() => refuseNoRoom(gpuPod, 1, [node('g1', '1')], [ended], 'llm-green')).not.toThrow();
   });
 });

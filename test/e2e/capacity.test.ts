@@ -1,0 +1,64 @@
+// Capacity before anything changes: fake GPU nodes (kwok nodes advertise any
+// capacity), a live slot that takes every GPU they have, and a release that
+// cannot fit beside it, refused at once with the numbers.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { V1Node } from '@kubernetes/client-node';
+import { readDeployment, readService } from '../../src/activities/cluster.js';
+import { World } from './world.js';
+
+let w: World;
+const gpuNodes = ['a', 'b'].map((n) => `gpu-${n}-${process.pid}`);
+beforeAll(async () => {
+  w = await new World({ prefix: 'capacity', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig') }).start();
+  // As a GPU node pool is set up: a label to select it by, a taint that keeps other pods off.
+  const kwokNode = (await w.kube.core.listNode()).items.find((n) => n.metadata?.annotations?.['kwok.x-k8s.io/node'] !== undefined);
+  for (const name of gpuNodes) {
+    const node: V1Node = {
+      metadata: { name, labels: { 'accelerator': 'a100', 'kubernetes.io/hostname': name, type: 'kwok' }, annotations: kwokNode?.metadata?.annotations ?? { 'kwok.x-k8s.io/node': 'fake' } },
+      spec: { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] },
+      status: { allocatable: { cpu: '8', memory: '32Gi', pods: '110', 'nvidia.com/gpu': '1' }, capacity: { cpu: '8', memory: '32Gi', pods: '110', 'nvidia.com/gpu': '1' } },
+    };
+    await w.kube.core.createNode({ body: node });
+  }
+});
+afterAll(async () => {
+  for (const name of gpuNodes) await w?.kube.core.deleteNode({ name }).catch(() => undefined);
+  await w?.close();
+});
+
+/** A GPU model server's template: one GPU per pod, on the GPU pool. */
+const gpuTemplate = (version: string) => ({
+  metadata: { labels: { app: 'llm' } },
+  spec: {
+    nodeSelector: { accelerator: 'a100' },
+    tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+    containers: [{ name: 'server', image: `registry.example.com/ml/llm:${version}`, resources: { requests: { cpu: '2', memory: '8Gi' }, limits: { 'nvidia.com/gpu': '1' } }, ports: [{ name: 'http', containerPort: 8080 }] }],
+  },
+});
+
+describe('capacity before anything changes', () => {
+  it('a candidate that cannot fit beside the live slot is refused at once, naming the resource and the free GPUs per node', async () => {
+    const first = await w.cli(['start', '-f', w.specFile('llm', 'v1', { image: undefined, template: gpuTemplate('v1') }), '--wait']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const t = w.target('llm');
+    const pods = (await w.kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector: 'app=llm' })).items;
+    expect(pods.map((p) => p.spec?.nodeName).sort()).toEqual([...gpuNodes].sort());
+
+    const started = Date.now();
+    const refused = await w.cli(['start', '-f', w.specFile('llm', 'v2', { image: undefined, template: gpuTemplate('v2') }), '--wait']);
+    const took = Date.now() - started;
+    console.log(`capacity refusal: ${took} ms from start to the CLI's answer`);
+    expect(refused.code).not.toBe(0);
+    const status = await w.status('llm');
+    expect(status?.phase).toBe('Failed');
+    expect(status?.reason).toContain('not enough nvidia.com/gpu for llm-green: 2 pods × 1 = 2 needed beside the live slot, free on the nodes it can run on: ');
+    expect(status?.reason).toContain(`${gpuNodes[0]} 0 of 1`);
+    expect(status?.reason).toContain('(nodeSelector accelerator=a100)');
+    expect(status?.reason).toContain('no pod of it fits now');
+    expect(took).toBeLessThan(30_000);
+    // Nothing changed: no candidate, the live Service on blue.
+    expect(await readDeployment(w.kube, t, 'llm-green')).toBeUndefined();
+    expect((await readService(w.kube, t, 'llm'))?.spec?.selector?.slot).toBe('blue');
+  });
+});
