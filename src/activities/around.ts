@@ -4,7 +4,7 @@
 // installed). A kind the cluster does not serve is simply absent.
 import { ApiException, type KubernetesObject } from '@kubernetes/client-node';
 import type { Listed } from '../rules/around.js';
-import { freshShared, kubeError, type Kube } from './cluster.js';
+import { freshShared, retriedRead, type Kube } from './cluster.js';
 
 const KINDS = [
   ['autoscaling/v2', 'HorizontalPodAutoscaler'],
@@ -22,14 +22,17 @@ const notServed = (err: unknown): boolean =>
 /** Every object of those kinds in the namespace, each with its kind. */
 export async function listAround(kube: Kube, namespace: string): Promise<Listed[]> {
   const lists = await Promise.all(KINDS.map(async ([apiVersion, kind]) => {
-    try {
-      // Shared like the Deployment and Service lists: many releases starting in one namespace share one read.
-      const list = await freshShared(kube, `${kind}s ${namespace}`, () => kube.objects.list<KubernetesObject & Listed>(apiVersion, kind, namespace));
-      return list.items.map((item) => ({ ...item, apiVersion, kind }));
-    } catch (err) {
-      if (notServed(err)) return [];
-      throw kubeError(`list ${kind}s in ${namespace}`, err);
-    }
+    // Shared like the Deployment and Service lists (many releases starting in one namespace share one
+    // read), and tried again on a transient answer like every read.
+    const items = await freshShared(kube, `${kind}s ${namespace}`, () => retriedRead(`list ${kind}s in ${namespace}`, async () => {
+      try {
+        return (await kube.objects.list<KubernetesObject & Listed>(apiVersion, kind, namespace)).items;
+      } catch (err) {
+        if (notServed(err)) return [];
+        throw err;
+      }
+    }));
+    return items.map((item) => ({ ...item, apiVersion, kind }));
   }));
   return lists.flat();
 }

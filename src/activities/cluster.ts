@@ -95,6 +95,9 @@ async function read<T>(step: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A read tried again on a transient answer (see read), for reads made outside this file. */
+export const retriedRead = read;
+
 async function orUndefined<T>(step: string, run: () => Promise<T>): Promise<T | undefined> {
   try {
     return await read(step, run);

@@ -104,7 +104,9 @@ export async function readStatus(client: Client, ref: ReleaseRef): Promise<Relea
       throw notFound;
     }
     // Queries need a worker; without one, the server still knows the phase and version.
-    const described = await handle.describe().catch(() => undefined);
+    // Bounded like the query: an unbounded describe rides out a Temporal outage in the
+    // client's own retries, and a follower would never say it cannot read the release.
+    const described = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.describe()).catch(() => undefined);
     if (described === undefined) throw err;
     const sa = described.typedSearchAttributes;
     const status: ReleaseStatus = {

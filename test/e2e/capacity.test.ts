@@ -51,7 +51,7 @@ describe('capacity before anything changes', () => {
     console.log(`capacity refusal: ${took} ms from start to the CLI's answer`);
     expect(refused.code).not.toBe(0);
     const status = await w.status('llm');
-    expect(status?.phase).toBe('Failed');
+    expect(status?.phase, status?.reason).toBe('RolledBack'); // a preflight refusal: nothing to undo
     expect(status?.reason).toContain('not enough nvidia.com/gpu for llm-green: 2 pods × 1 = 2 needed beside the live slot, free on the nodes it can run on: ');
     expect(status?.reason).toContain(`${gpuNodes[0]} 0 of 1`);
     expect(status?.reason).toContain('(nodeSelector accelerator=a100)');

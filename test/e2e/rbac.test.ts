@@ -49,7 +49,7 @@ afterAll(async () => {
 describe('the worker as the ServiceAccount of deploy/', () => {
   it('the kustomize base renders the worker, its ServiceAccount, role and egress policy, and the API server takes them', async () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata?.name}`)).toEqual([
-      'Namespace/bluegreen-system', 'ServiceAccount/bluegreen-worker', 'ClusterRole/bluegreen-release', 'RoleBinding/bluegreen-worker',
+      'Namespace/bluegreen-system', 'ServiceAccount/bluegreen-worker', 'ClusterRole/bluegreen-capacity', 'ClusterRole/bluegreen-release', 'RoleBinding/bluegreen-worker', 'ClusterRoleBinding/bluegreen-capacity',
       'Deployment/bluegreen-worker', 'NetworkPolicy/bluegreen-worker-egress',
     ]);
     // The egress policy lets the worker reach the Prometheus the docs' analysis examples name.
