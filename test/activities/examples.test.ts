@@ -15,6 +15,7 @@ import { targetOf } from '../../src/release/target.js';
 const namespace = `examples-${randomBytes(3).toString('hex')}`;
 const dir = new URL('../../examples/', import.meta.url).pathname;
 const specs = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.endsWith('-deployment.yaml')).sort();
+const gpuNodes = ['a', 'b'].map((n) => `examples-gpu-${n}-${process.pid}`);
 let kube: Kube;
 let acts: ReturnType<typeof createActivities>;
 const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
@@ -25,10 +26,23 @@ beforeAll(async () => {
   config.loadFromFile(inject('kubeconfig'));
   kube = kubeFromConfig(config);
   await config.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  // The GPU examples need GPUs: a node pool as a GPU cluster labels and taints it (kwok nodes take any capacity).
+  const kwokNode = (await kube.core.listNode()).items.find((n) => n.metadata?.annotations?.['kwok.x-k8s.io/node'] !== undefined);
+  for (const name of gpuNodes) {
+    const gpus = { cpu: '32', memory: '256Gi', pods: '110', 'nvidia.com/gpu': '8' };
+    await kube.core.createNode({
+      body: {
+        metadata: { name, labels: { 'nvidia.com/gpu.present': 'true', 'kubernetes.io/hostname': name }, annotations: kwokNode?.metadata?.annotations ?? { 'kwok.x-k8s.io/node': 'fake' } },
+        spec: { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] },
+        status: { allocatable: gpus, capacity: gpus },
+      },
+    });
+  }
   // fraud-v1/v2 verify against example model servers on loopback, as the demo runs them.
   acts = createActivities({ kube, allowedEndpointHosts: ['127.0.0.1'] });
 });
 afterAll(async () => {
+  for (const name of gpuNodes) await kube?.core.deleteNode({ name }).catch(() => undefined);
   await kube?.core.deleteNamespace({ name: namespace }).catch(() => undefined);
 });
 
