@@ -286,9 +286,12 @@ export async function readService(kube: Kube, t: Target, name: string): Promise<
 
 /** What a Service's EndpointSlices hold, judged against the pods a Deployment runs. */
 export async function serviceEndpoints(
-  reads: Reads, service: string, deployment: V1Deployment,
+  reads: Reads, service: string, deployment: V1Deployment, also?: V1Deployment,
 ): Promise<EndpointsState & { podsReady: number }> {
-  const [slices, pods] = await Promise.all([reads.endpointSlices(service), deploymentPods(reads, deployment)]);
+  const [slices, own, more] = await Promise.all([
+    reads.endpointSlices(service), deploymentPods(reads, deployment), also === undefined ? [] : deploymentPods(reads, also),
+  ]);
+  const pods = [...own, ...more];
   const podsReady = pods.filter(isReadyPod).length;
   return { ...endpointsState(slices, new Set(pods.map((p) => p.metadata?.name ?? ''))), podsReady };
 }

@@ -9,6 +9,7 @@ import { targetOf } from '../release/target.js';
 import { InvalidSpecError, checkSpec, formatFieldError, validateSpec } from '../release/validate.js';
 import { podRequests, refuseNoRoom } from '../rules/capacity.js';
 import { planRelease } from '../rules/plan.js';
+import { podsBesideLive } from '../rules/steps.js';
 import { RefusedError } from '../rules/refused.js';
 import { listAround } from './around.js';
 import { KubeError, apply, listClaims, nodesAndPods, observe, type Kube } from './cluster.js';
@@ -37,7 +38,7 @@ function validated(input: ReleaseSpec): ReleaseSpec {
  * run on (rules/capacity.ts). Read only when its pods request resources; a
  * worker that may not list nodes says so in the plan instead.
  */
-async function checkRoom(kube: Kube, plan: Plan): Promise<void> {
+async function checkRoom(kube: Kube, spec: ReleaseSpec, plan: Plan): Promise<void> {
   const template = plan.object.spec?.template.spec;
   if (Object.keys(podRequests(template)).length === 0) return;
   let seen: Awaited<ReturnType<typeof nodesAndPods>>;
@@ -48,7 +49,7 @@ async function checkRoom(kube: Kube, plan: Plan): Promise<void> {
     (plan.warnings ??= []).push(`capacity not checked: the worker may not list nodes and pods (${err.message}); bind the bluegreen-capacity ClusterRole (deploy/rbac.yaml)`);
     return;
   }
-  refuseNoRoom(template, plan.replicas, seen.nodes, seen.pods, plan.candidate.deployment);
+  refuseNoRoom(template, podsBesideLive(spec, plan.replicas, plan.live?.replicas), seen.nodes, seen.pods, plan.candidate.deployment, spec.stepped !== undefined && plan.live !== undefined);
 }
 
 export function preflightActivities({ deps, kube }: ActivityContext) {
@@ -77,7 +78,7 @@ export function preflightActivities({ deps, kube }: ActivityContext) {
         const templates = [spec.template as V1PodTemplateSpec | undefined, ...observed.deployments.map((d) => d.spec?.template)];
         const claims = templates.some((tpl) => tpl?.spec?.volumes?.some((v) => v.persistentVolumeClaim)) ? await listClaims(kube, t.namespace) : [];
         plan = planRelease(spec, t, { ...observed, around, claims });
-        await checkRoom(kube, plan);
+        await checkRoom(kube, spec, plan);
       } catch (err) {
         if (err instanceof RefusedError) throw nonRetryable(ErrorTypes.PreflightRefused, err.message);
         throw err;

@@ -3,7 +3,7 @@
 import { ErrorTypes } from '../release/errors.js';
 import type { ApplyInput, RolloutInput, RolloutReport, Selector, SlotRef } from '../release/plan.js';
 import { RELEASE_ANNOTATION } from '../release/target.js';
-import { rolloutState } from '../rules/rollout.js';
+import { rolloutState, startupBudgetSeconds } from '../rules/rollout.js';
 import { selects, servicesOnlyOn } from '../rules/selectors.js';
 import {
   apply, deleteDeployment, deploymentPods, namespaceObjects, readDeployment, scaleDeployment, type Kube,
@@ -49,12 +49,26 @@ export function slotActivities({ kube, pollMs }: ActivityContext) {
     /**
      * Waits until no pod carries a slot's labels any more (its Deployment was
      * deleted): a selector that also matches them can then be restored.
+     * `atMost`: until that many are left (a stepped release's scale-down: a
+     * terminating pod still holds its GPUs).
      */
-    async waitForPodsGone({ target, deployment, selector, timeoutMs }: SlotRef & { selector: Selector; timeoutMs: number }): Promise<void> {
-      await waitFor(kube, pollMs, `the pods of ${deployment} (${JSON.stringify(selector)}) gone`, timeoutMs, slotWatch(target, deployment), async (reads) => {
+    async waitForPodsGone(input: SlotRef & { selector: Selector; timeoutMs: number; atMost?: number }): Promise<void> {
+      const { target, deployment, selector, timeoutMs, atMost = 0 } = input;
+      const what = atMost === 0 ? `the pods of ${deployment} (${JSON.stringify(selector)}) gone` : `at most ${atMost} pods of ${deployment} left`;
+      await waitFor(kube, pollMs, what, timeoutMs, slotWatch(target, deployment), async (reads) => {
         const left = (await reads.pods(selector)).length;
-        return { done: left === 0, progress: { left } };
+        return { done: left <= atMost, progress: { left } };
       });
+    },
+
+    /**
+     * Scales the old slot to its standby size after promotion and says what a
+     * rollback would wait for: the pods to start, and how long its probes may take.
+     */
+    async standBy({ target, deployment, replicas }: SlotRef & { replicas: number }): Promise<{ startupSeconds: number }> {
+      await scaleDeployment(kube, target, deployment, replicas);
+      const read = await readDeployment(kube, target, deployment);
+      return { startupSeconds: startupBudgetSeconds(read?.spec?.template?.spec) };
     },
 
     /**

@@ -11,7 +11,7 @@ import { apply, patchSelector, readService, selectedPods, serviceEndpoints, type
 import { mustRead, nonRetryable, type ActivityContext } from './context.js';
 import { slotWatch, waitFor } from './waits.js';
 
-type Moved = { toDeployment: V1Deployment } | { switched: false; detail: string };
+type Moved = { toDeployment: V1Deployment; alsoDeployment?: V1Deployment } | { switched: false; detail: string };
 
 /**
  * The switch's proof and patch: reads the Service, `to`'s Deployment and the pods
@@ -19,14 +19,15 @@ type Moved = { toDeployment: V1Deployment } | { switched: false; detail: string 
  * Returns the Deployment read, for the wait that follows.
  */
 async function moveSelector(kube: Kube, input: SwitchInput & { back?: boolean }): Promise<Moved> {
-  const { target, from, to, ports, releaseId, back, minReady } = input;
+  const { target, from, to, ports, releaseId, back, minReady, also } = input;
   // Read together: the switch waits on nothing it does not need.
-  const [service, toDeployment, matching] = await Promise.all([
+  const [service, toDeployment, alsoDeployment, matching] = await Promise.all([
     readService(kube, target, target.service),
     mustRead(kube, target, to.deployment, ErrorTypes.SwitchRefused),
+    also === undefined ? undefined : mustRead(kube, target, also, ErrorTypes.SwitchRefused),
     selectedPods(kube, target, to.selector),
   ]);
-  const decision = decideSwitch({ target, from, to, back, minReady, service, toDeployment, matching });
+  const decision = decideSwitch({ target, from, to, back, minReady, service, toDeployment, alsoDeployment, matching });
   switch (decision.action) {
     case 'leave': return { switched: false, detail: decision.detail };
     case 'refuse': throw nonRetryable(decision.type, decision.message);
@@ -38,7 +39,7 @@ async function moveSelector(kube: Kube, input: SwitchInput & { back?: boolean })
       break;
     case 'none': break;
   }
-  return { toDeployment };
+  return { toDeployment, alsoDeployment };
 }
 
 /**
@@ -62,14 +63,15 @@ export function switchActivities({ kube, pollMs }: ActivityContext) {
       const { target, to, settleMs } = input;
       const moved = await moveSelector(kube, input);
       if (!('toDeployment' in moved)) return moved;
-      const { toDeployment } = moved;
+      const { toDeployment, alsoDeployment } = moved;
       const watch = slotWatch(target, to.deployment, target.service, toDeployment);
-      const settled = await waitFor(kube, pollMs, `EndpointSlices of ${target.service} holding only ${to.deployment}'s ready pods`, settleMs, watch, async (reads) => {
-        const state = await serviceEndpoints(reads, target.service, toDeployment);
+      const whose = input.also === undefined ? to.deployment : `${to.deployment} and ${input.also}`;
+      const settled = await waitFor(kube, pollMs, `EndpointSlices of ${target.service} holding only ${whose}'s ready pods`, settleMs, watch, async (reads) => {
+        const state = await serviceEndpoints(reads, target.service, toDeployment, alsoDeployment);
         const done = state.strangers.length === 0 && state.ready >= Math.max(1, state.podsReady);
         return { done, progress: { ready: state.ready, others: state.strangers.length } };
       }, ErrorTypes.SwitchTimeout);
-      return { switched: true, detail: `Service ${target.namespace}/${target.service} selects ${JSON.stringify(to.selector)}: ${settled.ready} ready endpoints of ${to.deployment}` };
+      return { switched: true, detail: `Service ${target.namespace}/${target.service} selects ${JSON.stringify(to.selector)}: ${settled.ready} ready endpoints of ${whose}` };
     },
 
     /**

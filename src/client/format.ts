@@ -24,6 +24,11 @@ export function printStatus(s: ReleaseStatus, io: Io): void {
   io.out(`phase     ${s.phase}${s.waitingFor ? ` (waiting ${gateText(s.waitingFor)})` : ''}`);
   io.out(`slots     old ${s.oldSlot ?? '-'}  candidate ${s.candidateSlot ?? '-'}  live ${s.liveSlot ?? '-'}`);
   if (s.candidateDeployment) io.out(`deploy    old ${s.oldDeployment ?? '-'}  candidate ${s.candidateDeployment}`);
+  if (s.steps) io.out(`steps     ${s.steps.done} done: candidate ${s.steps.candidate} pods, old ${s.steps.old}`);
+  if (s.standby) {
+    const cost = s.standby.toStart === 0 ? 'nothing to start' : `${s.standby.toStart} pods to start, up to ${s.standby.startupSeconds}s each by their probes`;
+    io.out(`standby   old slot at ${s.standby.replicas} pods; a rollback needs ${cost}`);
+  }
   if (s.startedBy) io.out(`started   by ${s.startedBy}`);
   if (s.approvedBy) io.out(`approved  by ${s.approvedBy}`);
   if (s.abortedBy) io.out(`aborted   by ${s.abortedBy}`);

@@ -69,6 +69,8 @@ export interface SwitchInput {
   settleMs: number;
   /** a switch forward: the ready pods of `to` the proof needs (a switch back needs one) */
   minReady?: number;
+  /** a stepped release's shared selector: the other slot's Deployment, whose pods `to.selector` holds too */
+  also?: string;
 }
 export interface RetargetInput { target: Target; autoscaler: Autoscaler; from: string; to: string; back?: boolean }
 export interface PreviewInput { target: Target; selector: Selector; ports: V1ServicePort[]; releaseId: string }

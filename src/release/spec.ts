@@ -147,6 +147,22 @@ export const ReleaseSpecSchema = z.strictObject({
   replicas: z.number().int({ error: 'must be a whole number' }).min(1).max(1000).optional(),
   /** Verify on fewer replicas, then scale up before the switch (spares GPUs). */
   previewReplicas: z.number().int({ error: 'must be a whole number' }).min(1).max(1000).optional(),
+  /**
+   * A stepped release, for a budget of `extraPods` pods beyond the live slot's
+   * size (GPUs rarely exist twice): after verification the candidate grows and
+   * the old slot shrinks by that many pods a step, the live Service selecting
+   * both slots' ready pods (traffic shares by pod count), each step analysed
+   * for `window` before the next.
+   */
+  stepped: z.strictObject({
+    extraPods: z.number().int({ error: 'must be a whole number' }).min(1).max(1000),
+    window: duration('1h', 3_600_000).default('30s'),
+  }).optional(),
+  /**
+   * After promotion, the old slot keeps this many replicas until scaleDownDelay
+   * ends (0 allowed) instead of all: a rollback then starts the rest first.
+   */
+  standbyReplicas: z.number().int({ error: 'must be a whole number' }).min(0).max(1000).optional(),
   /** The serving port; default: the serving container's first port, else 8080. */
   port: z.number().int().min(1).max(65535).optional(),
   env: z.array(envVar).max(200).default([]),
@@ -240,6 +256,9 @@ export const ReleaseSpecSchema = z.strictObject({
   }
   if (s.previewReplicas !== undefined && s.replicas !== undefined && s.previewReplicas > s.replicas) {
     ctx.addIssue({ code: 'custom', path: ['previewReplicas'], message: `must be between 1 and replicas (${s.replicas})`, input: s.previewReplicas });
+  }
+  if (s.stepped !== undefined && s.previewReplicas !== undefined && s.previewReplicas > s.stepped.extraPods) {
+    ctx.addIssue({ code: 'custom', path: ['previewReplicas'], input: s.previewReplicas, message: `must be at most stepped.extraPods (${s.stepped.extraPods}): the candidate's pods beside the live slot's before the first step are the budget` });
   }
   const names = new Set<string>();
   s.env.forEach((e, i) => {

@@ -66,6 +66,10 @@ export interface ReleaseStatus {
   waitingFor?: Gate;
   verification?: VerificationResult;
   analysis?: AnalysisResult;
+  /** a stepped release: the step done last, and each slot's pods it left */
+  steps?: { done: number; candidate: number; old: number };
+  /** after promotion with standbyReplicas: the old slot's pods, and what a rollback would start first */
+  standby?: { replicas: number; toStart: number; startupSeconds: number };
   startedBy?: string;
   approvedBy?: string;
   abortedBy?: string;

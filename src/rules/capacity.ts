@@ -115,7 +115,9 @@ const show = (resource: string, n: number): string => {
  * runs there now (the live slot included), naming the resource that runs out,
  * the need, each fitting node's free amount, and how many pods would fit.
  */
-export function refuseNoRoom(spec: V1PodSpec | undefined, count: number, nodes: readonly V1Node[], pods: readonly V1Pod[], deployment: string): void {
+export function refuseNoRoom(
+  spec: V1PodSpec | undefined, count: number, nodes: readonly V1Node[], pods: readonly V1Pod[], deployment: string, stepped = false,
+): void {
   const need = podRequests(spec);
   if (Object.values(need).every((v) => v <= 0) || nodes.length === 0) return;
   const { rooms, excluded } = roomOn(spec, nodes, pods);
@@ -127,6 +129,8 @@ export function refuseNoRoom(spec: V1PodSpec | undefined, count: number, nodes: 
   })).sort((a, b) => a.fits - b.fits)[0]!;
   const perNode = rooms.map((r) => `${r.node} ${show(scarce.resource, r.free[scarce.resource] ?? 0)} of ${show(scarce.resource, r.allocatable[scarce.resource] ?? 0)}`).join(', ') || 'none';
   const outside = excluded.length > 0 ? `; nodes it cannot run on: ${excluded.slice(0, 5).join(', ')}${excluded.length > 5 ? ` and ${excluded.length - 5} more` : ''}` : '';
-  const wouldFit = fit === 0 ? 'no pod of it fits now' : `${fit} would fit now (previewReplicas: ${fit} verifies with that many, but the switch needs all ${count} beside the live slot)`;
+  const wouldFit = fit === 0 ? 'no pod of it fits now'
+    : stepped ? `${fit} would fit now (stepped.extraPods: ${fit})`
+      : `${fit} would fit now (a stepped release with stepped.extraPods: ${fit} needs only that many beside the live slot; previewReplicas alone verifies with fewer, but the switch needs all ${count})`;
   throw new RefusedError(`not enough ${scarce.resource} for ${deployment}: ${count} pods × ${show(scarce.resource, scarce.amount)} = ${show(scarce.resource, count * scarce.amount)} needed beside the live slot, free on the nodes it can run on: ${perNode}${outside}; ${wouldFit}. Free capacity (scale down something, add nodes) or release fewer replicas`);
 }

@@ -16,6 +16,7 @@ import { autoscalersOf, refuseOutsideBounds, vpaWarnings } from './autoscalers.j
 import { ownerRefusal, ownersOf, ownerWarning, type Owner, type OwnerKind } from './owners.js';
 import { RefusedError } from './refused.js';
 import { refuseShared } from './shared.js';
+import { checkStepped, previewReplicasOf } from './steps.js';
 import { podsOwnedBy } from './rollout.js';
 import { isUnslotted, selectedSlot, selects, show } from './selectors.js';
 
@@ -231,7 +232,8 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   const replicas = servingReplicas(spec, live);
   const object = candidateDeployment(spec, t, {
     name, slot: candidateSlot, selector: candidateSelector, base: spec.template ?? adopted?.deployment.spec?.template,
-  }, spec.previewReplicas ?? replicas);
+  }, previewReplicasOf(spec, replicas));
+  warnings.push(...checkStepped({ ...spec, slotLabel: t.slotLabel }, live, replicas, autoscalers, object.spec?.template.spec));
   const podLabels = object.spec?.template.metadata?.labels;
   const liveLabels = adopted?.deployment.spec?.template?.metadata?.labels;
   refuseCrossing(t, services, podLabels, liveLabels);

@@ -1,6 +1,6 @@
 // Judgments over a slot's pods: whether a rollout is done or failed, which pods
 // a Deployment runs, and what a Service's EndpointSlices hold.
-import type { V1Deployment, V1EndpointSlice, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1Pod, V1PodSpec, V1ReplicaSet } from '@kubernetes/client-node';
 
 /** A pod that serves: Ready, and not on its way out. */
 export const isReadyPod = (pod: V1Pod): boolean => pod.metadata?.deletionTimestamp === undefined
@@ -85,4 +85,20 @@ export function podsOwnedBy(deployment: V1Deployment, pods: V1Pod[], sets: V1Rep
     && (!current || revision === undefined || rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] === revision));
   const uids = new Set(owned.map((rs) => rs.metadata?.uid ?? ''));
   return pods.filter((p) => ownedBy(p, uids));
+}
+
+/**
+ * How long a new pod of this template may take to become ready, by its probes'
+ * own bounds (Kubernetes' defaults where unset): a startup probe's
+ * initialDelay + failureThreshold x period, then a readiness probe's first
+ * period. What a rollback from a standby waits for at most, per pod.
+ */
+export function startupBudgetSeconds(spec: V1PodSpec | undefined): number {
+  const budgets = (spec?.containers ?? []).map((c) => {
+    const startup = c.startupProbe;
+    const ready = c.readinessProbe;
+    const start = startup === undefined ? 0 : (startup.initialDelaySeconds ?? 0) + (startup.failureThreshold ?? 3) * (startup.periodSeconds ?? 10);
+    return start + (ready === undefined ? 0 : (ready.initialDelaySeconds ?? 0) + (ready.periodSeconds ?? 10));
+  });
+  return Math.max(0, ...budgets);
 }

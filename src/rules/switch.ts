@@ -43,10 +43,12 @@ export interface SwitchSeen {
   minReady?: number;
   service?: V1Service;
   toDeployment: V1Deployment;
+  /** a stepped release's shared selector: the other slot's Deployment, whose pods it may hold too */
+  alsoDeployment?: V1Deployment;
   matching: { pods: V1Pod[]; sets: V1ReplicaSet[] };
 }
 
-export function decideSwitch({ target, from, to, back, minReady, service, toDeployment, matching }: SwitchSeen): SwitchDecision {
+export function decideSwitch({ target, from, to, back, minReady, service, toDeployment, alsoDeployment, matching }: SwitchSeen): SwitchDecision {
   const where = `Service ${target.namespace}/${target.service}`;
   const current = service?.spec?.selector;
   if (service === undefined && from !== undefined) {
@@ -61,12 +63,14 @@ export function decideSwitch({ target, from, to, back, minReady, service, toDepl
       message: `${where} changed under the release: expected it to select ${JSON.stringify(from?.selector ?? null)}, found ${JSON.stringify(current ?? null)}; not overwritten`,
     };
   }
-  const own = new Set(podsOwnedBy(toDeployment, matching.pods, matching.sets));
+  const own = new Set([toDeployment, ...(alsoDeployment === undefined ? [] : [alsoDeployment])]
+    .flatMap((d) => podsOwnedBy(d, matching.pods, matching.sets)));
   const strangers = matching.pods.filter((p) => !own.has(p)).map((p) => p.metadata?.name);
   if (strangers.length > 0) {
+    const whose = alsoDeployment === undefined ? to.deployment : `${to.deployment} or ${alsoDeployment.metadata?.name}`;
     return {
       action: 'refuse', type: ErrorTypes.SwitchRefused,
-      message: `not switched: the selector ${JSON.stringify(to.selector)} would also select pods that are not Deployment ${to.deployment}'s (${strangers.slice(0, 5).join(', ')})`,
+      message: `not switched: the selector ${JSON.stringify(to.selector)} would also select pods that are not Deployment ${whose}'s (${strangers.slice(0, 5).join(', ')})`,
     };
   }
   const ready = [...own].filter(isReadyPod).length;

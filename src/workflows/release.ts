@@ -35,8 +35,9 @@ import {
 } from '../release/messages.js';
 import type { Plan, SlotPlan } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
-import { FINAL_PHASES, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
+import { FINAL_PHASES, type AnalysisResult, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { targetOf, type Target } from '../release/target.js';
+import { peakPods, previewReplicasOf, sharedSelector, stepsOf } from '../rules/steps.js';
 import { minReadyOf } from '../rules/switch.js';
 import { upgradePlan } from './legacy-plan.js';
 import { releaseMetrics, type ReleaseMetrics } from './metrics.js';
@@ -157,7 +158,7 @@ async function deploy(run: Run): Promise<void> {
   if (plan.live?.unslotted !== undefined) await narrowLive(run, plan, { ...plan.live, unslotted: plan.live.unslotted });
   const candidate = { target, slot: plan.candidateSlot, deployment: plan.candidate.deployment };
   run.compensations.push({ name: `delete candidate Deployment ${candidate.deployment}`, run: () => run.act.undo.deleteSlot(candidate) });
-  const replicas = spec.previewReplicas ?? plan.replicas;
+  const replicas = previewReplicasOf(spec, plan.replicas);
   await run.act.quick.applyCandidate({ target, object: plan.object, releaseId: status.releaseId, replicas });
   const { previewBefore, ports } = plan;
   run.compensations.push(previewBefore === null
@@ -234,14 +235,27 @@ async function switchLive(run: Run): Promise<void> {
   const ref = { target, slot: candidate.slot, deployment: candidate.deployment };
   const rolloutTimeoutMs = durationMs(spec.rolloutTimeout);
   const { replicas } = plan;
-  if (spec.previewReplicas !== undefined && spec.previewReplicas < replicas) {
+  const stepped = steppedFrom(run, plan);
+  if (stepped === undefined && spec.previewReplicas !== undefined && spec.previewReplicas < replicas) {
     await run.act.quick.scaleSlot({ ...ref, replicas });
     await run.act.rolloutWait.waitForRollout({ ...ref, replicas, timeoutMs: rolloutTimeoutMs });
     run.record('scaled', { detail: `candidate scaled to ${replicas} replicas` });
   }
+  // A stepped release moves from the shared selector, and back to it (its steps' undoing restores the old slot).
   const live = plan.live;
   if (live === undefined) {
     run.compensations.push({ name: 'remove live Service', run: () => run.act.undo.removeService({ target, releaseId: status.releaseId }) });
+  } else if (stepped !== undefined) {
+    run.compensations.push({
+      name: `switch live traffic back to both slots (${JSON.stringify(stepped.selector)})`,
+      run: async () => {
+        const back = await run.act.undo.switchTraffic({
+          target, from: candidate, to: stepped, also: plan.live!.deployment, ports: plan.ports, releaseId: status.releaseId, back: true,
+          settleMs: Math.max(SWITCH_BACK_SETTLE_MS, durationMs(spec.switchTimeout)),
+        });
+        run.record('switched back', { detail: back.detail });
+      },
+    });
   } else {
     run.compensations.push({
       name: `switch live traffic back to ${live.deployment}`,
@@ -267,7 +281,7 @@ async function switchLive(run: Run): Promise<void> {
   // Traffic moves only to the candidate's planned size: pods lost during a long
   // gate or verification are waited for (rolloutTimeout), never switched onto.
   const minReady = minReadyOf(spec, replicas);
-  const input = { target, from: live, to: candidate, ports: plan.ports, releaseId: status.releaseId, settleMs, minReady };
+  const input = { target, from: stepped ?? live, to: candidate, ports: plan.ports, releaseId: status.releaseId, settleMs, minReady };
   // Traffic moves in this workflow task; switchTraffic then finds the selector
   // moved and waits for the EndpointSlices (or, if this try failed, switches itself,
   // and reports any refusal). Releases started before replay without it.
@@ -281,6 +295,104 @@ async function switchLive(run: Run): Promise<void> {
   status.liveSlot = candidate.slot;
   run.record('switched', { detail: switched?.detail ?? `live Service selects ${candidate.slot}` });
   if (live !== undefined) await followAutoscalers(run, plan, live.deployment);
+}
+
+/** A stepped release's shared state: the selector that holds both slots' pods, on the candidate's Deployment. */
+function steppedFrom(run: Run, plan: Plan): SlotPlan | undefined {
+  if (run.spec.stepped === undefined || plan.live === undefined) return undefined;
+  return { ...plan.candidate, selector: sharedSelector(plan.live, run.target.slotLabel) };
+}
+
+/**
+ * A stepped release, between verification and the switch: the live Service
+ * selects both slots' ready pods, and each step grows the candidate (once its
+ * new pods are ready) and shrinks the old slot, then analyses the mix, so both
+ * together never exceed the live size plus stepped.extraPods. Each step's undo
+ * grows the old slot back first, so a rollback keeps to the budget too.
+ */
+async function stepThrough(run: Run): Promise<void> {
+  const { spec, target, status } = run;
+  const plan = plannedOf(run);
+  const shared = steppedFrom(run, plan);
+  const { live, candidate } = plan;
+  if (shared === undefined || live === undefined || spec.stepped === undefined) return;
+  const { extraPods, window } = spec.stepped;
+  const budget = { live: live.replicas, replicas: plan.replicas, preview: previewReplicasOf(spec, plan.replicas), extra: extraPods };
+  const steps = stepsOf(budget);
+  run.enter('Switching', `stepped: ${steps.length} steps of ${extraPods} pods, at most ${peakPods(budget)} pods at once`);
+  const timeoutMs = durationMs(spec.rolloutTimeout);
+  const settleMs = durationMs(spec.switchTimeout);
+  const old = { target, slot: live.slot, deployment: live.deployment };
+  const next = { target, slot: candidate.slot, deployment: candidate.deployment };
+  const moving = { target, ports: plan.ports, releaseId: status.releaseId, also: live.deployment };
+  run.compensations.push({
+    name: `switch live traffic back to ${live.deployment}`,
+    run: async () => {
+      const back = await run.act.undo.switchTraffic({ ...moving, also: undefined, from: shared, to: live, back: true, settleMs: Math.max(SWITCH_BACK_SETTLE_MS, settleMs) });
+      if (back.switched) status.liveSlot = live.slot;
+      run.record('switched back', { detail: back.detail });
+    },
+  });
+  const sharing = await run.act.switchWait.switchTraffic({ ...moving, from: live, to: shared, settleMs });
+  run.record('shared', { detail: sharing.detail });
+  let before = { candidate: budget.preview, old: live.replicas };
+  for (const [i, step] of steps.entries()) {
+    const from = before;
+    run.compensations.push({
+      name: `undo step ${i + 1}: ${live.deployment} back to ${from.old} pods, then ${candidate.deployment} to ${from.candidate}`,
+      run: async () => {
+        await run.act.undo.scaleSlot({ ...old, replicas: from.old });
+        await run.act.undoRolloutWait.waitForRollout({ ...old, replicas: from.old, timeoutMs });
+        await run.act.undo.scaleSlot({ ...next, replicas: from.candidate });
+        await run.act.undoRolloutWait.waitForPodsGone({ ...next, selector: candidate.selector, atMost: from.candidate, timeoutMs });
+        status.steps = { done: i, ...from };
+      },
+    });
+    if (step.candidate > from.candidate) {
+      await run.act.quick.scaleSlot({ ...next, replicas: step.candidate });
+      await run.act.rolloutWait.waitForRollout({ ...next, replicas: step.candidate, timeoutMs });
+    }
+    await run.act.quick.scaleSlot({ ...old, replicas: step.old });
+    // A leaving pod still holds its GPUs: the next step starts when it is gone.
+    await run.act.rolloutWait.waitForPodsGone({ ...old, selector: live.selector, atMost: step.old, timeoutMs });
+    status.steps = { done: i + 1, ...step };
+    before = step;
+    run.record('step', { detail: `step ${i + 1} of ${steps.length}: ${step.candidate} pods of ${spec.version}, ${step.old} of ${live.deployment}` });
+    await analyse(run, { ...spec, monitor: { ...spec.monitor, window } }, `step ${i + 1}`);
+  }
+}
+
+/** A step's analysis over its window, judged as monitoring's (an inconclusive one waits for a person). */
+async function analyse(run: Run, spec: ReleaseSpec, what: string): Promise<void> {
+  const { port, candidate } = plannedOf(run);
+  const argoFailureLimit = run.argoFailureLimit ? { argoFailureLimit: true } : {};
+  const result = await proxyActivities<Activities>(boundedWait(monitorBoundMs(spec), 2 * monitorBoundMs(spec)))
+    .monitor({ spec, port, slot: candidate.slot, deployment: candidate.deployment, ...argoFailureLimit });
+  run.status.analysis = result;
+  if (await judged(run, result, what)) run.record('analysis passed', { detail: `${what}: ${result.runs} runs in ${spec.monitor.window}` });
+}
+
+/**
+ * Acts on an analysis: a failed one rolls back; an inconclusive one waits for
+ * approve (go on) or abort (roll back). Returns whether it passed outright.
+ */
+async function judged(run: Run, result: AnalysisResult, what: string): Promise<boolean> {
+  const { spec } = run;
+  const failing = result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ');
+  if (!result.ok) {
+    run.metrics.checksFailed('analysis', result.checks);
+    throw ApplicationFailure.nonRetryable(`analysis ${what === 'monitor' ? '' : `of ${what} `}failed ${result.failures} of ${result.runs} times: ${failing}`, ErrorTypes.AnalysisFailed);
+  }
+  if (result.inconclusive !== true) return true;
+  // Neither pass nor fail, or no data: a person decides, as a paused Argo rollout.
+  run.record('analysis inconclusive', { detail: `waiting for approve (promote) or abort (roll back): ${failing}` });
+  if (await run.awaitApproval('analysis', durationMs(spec.approval.timeout))) {
+    // The approval answered this analysis; the next gate needs its own.
+    if (what !== 'monitor') run.approval = undefined;
+    return false;
+  }
+  // Unlike a gate, an inconclusive analysis never promotes by itself.
+  throw ApplicationFailure.nonRetryable(`analysis inconclusive and no approval within ${spec.approval.timeout}: ${failing}`, ErrorTypes.AnalysisInconclusive);
 }
 
 /** The live Deployment's autoscalers scale the candidate from the switch on, and the old slot again on a rollback. */
@@ -322,18 +434,7 @@ async function monitor(run: Run): Promise<void> {
     return;
   }
   status.analysis = first.result;
-  if (!first.result.ok) {
-    run.metrics.checksFailed('analysis', first.result.checks);
-    throw ApplicationFailure.nonRetryable(`analysis failed ${first.result.failures} of ${first.result.runs} times: ${first.result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ')}`, ErrorTypes.AnalysisFailed);
-  }
-  if (first.result.inconclusive === true) {
-    // Neither pass nor fail, or no data: a person decides, as a paused Argo rollout.
-    const which = first.result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ');
-    run.record('analysis inconclusive', { detail: `waiting for approve (promote) or abort (roll back): ${which}` });
-    if (await run.awaitApproval('analysis', durationMs(spec.approval.timeout))) return;
-    // Unlike a gate, an inconclusive analysis never promotes by itself.
-    throw ApplicationFailure.nonRetryable(`analysis inconclusive and no approval within ${spec.approval.timeout}: ${which}`, ErrorTypes.AnalysisInconclusive);
-  }
+  if (!await judged(run, first.result, 'monitor')) return;
   run.record('analysis passed', { detail: `${first.result.runs} runs in the monitor window` });
   if (spec.approval.afterSwitch === 'auto') return;
   if (await run.awaitApproval('afterSwitch', durationMs(spec.approval.timeout))) return;
@@ -346,9 +447,35 @@ async function waitBeforeDelete(run: Run): Promise<void> {
   if (live === undefined) return run.enter('Finalizing', 'first release: no old slot');
   run.enter('Finalizing', `deleting ${live.deployment} after ${run.spec.scaleDownDelay}`);
   const delayMs = durationMs(run.spec.scaleDownDelay);
+  if (delayMs > 0) await standBy(run, live);
   // A server timer fires on its next tick (about a second) even when set to 0:
   // no delay, no timer. Releases started before this kept their timer (replay).
   if (delayMs > 0 || !patched('no-zero-delay-timer')) await sleep(delayMs);
+}
+
+/**
+ * standbyReplicas: until the delay ends the old slot keeps only that many pods,
+ * so a quick rollback stays possible at a fraction of the GPUs; the rollback
+ * grows it back to its full size before traffic goes back.
+ */
+async function standBy(run: Run, live: NonNullable<Plan['live']>): Promise<void> {
+  const { spec, target, status } = run;
+  const standby = spec.standbyReplicas;
+  if (standby === undefined || standby >= live.replicas || spec.stepped !== undefined) return;
+  const old = { target, slot: live.slot, deployment: live.deployment };
+  run.compensations.push({
+    name: `scale ${live.deployment} back to ${live.replicas} replicas`,
+    run: async () => {
+      await run.act.undo.scaleSlot({ ...old, replicas: live.replicas });
+      await run.act.undoRolloutWait.waitForRollout({ ...old, replicas: live.replicas, timeoutMs: durationMs(spec.rolloutTimeout) });
+      status.standby = undefined;
+    },
+  });
+  const { startupSeconds } = await run.act.quick.standBy({ ...old, replicas: standby });
+  status.standby = { replicas: standby, toStart: live.replicas - standby, startupSeconds };
+  run.record('standby', {
+    detail: `old slot ${live.deployment} at ${standby} of ${live.replicas} pods until ${spec.scaleDownDelay} ends; a rollback starts ${live.replicas - standby} pods first (up to ${startupSeconds}s each by their probes)`,
+  });
 }
 
 /**
@@ -365,7 +492,7 @@ async function finalize(run: Run): Promise<void> {
 }
 
 /** The steps abort may interrupt, in order; finalize follows them. */
-const STEPS = [preflight, deploy, verify, gateBeforeSwitch, switchLive, monitor, waitBeforeDelete];
+const STEPS = [preflight, deploy, verify, gateBeforeSwitch, stepThrough, switchLive, monitor, waitBeforeDelete];
 
 /**
  * The spec as the worker checked it (the worker trusts no client: a spec from

@@ -7,7 +7,8 @@ import { candidateDeployment, imageRepository } from '../../src/rules/objects.js
 import type { Listed } from '../../src/rules/around.js';
 import { candidateName, planRelease, type Observed } from '../../src/rules/plan.js';
 import { RefusedError } from '../../src/rules/refused.js';
-import { endpointsState, rolloutState } from '../../src/rules/rollout.js';
+import { endpointsState, rolloutState, startupBudgetSeconds } from '../../src/rules/rollout.js';
+import { checkStepped, peakPods, podsBesideLive, sharedSelector, stepsOf } from '../../src/rules/steps.js';
 import { servicesOnlyOn } from '../../src/rules/selectors.js';
 import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
 import { analysisWarnings, verdictOf } from '../../src/rules/analysis.js';
@@ -489,7 +490,7 @@ describe('capacity', () => {
     const nodes = [node('g1', '4'), node('g2', '4'), node('cpu', '0', {}, {}), node('cordoned', '8', { unschedulable: true })];
     expect(() => refuseNoRoom(gpuPod, 4, nodes, [running('g1', '2'), running('g2', '2')], 'llm-green')).not.toThrow();
     expect(() => refuseNoRoom(gpuPod, 5, nodes, [running('g1', '2'), running('g2', '2'), running('g2', '1')], 'llm-green'))
-      .toThrow('not enough nvidia.com/gpu for llm-green: 5 pods × 1 = 5 needed beside the live slot, free on the nodes it can run on: g1 2 of 4, g2 1 of 4; nodes it cannot run on: cpu (nodeSelector accelerator=a100), cordoned (unschedulable); 3 would fit now (previewReplicas: 3 verifies with that many, but the switch needs all 5 beside the live slot)');
+      .toThrow('not enough nvidia.com/gpu for llm-green: 5 pods × 1 = 5 needed beside the live slot, free on the nodes it can run on: g1 2 of 4, g2 1 of 4; nodes it cannot run on: cpu (nodeSelector accelerator=a100), cordoned (unschedulable); 3 would fit now (a stepped release with stepped.extraPods: 3 needs only that many beside the live slot; previewReplicas alone verifies with fewer, but the switch needs all 5)');
     // Without the toleration no GPU node is open to it; a pod that requests nothing is not checked.
     expect(() => refuseNoRoom({ ...gpuPod, tolerations: [] }, 1, nodes, [], 'llm-green')).toThrow(/g1 \(taint nvidia.com\/gpu=present:NoSchedule\).*no pod of it fits now/);
     expect(() => refuseNoRoom({ containers: [{ name: 'x' }] }, 100, nodes, [], 'llm-green')).not.toThrow();
@@ -501,5 +502,50 @@ describe('capacity', () => {
     expect(excludedBy({ ...gpuPod, affinity }, node('g1', '1', {}, { accelerator: 'a100', zone: 'b' }))).toBeUndefined();
     const ended: V1Pod = { ...running('g1', '1'), status: { phase: 'Succeeded' } };
     expect(() => refuseNoRoom(gpuPod, 1, [node('g1', '1')], [ended], 'llm-green')).not.toThrow();
+  });
+});
+
+describe('a stepped release', () => {
+  it('grows the candidate and shrinks the old slot step by step, never past the budget', () => {
+    const steps = stepsOf({ live: 4, replicas: 4, preview: 1, extra: 1 });
+    expect(steps).toEqual([{ candidate: 1, old: 3 }, { candidate: 2, old: 2 }, { candidate: 3, old: 1 }, { candidate: 4, old: 0 }]);
+    expect(stepsOf({ live: 4, replicas: 4, preview: 1, extra: 2 })).toEqual([{ candidate: 2, old: 2 }, { candidate: 4, old: 0 }]);
+    // A candidate larger or smaller than the live slot: the budget is the larger slot plus the extra pods.
+    expect(stepsOf({ live: 2, replicas: 4, preview: 1, extra: 1 })).toEqual([{ candidate: 2, old: 1 }, { candidate: 3, old: 0 }, { candidate: 4, old: 0 }]);
+    expect(stepsOf({ live: 6, replicas: 3, preview: 1, extra: 1 })).toEqual([
+      { candidate: 1, old: 5 }, { candidate: 2, old: 4 }, { candidate: 3, old: 3 }, { candidate: 3, old: 2 }, { candidate: 3, old: 1 }, { candidate: 3, old: 0 },
+    ]);
+    for (const budget of [{ live: 4, replicas: 4, preview: 1, extra: 1 }, { live: 2, replicas: 5, preview: 2, extra: 2 }, { live: 7, replicas: 3, preview: 3, extra: 3 }]) {
+      let before = { candidate: budget.preview, old: budget.live };
+      for (const step of stepsOf(budget)) {
+        // The peak of a step is the grown candidate beside the old slot not yet shrunk; its undo passes the same state.
+        expect(step.candidate + before.old).toBeLessThanOrEqual(peakPods(budget));
+        before = step;
+      }
+      expect(before).toEqual({ candidate: budget.replicas, old: 0 });
+    }
+  });
+
+  it('is refused with an autoscaler or a selector of the slot label alone, and warns without a preStop hook', () => {
+    const spec = { stepped: { extraPods: 1, window: '30s' }, slotLabel: 'slot' };
+    const live = { slot: 'blue' as const, deployment: 'llm', selector: { app: 'llm', slot: 'blue' }, replicas: 4, adopted: true };
+    const hpa = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'llm', min: 2, max: 6 };
+    expect(() => checkStepped(spec, live, 4, [hpa], undefined)).toThrow('stepped: HorizontalPodAutoscaler llm scales the live Deployment llm, and the steps scale it too');
+    expect(() => checkStepped(spec, { ...live, selector: { slot: 'blue' } }, 4, [], undefined)).toThrow(/has no label but "slot"/);
+    expect(checkStepped(spec, live, 4, [], { containers: [{ name: 'server' }] })).toEqual([
+      'stepped: 4 steps of 1 pods, at most 5 pods of both slots at once (4 live + 1 extra)', expect.stringContaining('no preStop hook'),
+    ]);
+    expect(checkStepped(spec, live, 4, [], { containers: [{ name: 'server', lifecycle: { preStop: { sleep: { seconds: 5 } } } }] })).toHaveLength(1);
+    expect(sharedSelector(live, 'slot')).toEqual({ app: 'llm' });
+    expect(sharedSelector({ ...live, unslotted: { app: 'llm' }, selector: { app: 'llm', 'pod-template-hash': 'abc' } }, 'slot')).toEqual({ app: 'llm' });
+    // What must fit beside the live slot: the extra pods, not the whole candidate.
+    expect(podsBesideLive({ stepped: spec.stepped }, 4, 4)).toBe(1);
+    expect(podsBesideLive({ stepped: spec.stepped }, 6, 4)).toBe(3);
+    expect(podsBesideLive({}, 4, 4)).toBe(4);
+  });
+
+  it('says what a rollback from a standby waits for, by the probes\' bounds', () => {
+    expect(startupBudgetSeconds({ containers: [{ name: 'a', startupProbe: { failureThreshold: 30, periodSeconds: 10 }, readinessProbe: { periodSeconds: 5 } }, { name: 'b' }] })).toBe(305);
+    expect(startupBudgetSeconds({ containers: [{ name: 'a' }] })).toBe(0);
   });
 });

@@ -15,6 +15,8 @@ export interface FakeState {
   live?: Slot;
   preview?: Slot;
   deployments: Partial<Record<Slot, { version: string; replicas: number; ready?: number }>>;
+  /** a stepped release: the live Service selects both slots (`live` stays the old one) */
+  shared?: true;
 }
 
 export interface FakeCluster {
@@ -33,6 +35,10 @@ export interface FakeCluster {
   lostForGood: boolean;
   /** the live Deployment's autoscalers, as preflight would find them */
   autoscalers?: Plan['autoscalers'];
+  /** answers of the next monitor calls, before `analysis` */
+  analyses: AnalysisResult[];
+  /** the most pods of both slots seen at once */
+  peakPods: number;
 }
 
 export function fakeCluster(initial: FakeState): FakeCluster {
@@ -73,8 +79,35 @@ export function fakeCluster(initial: FakeState): FakeCluster {
     return { switched: true, detail: `live Service selects ${to}` };
   };
 
+  // The stepped release's shared selector holds no slot label: moves to and from it.
+  const isShared = (selector: Record<string, string> | undefined) => selector !== undefined && selector.slot === undefined;
+  const share = (from: { slot: Slot; selector: Record<string, string> } | undefined, to: { slot: Slot; selector: Record<string, string> }, back?: boolean) => {
+    if (isShared(to.selector)) {
+      if (state.shared) return { switched: true, detail: 'already shared' };
+      if (state.live !== from?.slot) {
+        if (back) return { switched: false, detail: `live is ${state.live}; left as it is` };
+        throw ApplicationFailure.nonRetryable(`selector is ${state.live}`, 'SelectorConflict');
+      }
+      // Back from the candidate: the shared state's `live` is the old slot again.
+      if (back) state.live = otherSlot(from!.slot);
+      state.shared = true;
+      return { switched: true, detail: 'live Service selects both slots' };
+    }
+    if (!state.shared) {
+      if (state.live === to.slot) return { switched: true, detail: `live Service selects ${to.slot}` };
+      if (back) return { switched: false, detail: `live is ${state.live}; left as it is` };
+      throw ApplicationFailure.nonRetryable(`selector is ${state.live}`, 'SelectorConflict');
+    }
+    delete state.shared;
+    state.live = to.slot;
+    return { switched: true, detail: `live Service selects ${to.slot}` };
+  };
+  const countPods = () => {
+    fake.peakPods = Math.max(fake.peakPods, Object.values(state.deployments).reduce((n, d) => n + (d?.replicas ?? 0), 0));
+  };
+
   const fake: FakeCluster = {
-    state, calls, verifyOk: true, blocks: false, lostForGood: false,
+    state, calls, verifyOk: true, blocks: false, lostForGood: false, analyses: [], peakPods: 0,
     analysis: { ok: true, runs: 3, failures: 0, checks: [{ name: 'health', ok: true, detail: 'HTTP 200' }] },
     failOn: (name, message, type, times = Infinity) => { failures.set(name, { message, type, times }); },
     blockOn: (name) => { blocked.add(name); fake.blocks = true; },
@@ -85,7 +118,7 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         await enter('inspect');
         const oldSlot = state.live;
         const candidateSlot = oldSlot === undefined ? 'blue' : otherSlot(oldSlot);
-        const slotPlan = (slot: Slot) => ({ slot, deployment: `${spec.model}-${slot}`, selector: { slot } });
+        const slotPlan = (slot: Slot) => ({ slot, deployment: `${spec.model}-${slot}`, selector: { app: spec.model, slot } });
         const old = oldSlot === undefined ? undefined : state.deployments[oldSlot];
         return {
           oldSlot, candidateSlot,
@@ -102,6 +135,7 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         const slot = object.spec?.selector.matchLabels?.slot as Slot;
         await enter('applyCandidate', slot);
         state.deployments[slot] = { version: object.metadata?.labels?.[VERSION_LABEL] ?? '?', replicas };
+        countPods();
       },
       async pointPreview({ selector }) {
         const slot = selector.slot as Slot;
@@ -132,13 +166,20 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         await enter('retargetAutoscaler', `${autoscaler.name} ${to}`);
         return { detail: `${autoscaler.kind} ${autoscaler.name} scales ${to}` };
       },
-      async waitForPodsGone({ deployment }) {
-        await enter('waitForPodsGone', deployment);
+      async waitForPodsGone({ deployment, atMost }) {
+        await enter('waitForPodsGone', atMost === undefined ? deployment : `${deployment} ${atMost}`);
       },
       async scaleSlot({ slot, replicas }) {
         await enter('scaleSlot', `${slot} ${replicas}`);
         const d = state.deployments[slot];
         if (d !== undefined) d.replicas = replicas;
+        countPods();
+      },
+      async standBy({ slot, replicas }) {
+        await enter('standBy', `${slot} ${replicas}`);
+        const d = state.deployments[slot];
+        if (d !== undefined) d.replicas = replicas;
+        return { startupSeconds: 12 };
       },
       async deleteSlot({ slot }) {
         await enter('deleteSlot', slot);
@@ -149,11 +190,14 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         return { deleted: existed };
       },
       async switchTraffic({ from, to, back, minReady }) {
-        await enter('switchTraffic', `${from?.slot ?? 'none'}->${to.slot}`);
+        const name = (p: typeof from) => (p === undefined ? 'none' : isShared(p.selector) ? 'both' : p.slot);
+        await enter('switchTraffic', `${name(from)}->${name(to)}`);
+        if (isShared(from?.selector) || isShared(to.selector)) return share(from, to, back);
         return moveSelector(from?.slot, to.slot, back, minReady);
       },
       async switchSelector({ from, to, minReady }) {
-        await enter('switchSelector', `${from?.slot ?? 'none'}->${to.slot}`);
+        await enter('switchSelector', `${isShared(from?.selector) ? 'both' : from?.slot ?? 'none'}->${to.slot}`);
+        if (isShared(from?.selector)) return share(from, to);
         return moveSelector(from?.slot, to.slot, false, minReady);
       },
       async verifyCandidate() {
@@ -163,9 +207,9 @@ export function fakeCluster(initial: FakeState): FakeCluster {
           checks: [{ name: 'request golden', ok: fake.verifyOk, detail: fake.verifyOk ? 'matched in 3 ms' : 'output-0[0]: expected 1 ± 0.001, got 2' }],
         };
       },
-      async monitor() {
-        await enter('monitor');
-        return fake.analysis;
+      async monitor({ spec }) {
+        await enter('monitor', spec.stepped !== undefined && spec.monitor.window === spec.stepped.window ? 'step' : '');
+        return fake.analyses.shift() ?? fake.analysis;
       },
     },
   };

@@ -361,6 +361,79 @@ describe('abort rolls back to exactly what served before', () => {
     expect(status.timeline.filter((e) => e.event === 'autoscaler').map((e) => e.detail)).toEqual([`HorizontalPodAutoscaler model scales ${green}`, `HorizontalPodAutoscaler model scales ${blue}`]);
   });
 
+  it('a stepped release moves 4 pods of v1 to 4 of v2 with never more than 5, analysing each step', async () => {
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 4 } } });
+    const { status } = await runRelease(h, fake, testSpec({ replicas: 4, stepped: { extraPods: 1, window: '20s' } }));
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.peakPods).toBe(5);
+    expect(fake.state).toEqual({ live: 'green', preview: 'green', deployments: { green: { version: 'v2', replicas: 4 } } });
+    const moves = fake.calls.filter((c) => /^(applyCandidate|scaleSlot|switchTraffic|switchSelector|monitor)/.test(c));
+    expect(moves).toEqual([
+      'applyCandidate green', 'switchTraffic blue->both',
+      'scaleSlot blue 3', 'monitor step',
+      'scaleSlot green 2', 'scaleSlot blue 2', 'monitor step',
+      'scaleSlot green 3', 'scaleSlot blue 1', 'monitor step',
+      'scaleSlot green 4', 'scaleSlot blue 0', 'monitor step',
+      'switchSelector both->green', 'switchTraffic both->green', 'monitor',
+    ]);
+    expect(status.timeline.filter((e) => e.event === 'step').map((e) => e.detail)).toEqual([
+      `step 1 of 4: 1 pods of v2, 3 of ${status.oldDeployment}`, `step 2 of 4: 2 pods of v2, 2 of ${status.oldDeployment}`,
+      `step 3 of 4: 3 pods of v2, 1 of ${status.oldDeployment}`, `step 4 of 4: 4 pods of v2, 0 of ${status.oldDeployment}`,
+    ]);
+    expect(status.steps).toEqual({ done: 4, candidate: 4, old: 0 });
+  });
+
+  it('a failed step analysis undoes the steps one by one, within the budget, back to 4 pods of v1', async () => {
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 4 } } });
+    const failed = { ok: false, runs: 2, failures: 2, checks: [{ name: 'error-rate', ok: false, detail: '0.3 >= 0.05' }] };
+    fake.analyses.push(fake.analysis, failed);
+    const { status } = await runRelease(h, fake, testSpec({ replicas: 4, stepped: { extraPods: 1, window: '20s' } }));
+    expect(status.phase).toBe('RolledBack');
+    expect(status.reason).toContain('analysis of step 2 failed 2 of 2 times: error-rate: 0.3 >= 0.05');
+    expect(fake.peakPods).toBe(5);
+    expect(fake.state).toEqual({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 4 } } });
+    const undo = fake.calls.slice(fake.calls.lastIndexOf('monitor step') + 1).filter((c) => /^(scaleSlot|switchTraffic|deleteSlot)/.test(c));
+    expect(undo).toEqual(['scaleSlot blue 3', 'scaleSlot green 1', 'scaleSlot blue 4', 'scaleSlot green 1', 'switchTraffic both->blue', 'deleteSlot green']);
+  });
+
+  it('an abort after a stepped release\'s switch goes back through both slots to the old one', async () => {
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 2 } } });
+    fake.blockOn('monitor');
+    fake.analyses.push(fake.analysis, fake.analysis);
+    const spec = testSpec({ replicas: 2, stepped: { extraPods: 1, window: '20s' } });
+    // The first two monitor calls are the steps' (answered), the block is the window's.
+    let blockedOnce = false;
+    const monitor = fake.activities.monitor;
+    fake.activities.monitor = async (input) => {
+      if (input.spec.monitor.window === '20s') return fake.analyses.shift() ?? fake.analysis;
+      blockedOnce = true;
+      return monitor(input);
+    };
+    const { status } = await runRelease(h, fake, spec, async ({ handle, reach }) => {
+      await reach('Monitoring', () => blockedOnce);
+      await handle.signal(abortSignal, abort);
+    });
+    expect(status.phase).toBe('RolledBack');
+    expect(fake.peakPods).toBe(3);
+    expect(fake.state).toEqual({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 2 } } });
+    expect(fake.calls.filter((c) => c.startsWith('switchTraffic'))).toEqual(['switchTraffic blue->both', 'switchTraffic both->green', 'switchTraffic green->both', 'switchTraffic both->blue']);
+  });
+
+  it('keeps the old slot at standbyReplicas after promotion, and grows it back before an abort switches back', async () => {
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 4 } } });
+    const { status } = await runRelease(h, fake, testSpec({ replicas: 4, standbyReplicas: 1, scaleDownDelay: '10m' }), async ({ handle, reach }) => {
+      const s = await reach('Finalizing', (st) => st.standby !== undefined);
+      expect(s.standby).toEqual({ replicas: 1, toStart: 3, startupSeconds: 12 });
+      expect(fake.state.deployments.blue?.replicas).toBe(1);
+      await handle.signal(abortSignal, abort);
+    });
+    expect(status.phase).toBe('RolledBack');
+    expect(status.standby).toBeUndefined();
+    expect(fake.state).toEqual({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 4 } } });
+    const after = fake.calls.slice(fake.calls.indexOf('standBy blue 1') + 1).filter((c) => /^(scaleSlot|switchTraffic)/.test(c));
+    expect(after).toEqual(['scaleSlot blue 4', 'switchTraffic green->blue']);
+  });
+
   it('leaves nothing behind when a first release is aborted after the switch', async () => {
     const fake = fakeCluster({ deployments: {} });
     fake.blockOn('monitor');
