@@ -7,7 +7,7 @@ import { durationMs } from '../release/duration.js';
 import { renderQuery, type QueryArgs } from '../release/model-checks.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import type { AnalysisResult, CheckResult, Slot } from '../release/status.js';
-import { targetOf } from '../release/target.js';
+import { previewServiceName, targetOf } from '../release/target.js';
 import {
   analysisResult, count, monitorMetrics, probeValue, prometheusValue, startProgress, verdictOf, type Metric, type MetricProgress,
 } from '../rules/analysis.js';
@@ -28,6 +28,11 @@ export interface MonitorInput {
   deployment?: string;
   /** set by releases started since monitor.failureLimit took Argo's meaning; older ones count as they did */
   argoFailureLimit?: boolean;
+  /**
+   * A stepped release's step, where the live Service holds both slots: the probe
+   * asks the candidate alone, as verification did (verify.endpoint, else the preview Service).
+   */
+  candidateOnly?: boolean;
 }
 
 /** The window where an earlier attempt left it (also as a worker before the single engine left it), or a new one. */
@@ -59,10 +64,13 @@ async function measureOnce(
 export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
   return {
     /** Analysis over the monitor window (see the file's comment). */
-    async monitor({ spec, port, slot, deployment, argoFailureLimit }: MonitorInput): Promise<AnalysisResult> {
+    async monitor({ spec, port, slot, deployment, argoFailureLimit, candidateOnly }: MonitorInput): Promise<AnalysisResult> {
       const t = targetOf(spec);
       guardEndpoints(deps, spec, t);
-      const endpoint = spec.monitor.endpoint ?? await serviceUrl(kube, t, t.service, port ?? spec.port ?? 8080);
+      const servicePort = port ?? spec.port ?? 8080;
+      const endpoint = candidateOnly
+        ? spec.verify.endpoint ?? await serviceUrl(kube, t, previewServiceName(t), servicePort)
+        : spec.monitor.endpoint ?? await serviceUrl(kube, t, t.service, servicePort);
       const args = {
         model: spec.model, namespace: t.namespace, service: t.service, version: spec.version,
         slot: slot ?? '', deployment: deployment ?? '',

@@ -367,7 +367,7 @@ async function analyse(run: Run, spec: ReleaseSpec, what: string): Promise<void>
   const { port, candidate } = plannedOf(run);
   const argoFailureLimit = run.argoFailureLimit ? { argoFailureLimit: true } : {};
   const result = await proxyActivities<Activities>(boundedWait(monitorBoundMs(spec), 2 * monitorBoundMs(spec)))
-    .monitor({ spec, port, slot: candidate.slot, deployment: candidate.deployment, ...argoFailureLimit });
+    .monitor({ spec, port, slot: candidate.slot, deployment: candidate.deployment, ...argoFailureLimit, candidateOnly: true });
   run.status.analysis = result;
   if (await judged(run, result, what)) run.record('analysis passed', { detail: `${what}: ${result.runs} runs in ${spec.monitor.window}` });
 }

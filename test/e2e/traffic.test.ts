@@ -123,6 +123,32 @@ describe.skipIf(!realNode)(`traffic through a real node${realNode ? '' : ` (skip
     expect((await readService(w.kube, w.target('llm'), 'llm'))?.spec?.selector).toEqual({ app: 'llm', slot: 'blue' });
   }, 240_000);
 
+  it('a stepped release (4 pods, one extra) moves the answers from v1 to v2 a pod at a time with no failed request; a worker killed mid-step changes nothing', async () => {
+    const steppedTemplate = (version: 'v1' | 'v2') => realNodeTemplate({ modelFile: modelFile(version), preStopSeconds: 2 });
+    const first = await start({ ...spec('stepped', 'v1', { replicas: 4 }), template: steppedTemplate('v1') });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const traffic = await watchLive('stepped');
+    await traffic.until('v1');
+    const started = Date.now();
+    await start({ ...spec('stepped', 'v2', { replicas: 4, stepped: { extraPods: 1, window: '3s' } }), template: steppedTemplate('v2') }, false);
+    // A worker SIGKILLed in the middle of step 2: the step's activities run again on a new worker.
+    await w.waitFor('stepped', (s) => s.version === 'v2' && s.steps?.done === 1, 'step 1', 180_000);
+    await w.killWorker();
+    await w.startWorker();
+    const done = await w.waitForPhase('stepped', 'Succeeded', 240_000);
+    const took = Date.now() - started;
+    await new Promise((r) => setTimeout(r, 3_000)); // the old slot is gone: still no failure
+    const report = await traffic.stop();
+    add(report);
+    console.log(`stepped release on the real node: ${took} ms, ${report.sent} requests, ${report.failed} failed, answers ${JSON.stringify(report.versions)}`);
+    expect(report.failed, report.examples.join('; ')).toBe(0);
+    expect(report.sequence[0]).toBe('v1');
+    expect(report.sequence.at(-1)).toBe('v2');
+    expect(done.timeline.filter((e) => e.event === 'step')).toHaveLength(4);
+    expect((await readService(w.kube, w.target('stepped'), 'stepped'))?.spec?.selector?.slot).toBe('green');
+  }, 360_000);
+
   it('a worker killed between the selector patch and the EndpointSlices settling: the release completes, and no request fails', async () => {
     const first = await start({ ...spec('killed', 'v1'), template: template('v1') });
     expect(first.code).toBe(0);

@@ -8,15 +8,17 @@ const example = parse(readFileSync(new URL('../../../examples/real-node/fraud-v1
 
 /**
  * A copy of the example's template with what a caller changes.
- * @param {{ labels?: Record<string, string>, modelFile?: string, args?: string[], readyAfterSeconds?: number }} [changes]
- *   pod labels, the MODEL_FILE the server loads, the server's args, a readiness delay
+ * @param {{ labels?: Record<string, string>, modelFile?: string, args?: string[], readyAfterSeconds?: number, preStopSeconds?: number }} [changes]
+ *   pod labels, the MODEL_FILE the server loads, the server's args, a readiness delay,
+ *   a preStop sleep (a pod leaving while a Service selects it serves until node proxies know)
  */
-export function realNodeTemplate({ labels, modelFile, args, readyAfterSeconds } = {}) {
+export function realNodeTemplate({ labels, modelFile, args, readyAfterSeconds, preStopSeconds } = {}) {
   const template = structuredClone(example);
   const container = template.spec.containers[0];
   if (modelFile !== undefined) container.env = [{ name: 'MODEL_FILE', value: modelFile }];
   if (args !== undefined) container.args = args;
   if (readyAfterSeconds !== undefined) container.readinessProbe.initialDelaySeconds = readyAfterSeconds;
   if (labels !== undefined) template.metadata = { labels };
+  if (preStopSeconds !== undefined) container.lifecycle = { preStop: { sleep: { seconds: preStopSeconds } } };
   return template;
 }
