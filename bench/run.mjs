@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { root } from './stack.mjs';
 
-const ALL = ['switch', 'overhead', 'recovery', 'scale'];
+const ALL = ['switch', 'overhead', 'recovery', 'scale', 'stepped'];
 const names = process.argv.slice(2);
 const unknown = names.filter((n) => !ALL.includes(n));
 if (unknown.length > 0) {

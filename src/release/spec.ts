@@ -260,6 +260,9 @@ export const ReleaseSpecSchema = z.strictObject({
   if (s.stepped !== undefined && s.previewReplicas !== undefined && s.previewReplicas > s.stepped.extraPods) {
     ctx.addIssue({ code: 'custom', path: ['previewReplicas'], input: s.previewReplicas, message: `must be at most stepped.extraPods (${s.stepped.extraPods}): the candidate's pods beside the live slot's before the first step are the budget` });
   }
+  if (s.stepped !== undefined && s.standbyReplicas !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['standbyReplicas'], input: s.standbyReplicas, message: 'is for a blue-green release: a stepped release leaves the old slot at 0 pods after its last step; leave it out' });
+  }
   const names = new Set<string>();
   s.env.forEach((e, i) => {
     if (names.has(e.name)) ctx.addIssue({ code: 'custom', path: ['env', i, 'name'], message: 'is given twice', input: e.name });

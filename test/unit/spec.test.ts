@@ -69,6 +69,7 @@ const bad: [string, unknown, string][] = [
   ['previewReplicas above a stepped budget', { ...base, replicas: 4, previewReplicas: 2, stepped: { extraPods: 1 } }, "previewReplicas: must be at most stepped.extraPods (1): the candidate's pods beside the live slot's before the first step are the budget (got 2)"],
   ['stepped without extra pods', { ...base, stepped: { extraPods: 0 } }, 'stepped.extraPods: '],
   ['a negative standby', { ...base, standbyReplicas: -1 }, 'standbyReplicas: '],
+  ['a standby with stepped', { ...base, standbyReplicas: 1, stepped: { extraPods: 1 } }, 'standbyReplicas: is for a blue-green release: a stepped release leaves the old slot at 0 pods after its last step; leave it out (got 1)'],
   ['a step window in an unknown unit', { ...base, stepped: { extraPods: 1, window: '30 secs' } }, 'stepped.window: '],
   ['port out of range', { ...base, port: 70000 }, 'port: Too big'],
   ['unknown top-level field', { ...base, replica: 3 }, 'replica: is not a known field (check its spelling)'],
