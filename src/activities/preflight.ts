@@ -49,7 +49,14 @@ async function checkRoom(kube: Kube, spec: ReleaseSpec, plan: Plan): Promise<voi
     (plan.warnings ??= []).push(`capacity not checked: the worker may not list nodes and pods (${err.message}); bind the bluegreen-capacity ClusterRole (deploy/rbac.yaml)`);
     return;
   }
-  refuseNoRoom(template, podsBesideLive(spec, plan.replicas, plan.live?.replicas), seen.nodes, seen.pods, plan.candidate.deployment, spec.stepped !== undefined && plan.live !== undefined);
+  try {
+    refuseNoRoom(template, podsBesideLive(spec, plan.replicas, plan.live?.replicas), seen.nodes, seen.pods, plan.candidate.deployment, spec.stepped !== undefined && plan.live !== undefined);
+  } catch (err) {
+    if (!(err instanceof RefusedError) || spec.capacity?.whenShort !== 'wait') throw err;
+    // The pods wait Pending, which is what makes a cluster autoscaler add nodes.
+    plan.roomShort = err.message;
+    (plan.warnings ??= []).push(`${err.message.split('. Free capacity')[0]}; capacity.whenShort is wait: its pods wait up to ${spec.capacity.timeout} for room`);
+  }
 }
 
 export function preflightActivities({ deps, kube }: ActivityContext) {

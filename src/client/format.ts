@@ -2,7 +2,7 @@
 // same data `--output json` gives.
 import type { ReleaseStatus } from '../release/status.js';
 import type { PastRelease } from './history.js';
-import { checkLines, gateText, timelineLine } from './live-view.js';
+import { checkLines, gateText, runningLines, timelineLine, type RunningStep } from './live-view.js';
 
 /** Where the CLI writes: a line at a time, to its output and to its errors. */
 export interface Io {
@@ -18,7 +18,7 @@ export const consoleIo: Io = {
   get columns() { return process.stdout.isTTY ? process.stdout.columns : undefined; },
 };
 
-export function printStatus(s: ReleaseStatus, io: Io): void {
+export function printStatus(s: ReleaseStatus, io: Io, running: RunningStep[] = []): void {
   io.out(`release   ${s.releaseId}`);
   io.out(`model     ${s.namespace}/${s.model} version ${s.version}`);
   io.out(`phase     ${s.phase}${s.waitingFor ? ` (waiting ${gateText(s.waitingFor)})` : ''}`);
@@ -32,6 +32,7 @@ export function printStatus(s: ReleaseStatus, io: Io): void {
   if (s.startedBy) io.out(`started   by ${s.startedBy}`);
   if (s.approvedBy) io.out(`approved  by ${s.approvedBy}`);
   if (s.abortedBy) io.out(`aborted   by ${s.abortedBy}`);
+  for (const l of running.flatMap(runningLines)) io.out(l);
   if (s.reason) io.out(`reason    ${s.reason}`);
   for (const l of checkLines(s)) io.out(l);
   io.out('timeline');

@@ -4,7 +4,7 @@
 import type { Client } from '@temporalio/client';
 import { FINAL_PHASES, type CheckResult, type Gate, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { decode } from './history.js';
-import { UserError, workflowIdOf, type ReleaseRef } from './releases.js';
+import { QUERY_DEADLINE_MS, UserError, workflowIdOf, type ReleaseRef } from './releases.js';
 
 /** One timeline entry as one line (status, --watch and --wait print the same). */
 export const timelineLine = (e: TimelineEntry): string =>
@@ -32,17 +32,23 @@ export function checkLines(status: ReleaseStatus): string[] {
   return lines;
 }
 
-export interface RunningStep { name: string; attempt: number; ready?: number; total?: number; lastFailure?: string }
+export interface RunningStep {
+  name: string; attempt: number; ready?: number; total?: number; lastFailure?: string;
+  /** a rollout's pod the scheduler cannot place: its own message (0/12 nodes are available: ...) */
+  unschedulable?: string;
+}
 
 export async function runningSteps(client: Client, ref: ReleaseRef): Promise<RunningStep[]> {
-  const described = await client.workflow.getHandle(workflowIdOf(ref), ref.runId).describe();
+  const handle = client.workflow.getHandle(workflowIdOf(ref), ref.runId);
+  const described = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.describe());
   return (described.raw.pendingActivities ?? []).map((a) => {
-    const beat = decode(a.heartbeatDetails?.payloads?.[0]) as { progress?: { ready?: unknown; total?: unknown } } | undefined;
-    const { ready, total } = beat?.progress ?? {};
+    const beat = decode(a.heartbeatDetails?.payloads?.[0]) as { progress?: { ready?: unknown; total?: unknown; unschedulable?: unknown } } | undefined;
+    const { ready, total, unschedulable } = beat?.progress ?? {};
     return {
       name: a.activityType?.name ?? 'step',
       attempt: a.attempt ?? 1,
       ...(typeof ready === 'number' && typeof total === 'number' ? { ready, total } : {}),
+      ...(typeof unschedulable === 'string' ? { unschedulable } : {}),
       ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
     };
   });
@@ -59,6 +65,14 @@ const seconds = (ms: number): string => {
   return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 };
 
+/** A running step: its progress and retries, and why a pod of its rollout is not placed. */
+export function runningLines(step: RunningStep): string[] {
+  const progress = step.total === undefined ? '' : `  ${bar(step.ready ?? 0, step.total)}`;
+  const retry = step.attempt > 1 ? `  (attempt ${step.attempt}${step.lastFailure ? `: ${step.lastFailure.split('\n')[0]}` : ''})` : '';
+  const unplaced = step.unschedulable === undefined ? [] : [`          not scheduled: ${step.unschedulable}`];
+  return [`running   ${step.name}${progress}${retry}`, ...unplaced];
+}
+
 /** The lines of one frame, each cut to `width` so the redraw can count them. */
 export function renderFrame(
   status: ReleaseStatus, steps: RunningStep[], ref: ReleaseRef, now: number, width = 100, note?: string, timelineRows = 8,
@@ -69,11 +83,7 @@ export function renderFrame(
     `${ref.namespace}/${ref.service} ${status.version}: ${status.phase}${since}`,
     `slots     old ${status.oldSlot ?? '-'}${status.oldDeployment ? ` (${status.oldDeployment})` : ''}   candidate ${status.candidateSlot ?? '-'}${status.candidateDeployment ? ` (${status.candidateDeployment})` : ''}   live ${status.liveSlot ?? '-'}`,
   ];
-  for (const step of steps) {
-    const progress = step.total === undefined ? '' : `  ${bar(step.ready ?? 0, step.total)}`;
-    const retry = step.attempt > 1 ? `  (attempt ${step.attempt}${step.lastFailure ? `: ${step.lastFailure.split('\n')[0]}` : ''})` : '';
-    lines.push(`running   ${step.name}${progress}${retry}`);
-  }
+  for (const step of steps) lines.push(...runningLines(step));
   lines.push(...checkLines(status));
   if (status.reason) lines.push(`reason    ${status.reason}`);
   if (note) lines.push(`note      ${note}`);

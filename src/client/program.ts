@@ -19,7 +19,7 @@ import {
   withSenderIdentities, type ListOptions, type OutgoingMessage,
 } from './releases.js';
 import { releaseHistory, rollbackSpec } from './history.js';
-import { timelineLine, watchLive } from './live-view.js';
+import { runningSteps, timelineLine, watchLive } from './live-view.js';
 import { consoleIo, printStatus, table, who, why, type Io } from './format.js';
 
 async function withClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
@@ -174,8 +174,10 @@ function statusCommand(program: Command, io: Io): void {
           return;
         }
         const status = await withSenderIdentities(client, await readStatus(client, ref));
-        if (json) io.out(JSON.stringify(status, null, 2));
-        else printStatus(status, io);
+        // What the running step waits on is in its heartbeat, on the server: pods ready, the scheduler's message.
+        const running = FINAL_PHASES.includes(status.phase) ? [] : await runningSteps(client, { ...ref, runId: status.releaseId.split('/').at(-1) }).catch(() => []);
+        if (json) io.out(JSON.stringify(running.length > 0 ? { ...status, running } : status, null, 2));
+        else printStatus(status, io, running);
         if (!opts.watch) return;
         let phase = status.phase;
         if (!FINAL_PHASES.includes(phase)) {

@@ -69,7 +69,7 @@ export async function startRelease(
 }
 
 /** How long the status query may wait for a worker to answer. */
-const QUERY_DEADLINE_MS = 10_000;
+export const QUERY_DEADLINE_MS = 10_000;
 
 /**
  * A release whose execution Temporal ended from outside (`temporal workflow

@@ -39,3 +39,15 @@ export const measurementBoundMs = (spec: Pick<Work, 'verify'>): number =>
 /** The longest monitor step: its window, a last measurement begun at its end, and room. */
 export const monitorBoundMs = (spec: Work): number =>
   durationMs(spec.monitor.window) + measurementBoundMs(spec) + 5 * MARGIN_MS;
+
+/**
+ * How long a rollout may take: rolloutTimeout, or, when preflight found the
+ * nodes short and capacity.whenShort is wait, capacity.timeout if longer (a
+ * cluster autoscaler adds nodes for the Pending pods). Specs recorded before
+ * the field have no `capacity`.
+ */
+export const rolloutBoundMs = (spec: { rolloutTimeout: string; capacity?: { whenShort: string; timeout: string } }, short: boolean): number => {
+  const capacity = short && spec.capacity?.whenShort === 'wait' ? spec.capacity : undefined;
+  return Math.max(durationMs(spec.rolloutTimeout), capacity === undefined ? 0 : durationMs(capacity.timeout));
+};
+

@@ -43,6 +43,8 @@ export interface Plan {
   port: number;
   /** what preflight found that a person should know (an owner that acts later, or one the spec allows) */
   warnings?: string[];
+  /** the nodes had no room for the candidate and capacity.whenShort is wait: why (its rollouts wait up to capacity.timeout) */
+  roomShort?: string;
   /** the autoscalers of the live Deployment: retargeted to the candidate at the switch, back on a rollback */
   autoscalers?: Autoscaler[];
 }

@@ -173,6 +173,15 @@ export const ReleaseSpecSchema = z.strictObject({
   rolloutTimeout: duration('1h', 3_600_000).default('10m'),
   /** How long the live Service may take to hold the candidate's endpoints after the switch before it is switched back. */
   switchTimeout: duration('5m', 300_000).refine((s) => (parseDuration(s) ?? 1_000) >= 1_000, { error: 'must be at least 1s: the endpoints need time to follow the selector' }).default('30s'),
+  /**
+   * When the candidate does not fit the nodes now: `refuse` before anything
+   * changes, or `wait` (a cluster autoscaler adds nodes for Pending pods): its
+   * pods wait up to `timeout` for room instead of rolloutTimeout.
+   */
+  capacity: z.strictObject({
+    whenShort: z.enum(['refuse', 'wait'], { error: 'must be refuse or wait' }).default('refuse'),
+    timeout: duration('6h', 6 * 3_600_000).default('30m'),
+  }).default({ whenShort: 'refuse', timeout: '30m' }),
   /** Owners a release goes on beside knowingly (each is recorded in the timeline); Helm is always a warning. */
   owners: z.strictObject({
     allow: z.array(z.enum(['argocd', 'flux', 'controller'], { error: 'must be argocd, flux or controller' })).max(3).default([]),

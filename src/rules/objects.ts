@@ -1,7 +1,7 @@
 // The objects Bluegreen writes: the candidate Deployment (the user's pod
 // template with Bluegreen's names, labels and replicas) and its own Services.
 import type { V1Container, V1Deployment, V1EnvVar, V1PodTemplateSpec, V1Service, V1ServicePort } from '@kubernetes/client-node';
-import { durationMs } from '../release/duration.js';
+import { rolloutBoundMs } from '../release/bounds.js';
 import type { Selector } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import type { Slot } from '../release/status.js';
@@ -135,8 +135,8 @@ export function candidateDeployment(
     spec: {
       replicas,
       selector: { matchLabels: c.selector },
-      // The rollout wait gives up at rolloutTimeout; the controller must not give up first.
-      progressDeadlineSeconds: Math.ceil(durationMs(spec.rolloutTimeout) / 1000) + 60,
+      // The rollout wait gives up at its bound; the controller must not give up first.
+      progressDeadlineSeconds: Math.ceil(rolloutBoundMs(spec, true) / 1000) + 60,
       template,
     },
   };

@@ -26,7 +26,7 @@ import {
   proxyActivities, proxyLocalActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes, workflowInfo, type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { monitorBoundMs, verificationBoundMs } from '../release/bounds.js';
+import { monitorBoundMs, rolloutBoundMs, verificationBoundMs } from '../release/bounds.js';
 import { durationMs } from '../release/duration.js';
 import { ErrorTypes, NON_RETRYABLE, RELEASE_FAILED } from '../release/errors.js';
 import { STARTED_BY_MEMO, releaseIdOf, searchAttributes } from '../release/ids.js';
@@ -169,8 +169,15 @@ async function deploy(run: Run): Promise<void> {
     });
   // The preview gets exactly the selector the live Service will get, so verification proves it too.
   await run.act.quick.pointPreview({ target, selector: plan.candidate.selector, ports, releaseId: status.releaseId });
-  const ready = await run.act.rolloutWait.waitForRollout({ ...candidate, timeoutMs: durationMs(spec.rolloutTimeout) });
+  const ready = await rolloutWait(run, plan).waitForRollout({ ...candidate, timeoutMs: rolloutBoundMs(spec, plan.roomShort !== undefined) });
   run.record('rollout', { detail: `${ready.ready}/${ready.total} replicas available` });
+}
+
+/** The candidate's rollout waits: longer when preflight found the nodes short and the spec waits for room. */
+function rolloutWait(run: Run, plan: Plan): Run['act']['rolloutWait'] {
+  if (plan.roomShort === undefined) return run.act.rolloutWait;
+  const ms = rolloutBoundMs(run.spec, true) + 60_000;
+  return proxyActivities<Activities>(boundedWait(ms, 2 * ms));
 }
 
 /**
@@ -238,7 +245,7 @@ async function switchLive(run: Run): Promise<void> {
   const stepped = steppedFrom(run, plan);
   if (stepped === undefined && spec.previewReplicas !== undefined && spec.previewReplicas < replicas) {
     await run.act.quick.scaleSlot({ ...ref, replicas });
-    await run.act.rolloutWait.waitForRollout({ ...ref, replicas, timeoutMs: rolloutTimeoutMs });
+    await rolloutWait(run, plan).waitForRollout({ ...ref, replicas, timeoutMs: rolloutBoundMs(spec, plan.roomShort !== undefined) });
     run.record('scaled', { detail: `candidate scaled to ${replicas} replicas` });
   }
   // A stepped release moves from the shared selector, and back to it (its steps' undoing restores the old slot).
@@ -350,7 +357,7 @@ async function stepThrough(run: Run): Promise<void> {
     });
     if (step.candidate > from.candidate) {
       await run.act.quick.scaleSlot({ ...next, replicas: step.candidate });
-      await run.act.rolloutWait.waitForRollout({ ...next, replicas: step.candidate, timeoutMs });
+      await rolloutWait(run, plan).waitForRollout({ ...next, replicas: step.candidate, timeoutMs: rolloutBoundMs(spec, plan.roomShort !== undefined) });
     }
     await run.act.quick.scaleSlot({ ...old, replicas: step.old });
     // A leaving pod still holds its GPUs: the next step starts when it is gone.

@@ -8,21 +8,26 @@ import { World } from './world.js';
 
 let w: World;
 const gpuNodes = ['a', 'b'].map((n) => `gpu-${n}-${process.pid}`);
+/** Nodes a cluster autoscaler would add, made by the test. */
+const addedNodes = ['c', 'd'].map((n) => `gpu-${n}-${process.pid}`);
+
+/** A fake GPU node, as a GPU node pool is set up: a label to select it by, a taint that keeps other pods off. */
+async function addGpuNode(name: string): Promise<void> {
+  const kwokNode = (await w.kube.core.listNode()).items.find((n) => n.metadata?.annotations?.['kwok.x-k8s.io/node'] !== undefined);
+  const node: V1Node = {
+    metadata: { name, labels: { 'accelerator': 'a100', 'kubernetes.io/hostname': name, type: 'kwok' }, annotations: kwokNode?.metadata?.annotations ?? { 'kwok.x-k8s.io/node': 'fake' } },
+    spec: { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] },
+    status: { allocatable: { cpu: '8', memory: '32Gi', pods: '110', 'nvidia.com/gpu': '1' }, capacity: { cpu: '8', memory: '32Gi', pods: '110', 'nvidia.com/gpu': '1' } },
+  };
+  await w.kube.core.createNode({ body: node });
+}
+
 beforeAll(async () => {
   w = await new World({ prefix: 'capacity', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig') }).start();
-  // As a GPU node pool is set up: a label to select it by, a taint that keeps other pods off.
-  const kwokNode = (await w.kube.core.listNode()).items.find((n) => n.metadata?.annotations?.['kwok.x-k8s.io/node'] !== undefined);
-  for (const name of gpuNodes) {
-    const node: V1Node = {
-      metadata: { name, labels: { 'accelerator': 'a100', 'kubernetes.io/hostname': name, type: 'kwok' }, annotations: kwokNode?.metadata?.annotations ?? { 'kwok.x-k8s.io/node': 'fake' } },
-      spec: { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] },
-      status: { allocatable: { cpu: '8', memory: '32Gi', pods: '110', 'nvidia.com/gpu': '1' }, capacity: { cpu: '8', memory: '32Gi', pods: '110', 'nvidia.com/gpu': '1' } },
-    };
-    await w.kube.core.createNode({ body: node });
-  }
+  for (const name of gpuNodes) await addGpuNode(name);
 });
 afterAll(async () => {
-  for (const name of gpuNodes) await w?.kube.core.deleteNode({ name }).catch(() => undefined);
+  for (const name of [...gpuNodes, ...addedNodes]) await w?.kube.core.deleteNode({ name }).catch(() => undefined);
   await w?.close();
 });
 
@@ -60,5 +65,24 @@ describe('capacity before anything changes', () => {
     // Nothing changed: no candidate, the live Service on blue.
     expect(await readDeployment(w.kube, t, 'llm-green')).toBeUndefined();
     expect((await readService(w.kube, t, 'llm'))?.spec?.selector?.slot).toBe('blue');
+  });
+
+  it('with capacity.whenShort: wait the pods wait Pending, status shows the scheduler\'s words, and the release goes on once nodes are added', async () => {
+    // The live slot of the test above holds both GPUs; the next release waits for room.
+    await w.cli(['start', '-f', w.specFile('llm', 'v2', { image: undefined, template: gpuTemplate('v2'), capacity: { whenShort: 'wait', timeout: '3m' } })]);
+    const pending = await w.waitFor('llm', (s) => s.version === 'v2' && s.phase === 'Deploying', 'Deploying');
+    expect(pending.timeline.find((e) => e.event === 'warning')?.detail).toMatch(/^not enough nvidia.com\/gpu for llm-green: 2 pods × 1 = 2 needed .*; capacity.whenShort is wait: its pods wait up to 3m for room$/);
+    let shown = '';
+    await w.waitUntil(async () => {
+      shown = (await w.cli(['status', 'llm', '-n', w.namespace])).stdout;
+      return shown.includes('not scheduled: ');
+    }, 'status showing the scheduler\'s message', 60_000);
+    expect(shown).toMatch(/running {3}waitForRollout .*0\/2 ready\n {10}not scheduled: 0\/\d+ nodes are available: .*2 Insufficient nvidia.com\/gpu/);
+    // What a cluster autoscaler does for Pending pods: two more GPU nodes.
+    for (const name of addedNodes) await addGpuNode(name);
+    const done = await w.waitForPhase('llm', 'Succeeded', 120_000);
+    expect(done.liveSlot).toBe('green');
+    const pods = (await w.kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector: 'app=llm' })).items;
+    expect(pods.map((p) => p.spec?.nodeName).sort()).toEqual([...addedNodes].sort());
   });
 });
