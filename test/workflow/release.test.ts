@@ -363,7 +363,7 @@ describe('abort rolls back to exactly what served before', () => {
 
   it('a stepped release moves 4 pods of v1 to 4 of v2 with never more than 5, analysing each step', async () => {
     const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 4 } } });
-    const { status } = await runRelease(h, fake, testSpec({ replicas: 4, stepped: { extraPods: 1, window: '20s' } }));
+    const { status } = await runRelease(h, fake, testSpec({ replicas: 4, stepped: { extraPods: 1, window: '20s' } }), undefined, 'stepped');
     expect(status.phase).toBe('Succeeded');
     expect(fake.peakPods).toBe(5);
     expect(fake.state).toEqual({ live: 'green', preview: 'green', deployments: { green: { version: 'v2', replicas: 4 } } });
@@ -387,7 +387,7 @@ describe('abort rolls back to exactly what served before', () => {
     const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 4 } } });
     const failed = { ok: false, runs: 2, failures: 2, checks: [{ name: 'error-rate', ok: false, detail: '0.3 >= 0.05' }] };
     fake.analyses.push(fake.analysis, failed);
-    const { status } = await runRelease(h, fake, testSpec({ replicas: 4, stepped: { extraPods: 1, window: '20s' } }));
+    const { status } = await runRelease(h, fake, testSpec({ replicas: 4, stepped: { extraPods: 1, window: '20s' } }), undefined, 'stepped-step-failed');
     expect(status.phase).toBe('RolledBack');
     expect(status.reason).toContain('analysis of step 2 failed 2 of 2 times: error-rate: 0.3 >= 0.05');
     expect(fake.peakPods).toBe(5);
