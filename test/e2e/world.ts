@@ -52,7 +52,7 @@ export class World {
   client!: Client;
   worker?: Started;
   private servers!: Record<'v1' | 'v2', { url: string; stop: () => void }>;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'bluegreen-e2e-'));
+  readonly dir = mkdtempSync(join(tmpdir(), 'bluegreen-e2e-'));
 
   constructor(public options: WorldOptions) {
     this.namespace = `${options.prefix}-${randomBytes(3).toString('hex')}`;

@@ -80,7 +80,22 @@ describe('signatures', () => {
   it('reads model metadata, and says what is wrong with metadata that is not a signature', () => {
     expect(signatureOf({ name: 'fraud', ...live, platform: 'x' })).toEqual(live);
     expect(signatureOf({ inputs: [{ name: 'x' }], outputs: [] })).toMatch(/inputs include .* not \{ name, datatype, shape \}/);
-    expect(signatureOf({ error: 'no model' })).toBe('the model metadata has no inputs list');
+    expect(signatureOf({ error: 'no model' })).toBe('model metadata is an error: no model');
+  });
+
+  it('reads a side the metadata leaves out or lists empty as not declared, as MLServer and KServe answer, and compares nothing against it', () => {
+    // MLServer 1.7's answer for a scikit-learn model whose model-settings.json declares no tensors.
+    const mlserver = signatureOf({ name: 'iris', versions: [], platform: '', inputs: [], outputs: [], parameters: { content_type: 'np' } });
+    expect(mlserver).toEqual({ inputs: [], outputs: [], undeclared: { inputs: true, outputs: true } });
+    const undeclared = mlserver as Signature;
+    expect(signatureOf({ name: 'iris' })).toEqual(undeclared);
+    const predict = { outputs: [{ name: 'predict', datatype: 'INT64', shape: [3, 1], data: [0, 1, 2] }] };
+    expect(outputsAgainstSignature(predict, undeclared)).toBeUndefined();
+    // Nothing declared live: nothing to break. Declared live, not any more: callers cannot be shown safe.
+    expect(breakingChanges(undeclared, live)).toEqual([]);
+    expect(breakingChanges(undeclared, undeclared)).toEqual([]);
+    expect(breakingChanges(live, { ...live, outputs: [], undeclared: { outputs: true } })).toEqual(['outputs no longer declared (the live model declares probability FP32[-1,1])']);
+    expect(signatureOf({ inputs: {}, outputs: [] })).toMatch(/inputs is \{\}, not a list/);
   });
 
   it('checks an answer\'s outputs against the signature', () => {
