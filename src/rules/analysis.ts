@@ -40,14 +40,16 @@ const needed = (metric: Metric): number => metric.count ?? 1;
  * release waits for a person). `validate` prints these as warnings.
  */
 export function analysisWarnings(spec: ReleaseSpec): string[] {
-  const windowMs = durationMs(spec.monitor.window);
-  return (spec.monitor.analysis ?? []).flatMap((m, i) => {
+  // A stepped release analyses each step with the same metrics over stepped.window.
+  const windows = [{ field: 'monitor.window', window: spec.monitor.window, what: 'a monitor window' }];
+  if (spec.stepped !== undefined) windows.push({ field: 'stepped.window', window: spec.stepped.window, what: 'a step\'s window' });
+  return windows.flatMap(({ field, window, what: where }) => (spec.monitor.analysis ?? []).flatMap((m, i) => {
     const firstMs = durationMs(m.initialDelay ?? spec.monitor.initialDelay);
     const lastMs = firstMs + (needed(m) - 1) * durationMs(m.interval ?? spec.monitor.interval);
-    if (lastMs <= windowMs) return [];
+    if (lastMs <= durationMs(window)) return [];
     const what = needed(m) === 1 ? 'its first measurement' : `its ${needed(m)} measurements (count)`;
-    return [`monitor.analysis[${i}] (${m.name}): ${what} would end ${lastMs / 1000}s into a monitor window of ${spec.monitor.window}: it is inconclusive and the release waits for a person; lengthen monitor.window or shorten initialDelay, interval or count`];
-  });
+    return [`monitor.analysis[${i}] (${m.name}): ${what} would end ${lastMs / 1000}s into ${where} of ${window}: it is inconclusive and the release waits for a person; lengthen ${field} or shorten initialDelay, interval or count`];
+  }));
 }
 
 /** Argo Rollouts' rules: failureCondition first, then successCondition; with both and neither holding, inconclusive. */

@@ -47,13 +47,13 @@ async function start(input: ReleaseSpecInput, wait = true) {
 }
 
 /** Watches the live Service, from its first answer on (a new Service routes once kube-proxy has synced). */
-async function watchLive(model: string) {
+async function watchLive(model: string, serving: 'v1' | 'v2' = 'v1') {
   const service = await readService(w.kube, w.target(model), model);
   const ip = service?.spec?.clusterIP;
   expect(ip).toMatch(/^10\.0\.0\.\d+$/);
   const port = service!.spec!.ports![0]!.port;
   const probe = watchTraffic(ip!, port, 100);
-  await probe.until('v1', 30_000);
+  await probe.until(serving, 30_000);
   await probe.stop();
   return watchTraffic(ip!, port);
 }
@@ -147,6 +147,30 @@ describe.skipIf(!realNode)(`traffic through a real node${realNode ? '' : ` (skip
     expect(report.sequence.at(-1)).toBe('v2');
     expect(done.timeline.filter((e) => e.event === 'step')).toHaveLength(4);
     expect((await readService(w.kube, w.target('stepped'), 'stepped'))?.spec?.selector?.slot).toBe('green');
+  }, 360_000);
+
+  it('a stepped release aborted mid-way returns to 4 pods of the old version with no failed request', async () => {
+    // From where the test above left it: 4 pods of v2 in green, live.
+    const t = w.target('stepped');
+    const traffic = await watchLive('stepped', 'v2');
+    await traffic.until('v2');
+    await start({ ...spec('stepped', 'v1', { replicas: 4, stepped: { extraPods: 1, window: '30s' } }), template: realNodeTemplate({ modelFile: modelFile('v1'), preStopSeconds: 2 }) }, false);
+    const mid = await w.waitFor('stepped', (s) => s.version === 'v1' && s.steps?.done === 2, 'step 2', 180_000);
+    expect(mid.steps).toEqual({ done: 2, candidate: 2, old: 2 });
+    await w.cli(['abort', 'stepped', '-n', w.namespace, '--reason', 'v1 again was a mistake']);
+    const end = await w.waitForPhase('stepped', 'RolledBack', 180_000);
+    await new Promise((r) => setTimeout(r, 3_000)); // the candidate's pods are gone: still no failure
+    const report = await traffic.stop();
+    add(report);
+    console.log(`stepped abort on the real node: ${report.sent} requests, ${report.failed} failed, answers ${JSON.stringify(report.versions)}`);
+    expect(report.failed, report.examples.join('; ')).toBe(0);
+    expect(report.versions.v1).toBeGreaterThan(0);
+    expect(report.sequence.at(-1)).toBe('v2');
+    expect(end.liveSlot).toBe('green');
+    expect((await readService(w.kube, t, 'stepped'))?.spec?.selector?.slot).toBe('green');
+    const green = await w.kube.apps.readNamespacedDeployment({ name: 'stepped-green', namespace: w.namespace });
+    expect(green.status?.readyReplicas).toBe(4);
+    await w.waitUntil(async () => (await w.kube.apps.listNamespacedDeployment({ namespace: w.namespace, labelSelector: 'bluegreen.dev/service=stepped' })).items.length === 1, 'the candidate gone', 60_000);
   }, 360_000);
 
   it('a worker killed between the selector patch and the EndpointSlices settling: the release completes, and no request fails', async () => {

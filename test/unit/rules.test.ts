@@ -391,6 +391,14 @@ describe('a monitor window judged at its end', () => {
     expect(analysisWarnings(s)).toEqual(['monitor.analysis[0] (late): its first measurement would end 10s into a monitor window of 1s: it is inconclusive and the release waits for a person; lengthen monitor.window or shorten initialDelay, interval or count']);
   }, 15_000);
 
+  it('validate warns of a metric a stepped release\'s step window cannot measure, though the monitor window can', () => {
+    const s = validateSpec({
+      model: 'm', version: 'v2', image: 'r/m:2', stepped: { extraPods: 1, window: '20s' },
+      monitor: { window: '5m', analysis: [{ name: 'errors', provider: { probe: {} }, interval: '15s', count: 3 }] },
+    });
+    expect(analysisWarnings(s)).toEqual(['monitor.analysis[0] (errors): its 3 measurements (count) would end 35s into a step\'s window of 20s: it is inconclusive and the release waits for a person; lengthen stepped.window or shorten initialDelay, interval or count']);
+  });
+
   it('the default probe is measured once even in a window shorter than its initial delay', async () => {
     const { spec: s, result } = await monitorOf({ initialDelay: '5s' });
     expect(result).toMatchObject({ ok: true, runs: 1 });
