@@ -1,6 +1,6 @@
 // Verification before the switch: the preview must hold only candidate pods,
 // then every check of activities/model-checks.ts against it.
-import { HEALTH_RETRIES, PREVIEW_WAIT_MS } from '../release/bounds.js';
+import { HEALTH_RETRIES, PREVIEW_WAIT_MS, PROXY_SYNC_MS } from '../release/bounds.js';
 import { ErrorTypes } from '../release/errors.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import type { CheckResult, Slot, VerificationResult } from '../release/status.js';
@@ -30,6 +30,10 @@ export function verificationActivities({ deps, kube, fetch, pollMs }: ActivityCo
         const state = await serviceEndpoints(reads, preview, deployment);
         return { done: state.strangers.length === 0 && state.ready > 0, progress: state };
       });
+      // Through the preview's ClusterIP, requests reach the new endpoints only once the node proxies have them.
+      // (A clock ahead of the control plane's waits no longer than PROXY_SYNC_MS.)
+      const sinceChange = endpoints.changedAt === undefined ? PROXY_SYNC_MS : Date.now() - endpoints.changedAt;
+      if (spec.verify.endpoint === undefined && sinceChange < PROXY_SYNC_MS) await sleep(Math.min(PROXY_SYNC_MS, PROXY_SYNC_MS - sinceChange));
       const endpoint = spec.verify.endpoint ?? await serviceUrl(kube, t, preview, port);
       const liveEndpoint = hasLive === true ? spec.verify.liveEndpoint ?? await serviceUrl(kube, t, t.service, port) : undefined;
       const probes = await heartbeating(() => verifyModel(spec, { fetch, endpoint, liveEndpoint, healthRetries: HEALTH_RETRIES, sleep }));

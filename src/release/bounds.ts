@@ -12,6 +12,12 @@ interface Work {
 export const REQUEST_TIMEOUT_MS = 10_000;
 /** How long the preview's EndpointSlices may take to hold the candidate's ready pods. */
 export const PREVIEW_WAIT_MS = 2 * 60_000;
+/**
+ * How long node proxies may take to apply a Service's new endpoints after the
+ * EndpointSlices changed: requests to the preview's ClusterIP before that may
+ * still reach the pods it selected before.
+ */
+export const PROXY_SYNC_MS = 5_000;
 /** Extra tries of the first health check, one second apart, for a server that has only just become ready. */
 export const HEALTH_RETRIES = 5;
 /** The most verification may take; a spec whose checks need longer is refused. */
@@ -29,7 +35,7 @@ export function verificationBoundMs(spec: Pick<Work, 'verify'>): number {
   const latencyRounds = latency === undefined ? 0 : Math.ceil(latency.requests / Math.min(latency.concurrency, latency.requests));
   // Shadow sends each input to both models at once.
   const shadowInputs = shadow === undefined ? 0 : requests.length + shadow.inputs.length;
-  return PREVIEW_WAIT_MS + healthMs + (signature + golden + latencyRounds + shadowInputs) * REQUEST_TIMEOUT_MS + MARGIN_MS;
+  return PREVIEW_WAIT_MS + PROXY_SYNC_MS + healthMs + (signature + golden + latencyRounds + shadowInputs) * REQUEST_TIMEOUT_MS + MARGIN_MS;
 }
 
 /** The longest measurement of the monitor: a probe round (health, golden requests) or a query. */

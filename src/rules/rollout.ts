@@ -50,7 +50,11 @@ export interface EndpointsState {
   ready: number;
   /** endpoints (ready or not) of any other pod or address */
   strangers: string[];
+  /** when the slices last changed (ms since the epoch), where the EndpointSlice controller says so */
+  changedAt?: number;
 }
+
+const CHANGE_TRIGGER = 'endpoints.kubernetes.io/last-change-trigger-time';
 
 /**
  * Which pods a Service's EndpointSlices hold, judged by pod ownership (not by
@@ -60,7 +64,10 @@ export interface EndpointsState {
 export function endpointsState(slices: readonly V1EndpointSlice[], ownPods: ReadonlySet<string>): EndpointsState {
   let ready = 0;
   const strangers: string[] = [];
+  let changedAt: number | undefined;
   for (const slice of slices) {
+    const at = Date.parse(slice.metadata?.annotations?.[CHANGE_TRIGGER] ?? '');
+    if (!Number.isNaN(at)) changedAt = Math.max(changedAt ?? at, at);
     const routed = (slice.ports ?? []).length > 0;
     for (const ep of slice.endpoints ?? []) {
       const pod = ep.targetRef?.kind === 'Pod' ? ep.targetRef.name ?? '' : '';
@@ -68,7 +75,7 @@ export function endpointsState(slices: readonly V1EndpointSlice[], ownPods: Read
       else if (routed && ep.conditions?.ready !== false) ready += 1;
     }
   }
-  return { ready, strangers };
+  return { ready, strangers, ...(changedAt === undefined ? {} : { changedAt }) };
 }
 
 const ownedBy = (obj: { metadata?: { ownerReferences?: { uid: string; controller?: boolean }[] } }, uids: ReadonlySet<string>): boolean =>

@@ -239,6 +239,11 @@ describe('endpointsState', () => {
   it('does not count endpoints of a slice without ports: they receive no traffic', () => {
     expect(endpointsState([{ ...slice(['g1', true]), ports: [] }], green)).toEqual({ ready: 0, strangers: [] });
   });
+  it('takes the latest change time the EndpointSlice controller wrote on any slice', () => {
+    const at = (time: string): V1EndpointSlice => ({ ...slice(['g1', true]), metadata: { annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': time } } });
+    expect(endpointsState([at('2026-12-04T02:00:00Z'), at('2026-12-04T02:00:07Z'), slice(['g2', true])], green).changedAt).toBe(Date.parse('2026-12-04T02:00:07Z'));
+    expect(endpointsState([at('not a time')], green).changedAt).toBeUndefined();
+  });
 });
 
 describe('candidateDeployment', () => {
