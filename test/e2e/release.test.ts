@@ -43,7 +43,7 @@ describe('end-to-end releases', () => {
     expect(after.preview?.selector).toEqual({ 'bluegreen.dev/service': 'fraud-approve', slot: 'green' });
     expect(after.blue).toBeUndefined();
     expect(after.green?.labels?.['bluegreen.dev/version']).toBe('v2');
-    expect(await serviceEndpoints(apiReads(w.kube, w.target('fraud-approve').namespace), 'fraud-approve', (await readDeployment(w.kube, w.target('fraud-approve'), 'fraud-approve-green'))!)).toEqual({ ready: 2, strangers: [], podsReady: 2 });
+    expect(await serviceEndpoints(apiReads(w.kube, w.target('fraud-approve').namespace), 'fraud-approve', (await readDeployment(w.kube, w.target('fraud-approve'), 'fraud-approve-green'))!)).toEqual({ ready: 2, strangers: [], podsReady: 2, changedAt: expect.any(Number) });
 
     const status = await w.cli(['status', 'fraud-approve', '-n', w.namespace]);
     expect(status.stdout).toMatch(/phase\s+Succeeded/);
