@@ -11,7 +11,7 @@ process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 export interface Started { child: ChildProcess; output: () => string; line: string }
 
 /** Spawns a process and waits for a stdout line matching `ready`. */
-function startProcess(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs = 30_000): Promise<Started> {
+function startProcess(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs = 30_000, onOutput?: (out: string) => void): Promise<Started> {
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
@@ -20,6 +20,7 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, tim
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} not ready after ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
+      onOutput?.(out);
       const match = out.split('\n').find((l) => ready.test(l));
       if (match !== undefined) {
         clearTimeout(timer);
@@ -27,12 +28,16 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, tim
       }
     };
     child.stdout?.on('data', onData);
-    child.stderr?.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr?.on('data', (c: Buffer) => { out += c.toString(); onOutput?.(out); });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${args.join(' ')} exited with ${code}:\n${out}`)); });
   });
 }
 
-export interface WorkerEnv { temporalAddress: string; kubeconfig: string; taskQueue: string; namespaces?: string; waitForTemporal?: string; env?: NodeJS.ProcessEnv }
+export interface WorkerEnv {
+  temporalAddress: string; kubeconfig: string; taskQueue: string; namespaces?: string; waitForTemporal?: string; env?: NodeJS.ProcessEnv;
+  /** Called with all the worker printed so far, as it prints, before it is ready. */
+  onOutput?: (out: string) => void;
+}
 
 export function startWorker(w: WorkerEnv): Promise<Started> {
   return startProcess(['dist/worker.js'], {
@@ -41,7 +46,7 @@ export function startWorker(w: WorkerEnv): Promise<Started> {
     // The example model servers the tests verify against listen on loopback.
     BLUEGREEN_VERIFY_HOSTS: '127.0.0.1',
     ...w.env,
-  }, /bluegreen worker: Temporal/, 90_000);
+  }, /bluegreen worker: Temporal/, 90_000, w.onOutput);
 }
 
 /** An example model server on loopback; `faults` are its fault flags (--error-rate 0.5, ...). */
