@@ -1,27 +1,36 @@
 import { defineConfig } from 'vitest/config';
-
-// The native Temporal bridge crashes under worker threads.
-const common = { pool: 'forks' as const, testTimeout: 120_000, hookTimeout: 180_000 };
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * Files that need the whole machine: traffic through the real node, counted to
- * the request, where a busy CPU slows the node's proxies and probes. They run
- * one at a time, after the rest.
+ * The files that wait longest, slowest first (docs/testing.md has the times):
+ * started first, so the short ones fill the time beside them. vitest would order
+ * by the last run's times, which a clean clone (CI) does not have.
  */
-const alone = ['test/e2e/traffic.test.ts'];
+const slowest = ['traffic', 'release', 'crash', 'faults', 'model-checks'].map((name) => `test/e2e/${name}.test.ts`);
+
+class SlowestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => {
+      const at = slowest.findIndex((path) => f.moduleId.endsWith(path));
+      return at === -1 ? slowest.length : at;
+    };
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
 
 export default defineConfig({
   test: {
-    // One cluster, real node and Temporal server for every file (each file works
-    // in namespaces and task queues of its own).
+    // The native Temporal bridge crashes under worker threads.
+    pool: 'forks',
+    include: ['test/**/*.test.ts'],
+    // One cluster, real node, Temporal server and Prometheus for every file; each
+    // file works in namespaces and task queues of its own.
     globalSetup: ['test/setup/global.ts'],
-    projects: [
-      {
-        // Most of a file's time is waiting (monitor windows, delays, restarts), so
-        // three files share the two cores.
-        test: { ...common, name: 'shared', include: ['test/**/*.test.ts'], exclude: alone, maxWorkers: 3, sequence: { groupOrder: 0 } },
-      },
-      { test: { ...common, name: 'alone', include: alone, maxWorkers: 1, sequence: { groupOrder: 1 } } },
-    ],
+    // Most of a file's time is waiting (monitor windows, delays, restarts, pods
+    // starting), so three files share the two cores.
+    maxWorkers: 3,
+    sequence: { sequencer: SlowestFirst },
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
   },
 });
