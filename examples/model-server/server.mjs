@@ -18,7 +18,10 @@
 //   --output-shift X   X added to every output (wrong answers, shadow disagreement)
 //   --input-name NAME  the signature names the input NAME instead of "features" (a breaking change;
 //                      inference still reads the first input, whatever its name)
-// In a container: MODEL_FILE, PORT, HOST, DELAY_MS, ERROR_RATE, OUTPUT_SHIFT and INPUT_NAME stand in for the flags.
+//
+// --api-key KEY (API_KEY): model routes answer HTTP 401 unless the request carries
+// `Authorization: Bearer KEY`, as vLLM's --api-key does; health and metrics stay open.
+// In a container: MODEL_FILE, PORT, HOST, DELAY_MS, ERROR_RATE, OUTPUT_SHIFT, INPUT_NAME and API_KEY stand in for the flags.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -29,10 +32,11 @@ const { values: args } = parseArgs({
     host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' }, 'delay-ms': { type: 'string', default: process.env.DELAY_MS ?? '0' },
     'error-rate': { type: 'string', default: process.env.ERROR_RATE ?? '0' }, 'output-shift': { type: 'string', default: process.env.OUTPUT_SHIFT ?? '0' },
     'input-name': { type: 'string', default: process.env.INPUT_NAME ?? 'features' }, 'not-ready': { type: 'boolean', default: false },
+    'api-key': { type: 'string', default: process.env.API_KEY },
   },
 });
 if (!args.model) {
-  console.error('usage: server.mjs --model FILE [--port 8080] [--host 127.0.0.1] [--delay-ms 0] [--error-rate 0] [--output-shift 0] [--input-name features] [--not-ready]');
+  console.error('usage: server.mjs --model FILE [--port 8080] [--host 127.0.0.1] [--delay-ms 0] [--error-rate 0] [--output-shift 0] [--input-name features] [--not-ready] [--api-key KEY]');
   process.exit(2);
 }
 const model = JSON.parse(readFileSync(args.model, 'utf8'));
@@ -124,7 +128,9 @@ const server = createServer((req, res) => {
       return res.end(metricsText());
     }
     const started = performance.now();
-    const [status, payload] = body === null ? [400, { error: 'body is not JSON' }] : route(req.method ?? 'GET', path, body);
+    const unauthorized = args['api-key'] !== undefined && path.startsWith('/v2/models') && req.headers.authorization !== `Bearer ${args['api-key']}`;
+    const [status, payload] = unauthorized ? [401, { error: 'missing or wrong API key (Authorization: Bearer KEY)' }]
+      : body === null ? [400, { error: 'body is not JSON' }] : route(req.method ?? 'GET', path, body);
     const inference = path.endsWith('/infer');
     setTimeout(() => {
       res.writeHead(status, { 'content-type': 'application/json' });

@@ -280,6 +280,13 @@ export async function patchSelector(kube: Kube, t: Target, from: Selector, to: S
   }
 }
 
+/** One key of a Secret in the target's namespace, decoded; undefined when the Secret or the key is missing. */
+export async function readSecretKey(kube: Kube, t: Target, name: string, key: string): Promise<string | undefined> {
+  const secret = await orUndefined(`read Secret ${name}`, () => kube.core.readNamespacedSecret({ name, namespace: t.namespace }));
+  const data = secret?.data?.[key];
+  return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
+}
+
 export async function readService(kube: Kube, t: Target, name: string): Promise<V1Service | undefined> {
   return orUndefined(`read Service ${name}`, () => kube.core.readNamespacedService({ name, namespace: t.namespace }));
 }

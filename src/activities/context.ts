@@ -5,7 +5,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { ErrorTypes } from '../release/errors.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { previewServiceName, type Target } from '../release/target.js';
-import { apiReads, readService, type Kube } from './cluster.js';
+import { apiReads, readSecretKey, readService, type Kube } from './cluster.js';
 import type { Fetch } from './http.js';
 import type { Reads } from './watches.js';
 
@@ -81,3 +81,24 @@ export async function mustReadFrom(reads: Reads, t: Target, name: string, type: 
 }
 
 export const mustRead = (kube: Kube, t: Target, name: string, type: string) => mustReadFrom(apiReads(kube, t.namespace), t, name, type);
+
+/**
+ * verify.headers with their values: a Secret's is read now, by the worker, so
+ * it never enters the release's history. A missing Secret or key is refused
+ * with a failure of `type`, naming the header.
+ */
+export async function requestHeaders(kube: Kube, spec: ReleaseSpec, t: Target, type: string): Promise<Record<string, string>> {
+  const headers: Record<string, string> = {};
+  for (const [i, h] of (spec.verify.headers ?? []).entries()) {
+    if (h.value !== undefined) {
+      headers[h.name] = h.value;
+      continue;
+    }
+    const { name, key } = h.secretKeyRef!;
+    const value = await readSecretKey(kube, t, name, key);
+    if (value === undefined) throw nonRetryable(type, `verify.headers[${i}] (${h.name}): Secret ${t.namespace}/${name} has no key "${key}" (or does not exist)`);
+    if (/[\r\n]/.test(value.trim())) throw nonRetryable(type, `verify.headers[${i}] (${h.name}): the value in Secret ${t.namespace}/${name} key "${key}" spans lines; a header value is one line`);
+    headers[h.name] = value.trim();
+  }
+  return headers;
+}

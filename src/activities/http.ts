@@ -6,13 +6,20 @@ import { clip } from '../rules/compare.js';
 
 export type Fetch = typeof fetch;
 
+/** What a request carries besides its URL and body: the spec's headers and timeout. */
+export interface RequestOptions {
+  /** at most this long (REQUEST_TIMEOUT_MS when unset) */
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+}
+
 /**
- * A request's signal: it aborts at REQUEST_TIMEOUT_MS, or when the activity
- * that sends it is cancelled (an abort, or a timeout the server decided), so
- * a timed-out attempt's requests never overlap the next attempt's.
+ * A request's signal: it aborts at its timeout, or when the activity that
+ * sends it is cancelled (an abort, or a timeout the server decided), so a
+ * timed-out attempt's requests never overlap the next attempt's.
  */
-function requestSignal(): AbortSignal {
-  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+function requestSignal(timeoutMs = REQUEST_TIMEOUT_MS): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
   let cancelled: AbortSignal | undefined;
   try {
     cancelled = Context.current().cancellationSignal;
@@ -58,39 +65,41 @@ export const baseOf = (endpoint: string): string => endpoint.replace(/\/+$/, '')
 export type Answer = { ok: true; answer: unknown; latencyMs: number } | { ok: false; error: string };
 
 /** POSTs JSON and reads a JSON answer; a failure says what was sent where and what came back. */
-export const postJson = (fetch: Fetch, url: string, body: unknown): Promise<Answer> =>
-  requestJson(fetch, 'POST', url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export const postJson = (fetch: Fetch, url: string, body: unknown, options: RequestOptions = {}): Promise<Answer> =>
+  requestJson(fetch, 'POST', url, { method: 'POST', headers: { ...options.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }, options);
 
 /** GETs a JSON document, as postJson. */
-export const getJson = (fetch: Fetch, url: string): Promise<Answer> => requestJson(fetch, 'GET', url, {});
+export const getJson = (fetch: Fetch, url: string, options: RequestOptions = {}): Promise<Answer> =>
+  requestJson(fetch, 'GET', url, { headers: { ...options.headers } }, options);
 
-async function requestJson(fetch: Fetch, method: string, url: string, init: RequestInit): Promise<Answer> {
+async function requestJson(fetch: Fetch, method: string, url: string, init: RequestInit, options: RequestOptions): Promise<Answer> {
   const started = performance.now();
   try {
-    const res = await fetch(url, { ...init, redirect: 'manual', signal: requestSignal() });
+    const res = await fetch(url, { ...init, redirect: 'manual', signal: requestSignal(options.timeoutMs) });
     if (isRedirect(res)) return { ok: false, error: clip(`${method} ${url} ${redirected(res)}`) };
     const text = await readCapped(res);
     if (!res.ok) return { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
     return { ok: true, answer: JSON.parse(text), latencyMs: Math.round(performance.now() - started) };
   } catch (err) {
-    return { ok: false, error: clip(`${method} ${url} failed: ${errorText(err)}`) };
+    return { ok: false, error: clip(`${method} ${url} failed: ${errorText(err, options.timeoutMs)}`) };
   }
 }
 
 /** GETs a URL and says whether it answered 2xx. */
-export async function getOk(fetch: Fetch, url: string): Promise<{ ok: boolean; detail: string }> {
+export async function getOk(fetch: Fetch, url: string, options: RequestOptions = {}): Promise<{ ok: boolean; detail: string }> {
   try {
-    const res = await fetch(url, { redirect: 'manual', signal: requestSignal() });
+    const res = await fetch(url, { headers: { ...options.headers }, redirect: 'manual', signal: requestSignal(options.timeoutMs) });
     await res.body?.cancel();
     if (isRedirect(res)) return { ok: false, detail: `GET ${url} ${redirected(res)}` };
     return { ok: res.ok, detail: `GET ${url} answered HTTP ${res.status}` };
   } catch (err) {
-    return { ok: false, detail: `GET ${url} failed: ${errorText(err)}` };
+    return { ok: false, detail: `GET ${url} failed: ${errorText(err, options.timeoutMs)}` };
   }
 }
 
-function errorText(err: unknown): string {
+function errorText(err: unknown, timeoutMs = REQUEST_TIMEOUT_MS): string {
   if (!(err instanceof Error)) return String(err);
+  if (err.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000}s`;
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? err.message;
 }

@@ -2,12 +2,13 @@
 // against the live model's, the golden set, latency and shadow agreement.
 // Verification before the switch runs them all (verifyModel); the monitor's
 // probe runs health and the golden set (probeModel). Verdicts are rules/'s.
+import { modelRequestMs } from '../release/bounds.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import type { CheckResult } from '../release/status.js';
-import { clip, compareJson } from '../rules/compare.js';
+import { clip, compareJson, withoutFields } from '../rules/compare.js';
 import { breakingChanges, describeSignature, type Signature } from '../rules/signature.js';
 import { latencyVerdict, shadowVerdict, type ShadowTally } from '../rules/verdicts.js';
-import { baseOf, getOk, postJson, type Answer, type Fetch } from './http.js';
+import { baseOf, getOk, postJson, type Answer, type Fetch, type RequestOptions } from './http.js';
 import { protocolOf, type ModelProtocol } from './protocols/index.js';
 
 /** Disagreements quoted in the shadow check: enough to start looking, small in the history. */
@@ -19,7 +20,18 @@ export interface ProbeOptions {
   /** extra tries for the health check, for servers that have only just become ready */
   healthRetries?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** verify.headers with their values (a Secret's read by the worker) */
+  headers?: Record<string, string>;
 }
+
+/** POSTs a request's JSON to a model server, with the spec's headers and timeout. */
+type Post = (url: string, body: unknown) => Promise<Answer>;
+
+const requestOptions = (spec: ReleaseSpec, options: ProbeOptions): RequestOptions => ({ timeoutMs: modelRequestMs(spec), headers: options.headers });
+const poster = (spec: ReleaseSpec, options: ProbeOptions): Post => {
+  const request = requestOptions(spec, options);
+  return (url, body) => postJson(options.fetch, url, body, request);
+};
 
 export interface ModelCheckOptions extends ProbeOptions {
   /** the live model, for the signature and shadow checks; undefined on a first release */
@@ -30,13 +42,13 @@ export interface ModelCheckOptions extends ProbeOptions {
 export async function probeModel(spec: ReleaseSpec, options: ProbeOptions): Promise<CheckResult[]> {
   const health = await healthWithRetries(spec, options);
   if (!health.ok) return [health];
-  return [health, ...await goldenChecks(spec, protocolOf(spec, options.fetch), options.fetch, baseOf(options.endpoint))];
+  return [health, ...await goldenChecks(spec, protocolOf(spec, options.fetch, requestOptions(spec, options)), poster(spec, options), baseOf(options.endpoint))];
 }
 
 /** Every check of verification, in order; the first failed health check ends it. */
 export async function verifyModel(spec: ReleaseSpec, options: ModelCheckOptions): Promise<CheckResult[]> {
-  const { fetch } = options;
-  const protocol = protocolOf(spec, fetch);
+  const post = poster(spec, options);
+  const protocol = protocolOf(spec, options.fetch, requestOptions(spec, options));
   const base = baseOf(options.endpoint);
   const live = options.liveEndpoint === undefined ? undefined : baseOf(options.liveEndpoint);
   const health = await healthWithRetries(spec, options);
@@ -49,22 +61,24 @@ export async function verifyModel(spec: ReleaseSpec, options: ModelCheckOptions)
     signature = read;
     if (live !== undefined) checks.push(signatureCheck(spec, await protocol.signature(live), read));
   }
-  checks.push(...await goldenChecks(spec, protocol, fetch, base, signature));
-  if (spec.verify.latency !== undefined) checks.push(await latencyCheck(spec, protocol, fetch, base));
+  checks.push(...await goldenChecks(spec, protocol, post, base, signature));
+  if (spec.verify.latency !== undefined) checks.push(await latencyCheck(spec, protocol, post, base));
   if (spec.verify.shadow !== undefined) {
     checks.push(live === undefined
       ? { name: 'shadow agreement', ok: true, detail: 'not compared: a first release has no live model' }
-      : await shadowCheck(spec, protocol, fetch, base, live));
+      : await shadowCheck(spec, protocol, post, base, live));
   }
   return [health, ...checks];
 }
 
 async function healthWithRetries(spec: ReleaseSpec, options: ProbeOptions): Promise<CheckResult> {
   const url = `${baseOf(options.endpoint)}${spec.readinessPath}`;
-  let health = await getOk(options.fetch, url);
+  // A health check is quick whatever the answers take: REQUEST_TIMEOUT_MS, not verify.timeout.
+  const request = { headers: options.headers };
+  let health = await getOk(options.fetch, url, request);
   for (let i = 0; !health.ok && i < (options.healthRetries ?? 0); i += 1) {
     await (options.sleep ?? delay)(1_000);
-    health = await getOk(options.fetch, url);
+    health = await getOk(options.fetch, url, request);
   }
   return { name: 'health', ...health };
 }
@@ -74,19 +88,20 @@ async function healthWithRetries(spec: ReleaseSpec, options: ProbeOptions): Prom
  * model's signature) each output's name, datatype and shape.
  */
 async function goldenChecks(
-  spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fetch, base: string, signature?: Signature,
+  spec: ReleaseSpec, protocol: ModelProtocol, post: Post, base: string, signature?: Signature,
 ): Promise<CheckResult[]> {
+  const ignore = spec.verify.ignore ?? [];
   const checks: CheckResult[] = [];
   for (const [i, request] of spec.verify.requests.entries()) {
     const name = `request ${request.name ?? i}`;
     const { url, body } = protocol.request(base, request);
-    const res = await postJson(fetch, url, body);
+    const res = await post(url, body);
     if (!res.ok) {
       checks.push({ name, ok: false, detail: res.error });
       continue;
     }
     const { answer, latencyMs } = res;
-    const mismatch = compareJson(request.expected, protocol.answerOf(answer), request.tolerance, '')
+    const mismatch = compareJson(withoutFields(request.expected, ignore), withoutFields(protocol.answerOf(answer), ignore), request.tolerance, '')
       ?? (signature !== undefined ? protocol.checkAnswer?.(answer, signature) : undefined);
     const slow = spec.verify.maxLatencyMs !== undefined && latencyMs > spec.verify.maxLatencyMs;
     const detail = mismatch !== undefined ? clip(mismatch) : (slow ? `took ${latencyMs} ms; maxLatencyMs is ${spec.verify.maxLatencyMs}` : `matched in ${latencyMs} ms`);
@@ -111,7 +126,7 @@ function signatureCheck(spec: ReleaseSpec, live: Signature | string, candidate: 
 }
 
 /** N requests over the golden inputs, `concurrency` at a time; percentiles against their bounds. */
-async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fetch, base: string): Promise<CheckResult> {
+async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Post, base: string): Promise<CheckResult> {
   const latency = spec.verify.latency!;
   const requests = spec.verify.requests.map((r) => protocol.request(base, r));
   const times: number[] = [];
@@ -121,7 +136,7 @@ async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, fetch: F
     while (next < latency.requests) {
       const request = requests[next % requests.length]!;
       next += 1;
-      const res = await postJson(fetch, request.url, request.body);
+      const res = await post(request.url, request.body);
       if (res.ok) times.push(res.latencyMs);
       else errors.push(res.error);
     }
@@ -135,8 +150,12 @@ async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, fetch: F
  * agree (per output of each input, or per answer with protocol http) against
  * shadow.minAgreement.
  */
-async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fetch, base: string, liveBase: string): Promise<CheckResult> {
+async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Post, base: string, liveBase: string): Promise<CheckResult> {
   const shadow = spec.verify.shadow!;
+  // An ignored path is an output's name (v2) or a field of an output (a whole JSON answer with http).
+  const ignore = spec.verify.ignore ?? [];
+  const outputsOf = (answer: unknown) => Object.fromEntries(Object.entries(withoutFields(protocol.outputsOf(answer), ignore) as Record<string, unknown>)
+    .map(([output, data]) => [output, withoutFields(data, ignore)]));
   const inputs = [
     ...spec.verify.requests.map((r, i) => ({ name: r.name ?? `request ${i}`, request: r })),
     ...shadow.inputs.map((r, i) => ({ name: r.name ?? `recorded ${i}`, request: r })),
@@ -146,14 +165,14 @@ async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, fetch: Fe
   for (const { name, request } of inputs) {
     const [live, candidate] = await Promise.all([liveBase, base].map((b) => {
       const { url, body } = protocol.request(b, request);
-      return postJson(fetch, url, body);
+      return post(url, body);
     })) as [Answer, Answer];
     if (!live.ok) {
       tally.liveFailed += 1;
       continue;
     }
-    const candidateOutputs = candidate.ok ? protocol.outputsOf(candidate.answer) : {};
-    for (const [output, liveData] of Object.entries(protocol.outputsOf(live.answer))) {
+    const candidateOutputs = candidate.ok ? outputsOf(candidate.answer) : {};
+    for (const [output, liveData] of Object.entries(outputsOf(live.answer))) {
       tally.compared += 1;
       const candidateData = candidateOutputs[output];
       // Labels (strings, booleans) must be equal, numbers within the tolerance.

@@ -12,7 +12,8 @@ import {
   analysisResult, count, monitorMetrics, probeValue, prometheusValue, startProgress, verdictOf, type Metric, type MetricProgress,
 } from '../rules/analysis.js';
 import { beat, resumed } from './attempts.js';
-import { guardEndpoints, serviceUrl, type ActivityContext } from './context.js';
+import { ErrorTypes } from '../release/errors.js';
+import { guardEndpoints, requestHeaders, serviceUrl, type ActivityContext } from './context.js';
 import { getJson, type Fetch } from './http.js';
 import { probeModel } from './model-checks.js';
 import { heartbeating, sleep, sleepBeating } from './waits.js';
@@ -79,7 +80,8 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       const progress = resumeWindow(spec, metrics);
       const endsAt = progress.startedAt + durationMs(spec.monitor.window);
       // The first probe allows for a node proxy that has not synced yet (a Service just created routes only then).
-      const probe = (first: boolean) => () => probeModel(spec, { fetch, endpoint, healthRetries: first ? HEALTH_RETRIES : 0, sleep });
+      const headers = await requestHeaders(kube, spec, t, ErrorTypes.AnalysisFailed);
+      const probe = (first: boolean) => () => probeModel(spec, { fetch, endpoint, healthRetries: first ? HEALTH_RETRIES : 0, sleep, headers });
       const running = (i: number) => verdictOf(metrics[i]!, progress.metrics[i]!) === 'Running';
       for (;;) {
         for (const [i, metric] of metrics.entries()) {

@@ -1,15 +1,20 @@
 // How long each long step may take, derived from the work the spec gives it,
 // so no step retries for ever and none is cut short by a fixed limit. Each
-// request to a model server or Prometheus takes at most REQUEST_TIMEOUT_MS.
-import { durationMs } from './duration.js';
+// request to Prometheus, and each health check, takes at most REQUEST_TIMEOUT_MS;
+// each request to a model server, at most verify.timeout (that by default).
+import { durationMs, parseDuration } from './duration.js';
 
 /** What the bounds are derived from (the spec's fields; structural, so the schema can use them). */
 interface Work {
-  verify: { requests: readonly unknown[]; latency?: { requests: number; concurrency: number }; shadow?: { inputs: readonly unknown[] } };
+  verify: { requests: readonly unknown[]; latency?: { requests: number; concurrency: number }; shadow?: { inputs: readonly unknown[] }; timeout?: string };
   monitor: { window: string };
 }
 
 export const REQUEST_TIMEOUT_MS = 10_000;
+/** How long one request to a model server may take: verify.timeout, else REQUEST_TIMEOUT_MS (specs recorded before the field have none). */
+// (A timeout that is not a duration is the schema's error to report; the bound then takes the default.)
+export const modelRequestMs = (spec: Pick<Work, 'verify'>): number =>
+  (spec.verify.timeout === undefined ? undefined : parseDuration(spec.verify.timeout)) ?? REQUEST_TIMEOUT_MS;
 /** How long the preview's EndpointSlices may take to hold the candidate's ready pods. */
 export const PREVIEW_WAIT_MS = 2 * 60_000;
 /**
@@ -35,12 +40,12 @@ export function verificationBoundMs(spec: Pick<Work, 'verify'>): number {
   const latencyRounds = latency === undefined ? 0 : Math.ceil(latency.requests / Math.min(latency.concurrency, latency.requests));
   // Shadow sends each input to both models at once.
   const shadowInputs = shadow === undefined ? 0 : requests.length + shadow.inputs.length;
-  return PREVIEW_WAIT_MS + PROXY_SYNC_MS + healthMs + (signature + golden + latencyRounds + shadowInputs) * REQUEST_TIMEOUT_MS + MARGIN_MS;
+  return PREVIEW_WAIT_MS + PROXY_SYNC_MS + healthMs + (signature + golden + latencyRounds + shadowInputs) * modelRequestMs(spec) + MARGIN_MS;
 }
 
 /** The longest measurement of the monitor: a probe round (health, golden requests) or a query. */
 export const measurementBoundMs = (spec: Pick<Work, 'verify'>): number =>
-  healthMs + spec.verify.requests.length * REQUEST_TIMEOUT_MS;
+  healthMs + spec.verify.requests.length * modelRequestMs(spec);
 
 /** The longest monitor step: its window, a last measurement begun at its end, and room. */
 export const monitorBoundMs = (spec: Work): number =>

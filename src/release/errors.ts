@@ -17,7 +17,7 @@ export const FAILURES = {
   SwitchTimeout: { by: 'activity', meaning: 'the live Service\'s EndpointSlices did not hold only the candidate\'s ready pods within switchTimeout' },
   SlotIsLive: { by: 'activity', meaning: 'the slot to delete is selected by the live Service; nothing was deleted' },
   KubernetesRejected: { by: 'activity', meaning: 'the API server answered 401, 403 or 422, which no retry changes' },
-  AnalysisFailed: { by: 'workflow', meaning: 'an analysis metric failed during the monitor window' },
+  AnalysisFailed: { by: 'both', meaning: 'an analysis metric failed during the monitor window, or a probe could not read a header from its Secret' },
   AnalysisInconclusive: { by: 'workflow', meaning: 'an analysis metric was inconclusive and no one approved within approval.timeout' },
   ApprovalTimeout: { by: 'workflow', meaning: 'a gate waited approval.timeout with onTimeout: rollback' },
   Aborted: { by: 'workflow', meaning: 'an abort was accepted while the last step was finishing' },

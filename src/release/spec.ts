@@ -7,7 +7,7 @@ import {
 } from './k8s-names.js';
 import { analysisMetric, latencySpec, shadowSpec } from './model-checks.js';
 import { MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
-import { MAX_VERIFICATION_MS, REQUEST_TIMEOUT_MS, verificationBoundMs } from './bounds.js';
+import { MAX_VERIFICATION_MS, modelRequestMs, verificationBoundMs } from './bounds.js';
 
 /** Labels Bluegreen sets on every slot, so none can tell the slots apart. */
 const OWN_LABELS: readonly string[] = [MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL];
@@ -59,6 +59,26 @@ const goldenRequest = z.strictObject({
   tolerance: z.number().nonnegative().max(1e6).default(1e-6),
 });
 
+/** Headers a request may not set: fetch or the protocol sets them. */
+const RESERVED_HEADERS = ['host', 'content-length', 'content-type', 'connection', 'transfer-encoding'];
+
+const requestHeader = z.strictObject({
+  name: z.string().max(256).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be an HTTP header name such as Authorization or X-Api-Key' })
+    .refine((n) => !RESERVED_HEADERS.includes(n.toLowerCase()), { error: `must not be one the request sets itself (${RESERVED_HEADERS.join(', ')})` }),
+  /** A literal, non-secret value: it is stored in the release's history. */
+  value: z.string().max(8192).regex(/^[^\r\n]*$/, { error: 'must be one line' }).optional(),
+  /** A Secret in the release's namespace that the worker reads when it sends, so the value never enters the history. */
+  secretKeyRef: z.strictObject({
+    name: z.string().max(253).regex(DNS1123_SUBDOMAIN, { error: 'must be a Secret name (DNS-1123 subdomain)' }),
+    key: z.string().regex(/^[-._a-zA-Z0-9]+$/, { error: 'must be a Secret key: letters, digits, "-", "_", "."' }).max(253),
+  }).optional(),
+}).refine((h) => (h.value === undefined) !== (h.secretKeyRef === undefined), {
+  error: 'give exactly one of value or secretKeyRef',
+});
+
+/** A field left out of every comparison: a top-level name (id) or a dotted path into the answer (usage.total_tokens). */
+const ignoredField = z.string().min(1).max(256).regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'must be a field name or a dotted path such as usage.total_tokens' });
+
 const verify = z.strictObject({
   endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   protocol: z.enum(['v2', 'http']).default('v2'),
@@ -72,6 +92,12 @@ const verify = z.strictObject({
   allowSignatureChange: z.boolean().optional(),
   latency: latencySpec.optional(),
   shadow: shadowSpec.optional(),
+  /** How long each request to a model server may take (10s when unset): an LLM's long answer needs more. */
+  timeout: duration('10m', 600_000).refine((s) => (parseDuration(s) ?? 1_000) >= 100, { error: 'must be at least 100ms' }).optional(),
+  /** Headers every request to the model servers carries: an API key, a gateway's token. */
+  headers: z.array(requestHeader).max(20).refine((hs) => new Set(hs.map((h) => h.name.toLowerCase())).size === hs.length, { error: 'names a header twice' }).optional(),
+  /** Fields that differ in every answer (an id, a timestamp), left out of the golden and shadow comparisons. */
+  ignore: z.array(ignoredField).max(50).optional(),
 }).superRefine((v, ctx) => {
   v.requests.forEach((r, i) => {
     if (v.protocol === 'v2' && r.inputs === undefined) {
@@ -257,7 +283,7 @@ export const ReleaseSpecSchema = z.strictObject({
   if (verification > MAX_VERIFICATION_MS) {
     ctx.addIssue({
       code: 'custom', path: ['verify'],
-      message: `its checks may need up to ${Math.ceil(verification / 60_000)} minutes (each request may take ${REQUEST_TIMEOUT_MS / 1000}s), more than the ${MAX_VERIFICATION_MS / 60_000} minutes verification may take: send fewer requests, or raise latency.concurrency`,
+      message: `its checks may need up to ${Math.ceil(verification / 60_000)} minutes (each request may take ${modelRequestMs(s) / 1000}s), more than the ${MAX_VERIFICATION_MS / 60_000} minutes verification may take: send fewer requests, raise latency.concurrency, or lower verify.timeout`,
     });
   }
   if (typeof s.switch.minReady === 'number' && s.replicas !== undefined && s.switch.minReady > s.replicas) {

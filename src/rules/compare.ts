@@ -42,6 +42,28 @@ export function compareJson(expected: unknown, actual: unknown, tolerance: numbe
   return expected === actual ? undefined : `${where}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`;
 }
 
+/**
+ * A JSON value without the fields at the given dotted paths (`id`,
+ * `usage.total_tokens`; `*` is any key or item), for comparisons that must not
+ * see what differs in every answer. The value itself is left as it is.
+ */
+export function withoutFields(value: unknown, paths: readonly string[]): unknown {
+  let out = value;
+  for (const path of paths) out = without(out, path.split('.'));
+  return out;
+}
+
+function without(value: unknown, path: readonly string[]): unknown {
+  if (typeof value !== 'object' || value === null || path.length === 0) return value;
+  const [head, ...rest] = path as [string, ...string[]];
+  const matches = (key: string) => head === '*' || head === key;
+  if (Array.isArray(value)) return rest.length === 0 ? value.filter((_, i) => !matches(String(i))) : value.map((v, i) => (matches(String(i)) ? without(v, rest) : v));
+  const entries = Object.entries(value as Record<string, unknown>);
+  return Object.fromEntries(rest.length === 0
+    ? entries.filter(([key]) => !matches(key))
+    : entries.map(([key, v]) => [key, matches(key) ? without(v, rest) : v]));
+}
+
 /** The p-th percentile (0 < p <= 100) of sorted values, by nearest rank. */
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;

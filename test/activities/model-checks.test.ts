@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { verifyModel } from '../../src/activities/model-checks.js';
 import type { ReleaseSpecInput } from '../../src/release/spec.js';
 import { validateSpec } from '../../src/release/validate.js';
+import { startModelServer } from '../e2e/processes.js';
 
 const servers: Server[] = [];
 afterAll(() => { for (const s of servers) s.close(); });
@@ -90,5 +91,51 @@ describe('verifying a model over the Open Inference Protocol', () => {
     expect(byName(checks, 'request one')).toMatchObject({ ok: false, detail: 'output y: shape [1] does not fit the signature\'s [-1,1]' });
     // No live model (a first release): no signature comparison at all.
     expect(byName(checks, 'signature')).toBeUndefined();
+  });
+});
+
+describe('requests as servers need them', () => {
+  const fraudRequest = { name: 'one', inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32' as const, data: [0.5, 0.1, 0.2] }], expected: { probability: [0.5] }, tolerance: 1 };
+  const fraud = (verify: Partial<NonNullable<ReleaseSpecInput['verify']>>) => validateSpec({ model: 'fraud', version: 'v2', image: 'x:1', verify: { requests: [fraudRequest], ...verify } });
+
+  it('verify.headers reach every request: a server that wants an API key answers 401 without it and passes with it', async () => {
+    const server = await startModelServer('examples/model-server/models/fraud-v1.json', 0, ['--api-key', 'k3y']);
+    try {
+      const without = await verifyModel(fraud({}), { fetch, endpoint: server.url });
+      // The model's metadata is the first request that needs the key.
+      expect(without.map((c) => [c.name, c.ok])).toEqual([['health', true], ['signature', false]]);
+      expect(byName(without, 'signature')?.detail).toMatch(/answered HTTP 401: .*missing or wrong API key/);
+      // The headers' values as the activity hands them in (a Secret's read by the worker).
+      const headers = { Authorization: 'Bearer k3y' };
+      const checks = await verifyModel(fraud({ latency: { requests: 4, concurrency: 2, p95Ms: 5_000 } }), { fetch, endpoint: server.url, liveEndpoint: server.url, headers });
+      expect(checks.map((c) => [c.name, c.ok])).toEqual([['health', true], ['signature', true], ['request one', true], ['latency', true]]);
+    } finally {
+      server.stop();
+    }
+  });
+
+  it('verify.timeout bounds each request, and the failure says so', async () => {
+    const slow = await startModelServer('examples/model-server/models/fraud-v1.json', 1_500);
+    try {
+      const cut = await verifyModel(fraud({ timeout: '300ms' }), { fetch, endpoint: slow.url });
+      expect(byName(cut, 'request one')).toMatchObject({ ok: false, detail: expect.stringMatching(/^POST http:\S+\/infer failed: no answer within 0\.3s$/) });
+      const waited = await verifyModel(fraud({ timeout: '5s' }), { fetch, endpoint: slow.url });
+      expect(byName(waited, 'request one')).toMatchObject({ ok: true });
+    } finally {
+      slow.stop();
+    }
+  });
+
+  it('verify.ignore leaves out what differs in every answer, so shadow agreement can compare the rest', async () => {
+    let n = 0;
+    // An OpenAI-shaped answer: an id and a time of its own each time, the same text.
+    const answering: Handler = () => [200, { id: `cmpl-${n += 1}`, created: Date.now() + n, choices: [{ index: 0, text: 'ok' }], usage: { total_tokens: n } }];
+    const [live, candidate] = await Promise.all([serve(answering), serve(answering)]);
+    const base = { protocol: 'http' as const, path: '/v1/completions', requests: [{ name: 'hello', body: { prompt: 'hi' }, expected: { choices: [{ text: 'ok' }] } }], shadow: { minAgreement: 1 } };
+    const strict = await verifyModel(validateSpec({ model: 'llm', version: 'v2', image: 'x:1', verify: base }), { fetch, endpoint: candidate, liveEndpoint: live });
+    expect(byName(strict, 'shadow agreement')).toMatchObject({ ok: false, detail: expect.stringMatching(/^0 of 1 outputs agree/) });
+    const tolerant = await verifyModel(validateSpec({ model: 'llm', version: 'v2', image: 'x:1', verify: { ...base, ignore: ['id', 'created', 'usage'] } }), { fetch, endpoint: candidate, liveEndpoint: live });
+    expect(byName(tolerant, 'shadow agreement')).toMatchObject({ ok: true, detail: expect.stringMatching(/^1 of 1 outputs agree/) });
+    expect(byName(tolerant, 'request hello')).toMatchObject({ ok: true });
   });
 });

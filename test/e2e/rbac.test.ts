@@ -9,8 +9,9 @@ import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kuberne
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.js';
-import { kubeFromConfig } from '../../src/activities/cluster.js';
+import { kubeFromConfig, readDeployment } from '../../src/activities/cluster.js';
 import { validateSpec } from '../../src/release/validate.js';
+import { startModelServer } from './processes.js';
 import { World, writeKubeconfig } from './world.js';
 
 // kubectl is built beside the control plane (test/cluster/build.sh).
@@ -26,7 +27,7 @@ async function asServiceAccount(world: World): Promise<void> {
   admin.loadFromFile(inject('kubeconfig'));
   const objects = KubernetesObjectApi.makeApiClient(admin);
   for (const m of manifests) {
-    const object = m.kind === 'RoleBinding' ? { ...m, metadata: { ...m.metadata, namespace: world.namespace } } : m;
+    const object = m.kind === 'RoleBinding' || m.kind === 'Role' ? { ...m, metadata: { ...m.metadata, namespace: world.namespace } } : m;
     await objects.create(object).catch((err: { code?: number }) => { if (err.code !== 409) throw err; });
   }
   const token = await world.kube.core.createNamespacedServiceAccountToken({
@@ -49,7 +50,8 @@ afterAll(async () => {
 describe('the worker as the ServiceAccount of deploy/', () => {
   it('the kustomize base renders the worker, its ServiceAccount, role and egress policy, and the API server takes them', async () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata?.name}`)).toEqual([
-      'Namespace/bluegreen-system', 'ServiceAccount/bluegreen-worker', 'ClusterRole/bluegreen-capacity', 'ClusterRole/bluegreen-release', 'RoleBinding/bluegreen-worker', 'ClusterRoleBinding/bluegreen-capacity',
+      'Namespace/bluegreen-system', 'ServiceAccount/bluegreen-worker', 'Role/bluegreen-request-headers', 'ClusterRole/bluegreen-capacity', 'ClusterRole/bluegreen-release',
+      'RoleBinding/bluegreen-request-headers', 'RoleBinding/bluegreen-worker', 'ClusterRoleBinding/bluegreen-capacity',
       'Deployment/bluegreen-worker', 'NetworkPolicy/bluegreen-worker-egress',
     ]);
     // The egress policy lets the worker reach the Prometheus the docs' analysis examples name.
@@ -77,6 +79,38 @@ describe('the worker as the ServiceAccount of deploy/', () => {
     await w.waitForPhase('rbac-model', 'RolledBack');
     expect(await w.snapshot('rbac-model')).toEqual({ ...before, blue: undefined });
     await watch.done();
+  }, 180_000);
+
+  it('reads a request header from the Secret its role names: refused in preflight while the Secret is missing, passed once it is there, the key never in the history', async () => {
+    const key = `k3y-${w.namespace}`;
+    const keyed = (v: string) => startModelServer(`examples/model-server/models/fraud-${v}.json`, 0, ['--api-key', key]);
+    const [v1, v2] = await Promise.all([keyed('v1'), keyed('v2')]);
+    try {
+      const watch = await w.bootstrap('rbac-key');
+      const spec = w.specFile('rbac-key', 'v2', {
+        verify: { ...w.verify('v2', v2.url), liveEndpoint: v1.url, headers: [{ name: 'Authorization', secretKeyRef: { name: 'model-api-key', key: 'header' } }] },
+        monitor: { window: '3s', interval: '1s', initialDelay: '0s', endpoint: v2.url },
+      });
+      const refused = await w.cli(['start', '-f', spec, '--wait']);
+      expect(refused.code).not.toBe(0);
+      const status = await w.status('rbac-key');
+      expect(status?.phase, status?.reason).toBe('RolledBack');
+      expect(status?.reason).toBe(`preflight refused [PreflightRefused]: verify.headers[0] (Authorization): Secret ${w.namespace}/model-api-key has no key "header" (or does not exist)`);
+      expect(await readDeployment(w.kube, w.target('rbac-key'), 'rbac-key-green')).toBeUndefined();
+
+      await w.kube.core.createNamespacedSecret({ namespace: w.namespace, body: { metadata: { name: 'model-api-key' }, stringData: { header: `Bearer ${key}` } } });
+      const released = await w.cli(['start', '-f', spec, '--wait']);
+      expect(released.code, released.stderr).toBe(0);
+      const done = await w.waitFor('rbac-key', (s) => s.phase === 'Succeeded' && s.verification !== undefined, 'Succeeded');
+      expect(done.verification?.checks.map((c) => [c.name, c.ok])).toEqual([['preview endpoints', true], ['health', true], ['signature', true], ['request two-rows', true]]);
+      expect(done.analysis?.ok).toBe(true);
+      const history = await w.client.workflow.getHandle(`bluegreen/${w.namespace}/rbac-key`).fetchHistory();
+      expect(JSON.stringify(history)).not.toContain(key);
+      await watch.done();
+    } finally {
+      v1.stop();
+      v2.stop();
+    }
   }, 180_000);
 
   it('is refused outside the namespaces its role is bound in, with a reason no retry changes', async () => {

@@ -28,7 +28,7 @@ describe('step bounds', () => {
   it('refuse a spec whose checks cannot fit in the most verification may take, naming the field', () => {
     const input = { model: 'llm', version: 'v2', image: 'x:1', verify: { requests: golden(1), latency: { requests: 10_000, concurrency: 1, p95Ms: 100 } } };
     expect(() => validateSpec(input)).toThrow(InvalidSpecError);
-    expect(() => validateSpec(input)).toThrow(/verify: its checks may need up to \d+ minutes \(each request may take 10s\), more than the 60 minutes verification may take: send fewer requests, or raise latency.concurrency/);
+    expect(() => validateSpec(input)).toThrow(/verify: its checks may need up to \d+ minutes \(each request may take 10s\), more than the 60 minutes verification may take: send fewer requests, raise latency.concurrency, or lower verify.timeout/);
   });
 });
 

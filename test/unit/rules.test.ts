@@ -12,7 +12,7 @@ import { checkStepped, peakPods, podsBesideLive, sharedSelector, stepsOf } from 
 import { servicesOnlyOn } from '../../src/rules/selectors.js';
 import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
 import { analysisWarnings, verdictOf } from '../../src/rules/analysis.js';
-import { compareJson } from '../../src/rules/compare.js';
+import { compareJson, withoutFields } from '../../src/rules/compare.js';
 import type { Fetch } from '../../src/activities/http.js';
 import type { AnalysisResult } from '../../src/release/status.js';
 import { probeModel } from '../../src/activities/model-checks.js';
@@ -312,7 +312,7 @@ describe('long probes heartbeat', () => {
     const { MockActivityEnvironment } = await import('@temporalio/testing');
     const { createActivities } = await import('../../src/activities/index.js');
     const slow: Fetch = async (url) => {
-      if (String(url).endsWith('/infer')) await new Promise((r) => setTimeout(r, 11_000));
+      if (String(url).endsWith('/infer')) await new Promise((r) => setTimeout(r, 5_000));
       return new Response(JSON.stringify({ outputs: [{ name: 'y', data: [0.5] }] }), { status: 200 });
     };
     const s = validateSpec({
@@ -327,8 +327,8 @@ describe('long probes heartbeat', () => {
     env.on('heartbeat', (d: unknown) => { beats.push(Date.now() - started); details.push(d); });
     const result = await env.run(acts.monitor, { spec: s, port: 8080 }) as { ok: boolean };
     expect(result.ok).toBe(true);
-    // One beat every 5 s during the 11 s answer, besides the one after it.
-    expect(beats.filter((ms) => ms < 11_000).length).toBeGreaterThanOrEqual(2);
+    // A beat every HEARTBEAT_STEP_MS (2 s) during the 5 s answer, besides the one after it.
+    expect(beats.filter((ms) => ms < 5_000).length).toBeGreaterThanOrEqual(2);
     // Every beat carries the window's progress, which a new worker resumes from.
     expect(details.every((d) => typeof (d as { startedAt?: number })?.startedAt === 'number')).toBe(true);
   }, 30_000);
@@ -560,5 +560,25 @@ describe('a stepped release', () => {
   it('says what a rollback from a standby waits for, by the probes\' bounds', () => {
     expect(startupBudgetSeconds({ containers: [{ name: 'a', startupProbe: { failureThreshold: 30, periodSeconds: 10 }, readinessProbe: { periodSeconds: 5 } }, { name: 'b' }] })).toBe(305);
     expect(startupBudgetSeconds({ containers: [{ name: 'a' }] })).toBe(0);
+  });
+});
+
+describe('fields left out of comparisons', () => {
+  const answer = { id: 'a1', created: 7, choices: [{ index: 0, text: 'ok', logprobs: [0.1] }, { index: 1, text: 'no', logprobs: [0.2] }], usage: { total_tokens: 9, prompt_tokens: 3 } };
+  it.each([
+    [['id', 'created'], { choices: answer.choices, usage: answer.usage }],
+    [['usage.total_tokens'], { ...answer, usage: { prompt_tokens: 3 } }],
+    [['choices.*.logprobs'], { ...answer, choices: [{ index: 0, text: 'ok' }, { index: 1, text: 'no' }] }],
+    [['choices.1'], { ...answer, choices: [answer.choices[0]] }],
+    [['absent', 'id.deeper', 'usage.total_tokens.x'], answer],
+  ])('without %j', (paths, expected) => {
+    expect(withoutFields(answer, paths)).toEqual(expected);
+  });
+  it('leaves the value it was given as it was, and passes non-objects through', () => {
+    const copy = structuredClone(answer);
+    withoutFields(answer, ['id', 'usage.total_tokens', 'choices.*.text']);
+    expect(answer).toEqual(copy);
+    expect(withoutFields([1, 2], ['0'])).toEqual([2]);
+    expect(withoutFields('text', ['id'])).toBe('text');
   });
 });

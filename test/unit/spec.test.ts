@@ -44,6 +44,16 @@ describe('a valid spec', () => {
     expect(spec.verify.requests[0]?.tolerance).toBe(0.01);
   });
 
+  it('accepts request headers (literal or from a Secret), a request timeout and ignored fields', () => {
+    const spec = validateSpec({
+      ...base, verify: {
+        timeout: '2m', ignore: ['id', 'created', 'usage.total_tokens', 'choices.*.logprobs'],
+        headers: [{ name: 'Authorization', secretKeyRef: { name: 'model-api-key', key: 'header' } }, { name: 'X-Team', value: 'fraud' }],
+      },
+    });
+    expect(spec.verify).toMatchObject({ timeout: '2m', headers: [{ name: 'Authorization' }, { name: 'X-Team', value: 'fraud' }] });
+  });
+
   it('reads YAML and JSON alike', () => {
     expect(parseSpecText('model: fraud\nversion: v2\nimage: fraud:2\n').model).toBe('fraud');
     expect(parseSpecText(JSON.stringify(base)).image).toBe(base.image);
@@ -113,6 +123,17 @@ const bad: [string, unknown, string][] = [
   ['template and templateFrom both', { ...base, template: { spec: { containers: [{ name: 'a' }] } }, templateFrom: { file: 'd.yaml' } }, 'templateFrom: give either template or templateFrom, not both'],
   ['a switchTimeout over 5m', { ...base, switchTimeout: '10m' }, 'switchTimeout: must be at most 5m'],
   ['unknown protocol', { ...base, verify: { protocol: 'grpc' } }, 'verify.protocol: Invalid option: expected one of "v2"|"http"'],
+  ['a request timeout over 10m', { ...base, verify: { timeout: '1h' } }, 'verify.timeout: must be at most 10m'],
+  ['a request timeout under 100ms', { ...base, verify: { timeout: '10ms' } }, 'verify.timeout: must be at least 100ms'],
+  ['a request timeout with no unit', { ...base, verify: { timeout: '30' } }, 'verify.timeout: must be a duration such as 30s'],
+  ['a header name with a space', { ...base, verify: { headers: [{ name: 'Api Key', value: 'x' }] } }, 'verify.headers[0].name: must be an HTTP header name such as Authorization or X-Api-Key'],
+  ['a header the request sets itself', { ...base, verify: { headers: [{ name: 'Content-Type', value: 'text/plain' }] } }, 'verify.headers[0].name: must not be one the request sets itself (host, content-length, content-type, connection, transfer-encoding)'],
+  ['a header with both a value and a Secret', { ...base, verify: { headers: [{ name: 'Authorization', value: 'x', secretKeyRef: { name: 'k', key: 'token' } }] } }, 'verify.headers[0]: give exactly one of value or secretKeyRef'],
+  ['a header value on two lines', { ...base, verify: { headers: [{ name: 'X-Team', value: 'a\r\nHost: evil' }] } }, 'verify.headers[0].value: must be one line'],
+  ['a header given twice', { ...base, verify: { headers: [{ name: 'X-Team', value: 'a' }, { name: 'x-team', value: 'b' }] } }, 'verify.headers: names a header twice'],
+  ['an ignored field with an empty segment', { ...base, verify: { ignore: ['usage..total'] } }, 'verify.ignore[0]: must be a field name or a dotted path such as usage.total_tokens'],
+  ['a request timeout that makes verification too long', { ...base, verify: { timeout: '10m', requests: Array.from({ length: 6 }, () => ({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], expected: {} })) } },
+    'verify: its checks may need up to 85 minutes (each request may take 600s), more than the 60 minutes verification may take: send fewer requests, raise latency.concurrency, or lower verify.timeout'],
 ];
 
 describe('a bad spec is refused with the field, the value and what is allowed', () => {

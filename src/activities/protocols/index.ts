@@ -2,13 +2,13 @@
 // interface: where a request goes, how an answer is read, and what the model
 // declares about itself. A new protocol is one module here.
 import type { ReleaseSpec } from '../../release/spec.js';
-import type { Fetch } from '../http.js';
+import type { Fetch, RequestOptions } from '../http.js';
 import { plainHttp } from './http.js';
 import type { ModelProtocol } from './protocol.js';
 import { openInference } from './v2.js';
 
 export type { ModelProtocol, ModelRequest } from './protocol.js';
 
-export function protocolOf(spec: ReleaseSpec, fetch: Fetch): ModelProtocol {
-  return spec.verify.protocol === 'http' ? plainHttp(spec.verify.path) : openInference(spec.verify.modelName ?? spec.model, fetch);
+export function protocolOf(spec: ReleaseSpec, fetch: Fetch, request: RequestOptions = {}): ModelProtocol {
+  return spec.verify.protocol === 'http' ? plainHttp(spec.verify.path) : openInference(spec.verify.modelName ?? spec.model, fetch, request);
 }

@@ -2,17 +2,17 @@
 // /v2/models/{name}/infer, outputs by name, the signature from the model's metadata.
 import { v2Outputs } from '../../rules/compare.js';
 import { outputsAgainstSignature, signatureOf } from '../../rules/signature.js';
-import { getJson, type Fetch } from '../http.js';
+import { getJson, type Fetch, type RequestOptions } from '../http.js';
 import type { ModelProtocol } from './protocol.js';
 
-export const openInference = (modelName: string, fetch: Fetch): ModelProtocol => {
+export const openInference = (modelName: string, fetch: Fetch, request: RequestOptions = {}): ModelProtocol => {
   const model = `/v2/models/${encodeURIComponent(modelName)}`;
   return {
     request: (base, request) => ({ url: `${base}${model}/infer`, body: { inputs: request.inputs } }),
     answerOf: v2Outputs,
     outputsOf: v2Outputs,
     async signature(base) {
-      const res = await getJson(fetch, `${base}${model}`);
+      const res = await getJson(fetch, `${base}${model}`, request);
       return res.ok ? signatureOf(res.answer) : `model metadata could not be read: ${res.error}`;
     },
     checkAnswer: outputsAgainstSignature,
