@@ -95,7 +95,7 @@ describe('the worker as the ServiceAccount of deploy/', () => {
       expect(refused.code).not.toBe(0);
       const status = await w.status('rbac-key');
       expect(status?.phase, status?.reason).toBe('RolledBack');
-      expect(status?.reason).toBe(`preflight refused [PreflightRefused]: verify.headers[0] (Authorization): Secret ${w.namespace}/model-api-key has no key "header" (or does not exist)`);
+      expect(status?.reason).toBe(`inspect failed [PreflightRefused]: verify.headers[0] (Authorization): Secret ${w.namespace}/model-api-key has no key "header" (or does not exist)`);
       expect(await readDeployment(w.kube, w.target('rbac-key'), 'rbac-key-green')).toBeUndefined();
 
       await w.kube.core.createNamespacedSecret({ namespace: w.namespace, body: { metadata: { name: 'model-api-key' }, stringData: { header: `Bearer ${key}` } } });
