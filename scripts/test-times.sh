@@ -10,7 +10,8 @@ plain() { sed 's/\x1b\[[0-9;]*m//g' "$log"; }
 if [ "${2:-files}" = tests ]; then
   echo '| test | file | seconds |'
   echo '| --- | --- | --- |'
-  # A file's line (` ✓ project test/x.test.ts (N tests) Tms`) is followed by its slow tests' lines.
+  # A file's line (` ✓ test/x.test.ts (N tests) Tms`, with a project's name before the path
+  # when the config has projects) is followed by its slow tests' lines.
   plain | awk -v min="${3:-20}" '
     match($0, /^ (✓|❯|×) +([a-z]+ +)?(test\/[^ ]+) \(/) { split(substr($0, RSTART, RLENGTH), f, " "); file = f[length(f) - 1]; next }
     file != "" && match($0, /^   +(✓|×) .* +[0-9]+ms$/) {
@@ -20,8 +21,8 @@ if [ "${2:-files}" = tests ]; then
     /^ *$/ { file = "" }' | sort -rn | cut -f2-
   exit
 fi
-echo '| file | project | tests | seconds |'
-echo '| --- | --- | --- | --- |'
+echo '| file | tests | seconds |'
+echo '| --- | --- | --- |'
 plain | grep -aE '^ [✓❯×] +([a-z]+ +)?test/' |
-  sed -E 's/^ . +(([a-z]+) +)?(test\/[^ ]+) \(([0-9]+) tests?[^)]*\) ([0-9]+)ms.*/\5 \3 \2 \4/' |
-  sort -rn | awk '{ if (NF == 3) { $4 = $3; $3 = "-" } printf "| %s | %s | %s | %.0f |\n", $2, $3, $4, $1 / 1000 }'
+  sed -E 's/^ . +([a-z]+ +)?(test\/[^ ]+) \(([0-9]+) tests?[^)]*\) ([0-9]+)ms.*/\4 \2 \3/' |
+  sort -rn | awk '{ printf "| %s | %s | %.0f |\n", $2, $3, $1 / 1000 }'
