@@ -8,6 +8,10 @@
 // GET /v2/health/live, GET /v2/health/ready, GET /v2/models/{name}, GET /v2/models/{name}/ready,
 // POST /v2/models/{name}/infer with one FP32 input of shape [rows, features].
 // GET /metrics: Prometheus metrics, requests by model, version and outcome and a latency histogram.
+// The same model over the OpenAI API, as LLM servers (vLLM, TGI, llama.cpp) answer it: GET /v1/models,
+// POST /v1/chat/completions and /v1/completions, streamed (SSE) when asked. A prompt holding a JSON
+// array of the features is answered "The fraud probability is P."; anything else is echoed. One word is
+// one token; max_tokens cuts the answer (finish_reason "length"); --delay-ms delays the first token.
 // POST /admin/health {"ready": false} makes it report not ready (for trying analysis failures);
 // --not-ready starts it reporting not ready (a candidate whose readiness probe never passes).
 //
@@ -94,7 +98,43 @@ function infer(body) {
   }];
 }
 
+/** The model's answer to a prompt, as an LLM server would give it: words, each one token. */
+function completion(prompt) {
+  const features = prompt.match(/\[[-\d.,\s]+\]/)?.[0];
+  const row = features === undefined ? undefined : JSON.parse(features);
+  if (Array.isArray(row) && row.length === model.weights.length) {
+    const z = row.reduce((acc, v, f) => acc + model.weights[f] * v, model.bias);
+    return `The fraud probability is ${Number((sigmoid(z) + faults.outputShift).toFixed(6))}.`;
+  }
+  return `${model.name} ${model.version} heard: ${prompt}`;
+}
+
+let completions = 0;
+/** An OpenAI-API request: [status, payload] to answer at once, or { stream: [chunks], answer } to stream. */
+function openAi(path, body) {
+  const chat = path === '/v1/chat/completions';
+  if (body?.model !== model.name) return [404, { error: { message: `The model \`${body?.model}\` does not exist.`, type: 'NotFoundError', code: 404 } }];
+  const prompt = chat ? body.messages?.filter((m) => m.role === 'user').at(-1)?.content : body.prompt;
+  if (typeof prompt !== 'string') return [400, { error: { message: chat ? 'messages must hold a user message' : 'prompt must be a string', type: 'BadRequestError', code: 400 } }];
+  if (faults.errorRate > 0 && Math.random() < faults.errorRate) return [500, { error: { message: 'injected fault (error rate)', type: 'InternalServerError', code: 500 } }];
+  const words = completion(prompt).split(' ');
+  const limit = Number.isInteger(body.max_tokens) ? body.max_tokens : words.length;
+  const tokens = words.slice(0, limit);
+  const finish = tokens.length < words.length ? 'length' : 'stop';
+  completions += 1;
+  const head = { id: `${chat ? 'chatcmpl' : 'cmpl'}-${completions}`, created: Math.floor(Date.now() / 1000), model: model.name };
+  const choice = (text, finishReason) => (chat ? { index: 0, [body.stream ? 'delta' : 'message']: { role: 'assistant', content: text }, finish_reason: finishReason } : { index: 0, text, finish_reason: finishReason });
+  if (body.stream) {
+    const object = chat ? 'chat.completion.chunk' : 'text_completion';
+    return { stream: [...tokens.map((t, i) => ({ ...head, object, choices: [choice(i === 0 ? t : ` ${t}`, null)] })), { ...head, object, choices: [choice('', finish)] }] };
+  }
+  const usage = { prompt_tokens: prompt.split(' ').length, completion_tokens: tokens.length, total_tokens: prompt.split(' ').length + tokens.length };
+  return [200, { ...head, object: chat ? 'chat.completion' : 'text_completion', choices: [choice(tokens.join(' '), finish)], usage }];
+}
+
 function route(method, path, body) {
+  if (method === 'GET' && path === '/v1/models') return [200, { object: 'list', data: [{ id: model.name, object: 'model', owned_by: 'bluegreen-example', max_model_len: 4096 }] }];
+  if (method === 'POST' && (path === '/v1/chat/completions' || path === '/v1/completions')) return openAi(path, body);
   if (method === 'GET' && path === '/v2/health/live') return [200, { live: true }];
   if (method === 'GET' && path === '/v2/health/ready') return ready ? [200, { ready: true }] : [503, { ready: false }];
   if (method === 'POST' && path === '/admin/health') { ready = body?.ready !== false; return [200, { ready }]; }
@@ -128,10 +168,12 @@ const server = createServer((req, res) => {
       return res.end(metricsText());
     }
     const started = performance.now();
-    const unauthorized = args['api-key'] !== undefined && path.startsWith('/v2/models') && req.headers.authorization !== `Bearer ${args['api-key']}`;
-    const [status, payload] = unauthorized ? [401, { error: 'missing or wrong API key (Authorization: Bearer KEY)' }]
+    const unauthorized = args['api-key'] !== undefined && /^\/(v2\/models|v1\/)/.test(path) && req.headers.authorization !== `Bearer ${args['api-key']}`;
+    const answer = unauthorized ? [401, { error: 'missing or wrong API key (Authorization: Bearer KEY)' }]
       : body === null ? [400, { error: 'body is not JSON' }] : route(req.method ?? 'GET', path, body);
-    const inference = path.endsWith('/infer');
+    const inference = path.endsWith('/infer') || path.endsWith('completions');
+    if (!Array.isArray(answer)) return stream(res, answer.stream, started);
+    const [status, payload] = answer;
     setTimeout(() => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(payload));
@@ -139,6 +181,23 @@ const server = createServer((req, res) => {
     }, inference ? faults.delayMs : 0);
   });
 });
+/** Server-sent events, one chunk per token: the first after --delay-ms, the rest TOKEN_MS apart. */
+function stream(res, chunks, started) {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const send = (i) => {
+    if (res.destroyed) return;
+    if (i === chunks.length) {
+      res.end('data: [DONE]\n\n');
+      observe('success', (performance.now() - started) / 1000);
+      return;
+    }
+    res.write(`data: ${JSON.stringify(chunks[i])}\n\n`);
+    setTimeout(() => send(i + 1), TOKEN_MS);
+  };
+  setTimeout(() => send(0), faults.delayMs);
+}
+const TOKEN_MS = Number(process.env.TOKEN_MS ?? 5);
+
 server.listen(Number(args.port), args.host, () => {
   console.log(`model server: ${model.name} ${model.version} on http://${args.host}:${server.address().port}`);
 });

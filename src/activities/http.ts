@@ -31,8 +31,8 @@ function requestSignal(timeoutMs = REQUEST_TIMEOUT_MS): AbortSignal {
 /** Largest answer read from a model server; a bigger one fails the check unread. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
-/** The body of an answer, at most MAX_RESPONSE_BYTES, read as it streams in. */
-async function readCapped(res: Response): Promise<string> {
+/** The body of an answer, at most MAX_RESPONSE_BYTES, read as it streams in; `onChunk` sees each piece arrive. */
+async function readCapped(res: Response, onChunk?: (chunk: Uint8Array) => void): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? 0);
   if (declared > MAX_RESPONSE_BYTES) {
     await res.body?.cancel();
@@ -47,6 +47,7 @@ async function readCapped(res: Response): Promise<string> {
       throw new Error(`answer longer than ${MAX_RESPONSE_BYTES} bytes`);
     }
     chunks.push(chunk);
+    onChunk?.(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -62,7 +63,24 @@ const redirected = (res: Response): string =>
 
 export const baseOf = (endpoint: string): string => endpoint.replace(/\/+$/, '');
 
-export type Answer = { ok: true; answer: unknown; latencyMs: number } | { ok: false; error: string };
+/**
+ * A JSON answer, or a streamed one (server-sent events, as LLM servers stream
+ * tokens): then `answer` is `{ events: [...] }`, each event's JSON data in
+ * order, and `firstEventMs` when its first event arrived.
+ */
+export type Answer = { ok: true; answer: unknown; latencyMs: number; firstEventMs?: number } | { ok: false; error: string };
+
+/** The JSON data of each event of a server-sent event stream, up to `data: [DONE]`. */
+export function sseEvents(text: string): unknown[] {
+  const events: unknown[] = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+    if (data === '') continue;
+    if (data === '[DONE]') break;
+    events.push(JSON.parse(data));
+  }
+  return events;
+}
 
 /** POSTs JSON and reads a JSON answer; a failure says what was sent where and what came back. */
 export const postJson = (fetch: Fetch, url: string, body: unknown, options: RequestOptions = {}): Promise<Answer> =>
@@ -77,9 +95,14 @@ async function requestJson(fetch: Fetch, method: string, url: string, init: Requ
   try {
     const res = await fetch(url, { ...init, redirect: 'manual', signal: requestSignal(options.timeoutMs) });
     if (isRedirect(res)) return { ok: false, error: clip(`${method} ${url} ${redirected(res)}`) };
-    const text = await readCapped(res);
+    const streamed = res.ok && (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
+    let firstEventMs: number | undefined;
+    const text = await readCapped(res, streamed ? (chunk) => {
+      if (firstEventMs === undefined && Buffer.from(chunk).includes('data:')) firstEventMs = Math.round(performance.now() - started);
+    } : undefined);
     if (!res.ok) return { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
-    return { ok: true, answer: JSON.parse(text), latencyMs: Math.round(performance.now() - started) };
+    const latencyMs = Math.round(performance.now() - started);
+    return streamed ? { ok: true, answer: { events: sseEvents(text) }, latencyMs, firstEventMs } : { ok: true, answer: JSON.parse(text), latencyMs };
   } catch (err) {
     return { ok: false, error: clip(`${method} ${url} failed: ${errorText(err, options.timeoutMs)}`) };
   }

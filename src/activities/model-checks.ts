@@ -92,16 +92,19 @@ async function goldenChecks(
 ): Promise<CheckResult[]> {
   const ignore = spec.verify.ignore ?? [];
   const checks: CheckResult[] = [];
-  for (const [i, request] of spec.verify.requests.entries()) {
-    const name = `request ${request.name ?? i}`;
-    const { url, body } = protocol.request(base, request);
+  const sends = spec.verify.requests.flatMap((request, i) => (protocol.variants?.(request) ?? [{ label: '', request }])
+    .map((v) => ({ name: `request ${request.name ?? i}${v.label}`, sent: v.request, expected: request.expected, tolerance: request.tolerance })));
+  for (const { name, sent, expected, tolerance } of sends) {
+    const { url, body } = protocol.request(base, sent);
     const res = await post(url, body);
     if (!res.ok) {
       checks.push({ name, ok: false, detail: res.error });
       continue;
     }
     const { answer, latencyMs } = res;
-    const mismatch = compareJson(withoutFields(request.expected, ignore), withoutFields(protocol.answerOf(answer), ignore), request.tolerance, '')
+    const mismatch = (protocol.judge !== undefined
+      ? protocol.judge(expected, answer)
+      : compareJson(withoutFields(expected, ignore), withoutFields(protocol.answerOf(answer), ignore), tolerance, ''))
       ?? (signature !== undefined ? protocol.checkAnswer?.(answer, signature) : undefined);
     const slow = spec.verify.maxLatencyMs !== undefined && latencyMs > spec.verify.maxLatencyMs;
     const detail = mismatch !== undefined ? clip(mismatch) : (slow ? `took ${latencyMs} ms; maxLatencyMs is ${spec.verify.maxLatencyMs}` : `matched in ${latencyMs} ms`);
@@ -128,8 +131,11 @@ function signatureCheck(spec: ReleaseSpec, live: Signature | string, candidate: 
 /** N requests over the golden inputs, `concurrency` at a time; percentiles against their bounds. */
 async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Post, base: string): Promise<CheckResult> {
   const latency = spec.verify.latency!;
-  const requests = spec.verify.requests.map((r) => protocol.request(base, r));
+  // Time to first token is measured on streamed answers.
+  const streamed = latency.ttftP50Ms !== undefined || latency.ttftP95Ms !== undefined;
+  const requests = spec.verify.requests.map((r) => protocol.request(base, streamed ? { ...r, stream: true } : r));
   const times: number[] = [];
+  const firstTokens: number[] = [];
   const errors: string[] = [];
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -137,12 +143,16 @@ async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Po
       const request = requests[next % requests.length]!;
       next += 1;
       const res = await post(request.url, request.body);
-      if (res.ok) times.push(res.latencyMs);
-      else errors.push(res.error);
+      if (!res.ok) {
+        errors.push(res.error);
+        continue;
+      }
+      times.push(res.latencyMs);
+      if (res.firstEventMs !== undefined) firstTokens.push(res.firstEventMs);
     }
   };
   await Promise.all(Array.from({ length: Math.min(latency.concurrency, latency.requests) }, lane));
-  return latencyVerdict(latency, times, errors);
+  return latencyVerdict(latency, times, errors, firstTokens);
 }
 
 /**

@@ -12,7 +12,10 @@ export const latencySpec = z.strictObject({
   p50Ms: z.number().positive().max(600_000).optional(),
   p95Ms: z.number().positive().max(600_000).optional(),
   p99Ms: z.number().positive().max(600_000).optional(),
-}).refine((l) => l.p50Ms !== undefined || l.p95Ms !== undefined || l.p99Ms !== undefined, { error: 'give at least one bound: p50Ms, p95Ms or p99Ms' });
+  /** protocol openai: time to the first token of streamed answers */
+  ttftP50Ms: z.number().positive().max(600_000).optional(),
+  ttftP95Ms: z.number().positive().max(600_000).optional(),
+}).refine((l) => [l.p50Ms, l.p95Ms, l.p99Ms, l.ttftP50Ms, l.ttftP95Ms].some((b) => b !== undefined), { error: 'give at least one bound: p50Ms, p95Ms, p99Ms, ttftP50Ms or ttftP95Ms' });
 
 /** One recorded request: the inputs (protocol v2) or the body (protocol http). */
 export const shadowInput = z.strictObject({

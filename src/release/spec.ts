@@ -48,13 +48,33 @@ const tensor = z.strictObject({
   data: z.array(z.unknown()),
 });
 
+const chatMessage = z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(64 * 1024) });
+
+/** What an answer over the OpenAI API must hold (protocol openai). */
+export const openAiExpected = z.strictObject({
+  /** text the answer contains */
+  contains: z.string().min(1).max(4096).optional(),
+  /** a regular expression the answer matches */
+  matches: z.string().min(1).max(1024).refine((re) => { try { new RegExp(re); return true; } catch { return false; } }, { error: 'must be a regular expression' }).optional(),
+  /** why the answer ended: stop (the model finished) or length (max tokens reached) */
+  finishReason: z.enum(['stop', 'length']).optional(),
+}).refine((e) => Object.keys(e).length > 0, { error: 'give at least one of contains, matches, finishReason' });
+
 const goldenRequest = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   /** protocol v2: the input tensors of POST /v2/models/{modelName}/infer */
   inputs: z.array(tensor).min(1).optional(),
   /** protocol http: the JSON body posted to verify.path */
   body: z.unknown().optional(),
-  /** v2: output name -> expected data; http: the expected JSON. Numbers compare within tolerance. */
+  /** protocol openai: a chat (POST /v1/chat/completions) */
+  messages: z.array(chatMessage).min(1).max(100).optional(),
+  /** protocol openai: a completion (POST /v1/completions) */
+  prompt: z.string().max(64 * 1024).optional(),
+  /** protocol openai: the answer's token limit */
+  maxTokens: z.number().int().min(1).max(100_000).optional(),
+  /** protocol openai: send it streamed, not, or (unset) both ways, each a check of its own */
+  stream: z.boolean().optional(),
+  /** v2: output name -> expected data; http: the expected JSON; openai: contains, matches, finishReason. Numbers compare within tolerance. */
   expected: z.unknown(),
   tolerance: z.number().nonnegative().max(1e6).default(1e-6),
 });
@@ -81,7 +101,7 @@ const ignoredField = z.string().min(1).max(256).regex(/^[^.\s]+(\.[^.\s]+)*$/, {
 
 const verify = z.strictObject({
   endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-  protocol: z.enum(['v2', 'http']).default('v2'),
+  protocol: z.enum(['v2', 'http', 'openai']).default('v2'),
   modelName: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]*$/, { error: 'must be a model name: letters, digits, "-", "_", "."' }).max(253).optional(),
   path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /predict' }).default('/predict'),
   requests: z.array(goldenRequest).max(100).default([]),
@@ -106,7 +126,22 @@ const verify = z.strictObject({
     if (v.protocol === 'http' && r.body === undefined) {
       ctx.addIssue({ code: 'custom', path: ['requests', i, 'body'], message: 'is required when protocol is http' });
     }
+    if (v.protocol === 'openai') {
+      if ((r.messages === undefined) === (r.prompt === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['requests', i], message: 'give exactly one of messages (a chat) or prompt (a completion) when protocol is openai' });
+      }
+      const expected = openAiExpected.safeParse(r.expected);
+      for (const issue of expected.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: ['requests', i, 'expected', ...issue.path.map(String)], message: issue.message });
+    }
+    const openAiOnly = (['messages', 'prompt', 'maxTokens', 'stream'] as const).filter((k) => r[k] !== undefined);
+    if (v.protocol !== 'openai' && openAiOnly.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['requests', i, openAiOnly[0]!], message: `is for protocol openai (protocol is ${v.protocol})` });
+    }
   });
+  const ttft = v.latency !== undefined && (v.latency.ttftP50Ms !== undefined || v.latency.ttftP95Ms !== undefined);
+  if (ttft && v.protocol !== 'openai') {
+    ctx.addIssue({ code: 'custom', path: ['latency'], message: `time to first token (ttftP50Ms, ttftP95Ms) is measured on streamed answers: protocol openai (protocol is ${v.protocol})` });
+  }
   if (v.latency !== undefined && v.requests.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['latency'], message: 'needs golden requests (verify.requests) to send' });
   }

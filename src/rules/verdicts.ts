@@ -8,18 +8,25 @@ import { clip, percentile } from './compare.js';
 type Latency = NonNullable<ReleaseSpec['verify']['latency']>;
 type Shadow = NonNullable<ReleaseSpec['verify']['shadow']>;
 
-/** Latencies (ms, any order) and errors of `latency.requests` requests, judged against the spec's percentile bounds. */
-export function latencyVerdict(latency: Latency, latencies: readonly number[], errors: readonly string[]): CheckResult {
+/**
+ * Latencies (ms, any order) and errors of `latency.requests` requests, judged
+ * against the spec's percentile bounds; with streamed answers, their times to
+ * the first token against the ttft bounds too.
+ */
+export function latencyVerdict(latency: Latency, latencies: readonly number[], errors: readonly string[], firstTokens: readonly number[] = []): CheckResult {
   const times = [...latencies].sort((a, b) => a - b);
+  const ttfts = [...firstTokens].sort((a, b) => a - b);
   const over = `over ${latency.requests} requests at concurrency ${latency.concurrency}`;
   if (errors.length > 0) return { name: 'latency', ok: false, detail: clip(`${errors.length} of ${latency.requests} requests failed ${over}; first: ${errors[0]}`) };
-  const figures = ([[50, latency.p50Ms], [95, latency.p95Ms], [99, latency.p99Ms]] as const)
-    .filter(([, bound]) => bound !== undefined)
-    .map(([p, bound]) => ({ p, value: percentile(times, p), bound: bound! }));
-  const ok = figures.every((f) => f.value <= f.bound);
-  const worst = figures.find((f) => f.value > f.bound) ?? figures[figures.length - 1]!;
-  const detail = `${figures.map((f) => `p${f.p} ${f.value} ms ${f.value <= f.bound ? '<=' : '>'} ${f.bound}`).join(', ')} ${over}`;
-  return { name: 'latency', ok, detail, value: worst.value, bound: `p${worst.p} <= ${worst.bound} ms` };
+  const figures = ([['p50', times, latency.p50Ms], ['p95', times, latency.p95Ms], ['p99', times, latency.p99Ms], ['ttft p50', ttfts, latency.ttftP50Ms], ['ttft p95', ttfts, latency.ttftP95Ms]] as const)
+    .filter(([, , bound]) => bound !== undefined)
+    .map(([what, values, bound]) => ({ what, value: percentile(values, Number(what.slice(-2))), bound: bound! }));
+  // A server that streamed no event has no time to first token: that fails its bound.
+  const holds = (f: { value: number; bound: number }) => f.value <= f.bound;
+  const ok = figures.every(holds);
+  const worst = figures.find((f) => !holds(f)) ?? figures[figures.length - 1]!;
+  const detail = `${figures.map((f) => `${f.what} ${Number.isNaN(f.value) ? 'none (no event streamed)' : `${f.value} ms`} ${holds(f) ? '<=' : '>'} ${f.bound}`).join(', ')} ${over}`;
+  return { name: 'latency', ok, detail, value: Number.isNaN(worst.value) ? -1 : worst.value, bound: `${worst.what} <= ${worst.bound} ms` };
 }
 
 export interface ShadowTally {

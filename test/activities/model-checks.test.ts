@@ -139,3 +139,52 @@ describe('requests as servers need them', () => {
     expect(byName(tolerant, 'request hello')).toMatchObject({ ok: true });
   });
 });
+
+describe('verifying an LLM server over the OpenAI API (the example server speaks it)', () => {
+  const llm = (verify: Partial<NonNullable<ReleaseSpecInput['verify']>>) => validateSpec({
+    model: 'fraud', version: 'v2', image: 'x:1',
+    verify: {
+      protocol: 'openai',
+      requests: [
+        { name: 'score', messages: [{ role: 'system', content: 'You score card payments.' }, { role: 'user', content: 'Score [1, 2, 3]' }], expected: { contains: '0.731059', finishReason: 'stop' } },
+        { name: 'echo', prompt: 'say hello to the new model', maxTokens: 3, expected: { matches: '^fraud v2 heard:$', finishReason: 'length' } },
+      ],
+      ...verify,
+    },
+  });
+
+  it('a correct model passes every golden prompt, whole and streamed, the served model and its context, and the time to first token', async () => {
+    const [v1, v2] = await Promise.all([startModelServer('examples/model-server/models/fraud-v1.json'), startModelServer('examples/model-server/models/fraud-v2.json', 100)]);
+    try {
+      const checks = await verifyModel(llm({ latency: { requests: 6, concurrency: 2, p95Ms: 5_000, ttftP95Ms: 2_000 } }), { fetch, endpoint: v2.url, liveEndpoint: v1.url });
+      expect(checks.map((c) => [c.name, c.ok, c.detail])).toEqual([
+        ['health', true, expect.any(String)],
+        ['signature', true, 'compatible with the live model: inputs context TOKENS[4096]; outputs not declared'],
+        ['request score', true, expect.stringMatching(/^matched in \d+ ms$/)],
+        ['request score (streamed)', true, expect.stringMatching(/^matched in \d+ ms$/)],
+        ['request echo', true, expect.any(String)],
+        ['request echo (streamed)', true, expect.any(String)],
+        ['latency', true, expect.stringMatching(/^p95 \d+ ms <= 5000, ttft p95 (1\d\d|[2-9]\d\d|1\d\d\d) ms <= 2000 over 6 requests at concurrency 2$/)],
+      ]);
+    } finally {
+      v1.stop();
+      v2.stop();
+    }
+  });
+
+  it('a wrong answer, a late first token, or a model the server does not serve is refused, naming the check', async () => {
+    const slow = await startModelServer('examples/model-server/models/fraud-v1.json', 400);
+    try {
+      const checks = await verifyModel(llm({ latency: { requests: 4, concurrency: 2, ttftP95Ms: 200 } }), { fetch, endpoint: slow.url });
+      expect(byName(checks, 'request score')).toMatchObject({ ok: false, detail: 'the answer does not contain "0.731059": "The fraud probability is 0.562177."' });
+      expect(byName(checks, 'request score (streamed)')).toMatchObject({ ok: false, detail: 'the answer does not contain "0.731059": "The fraud probability is 0.562177."' });
+      expect(byName(checks, 'request echo')).toMatchObject({ ok: false, detail: 'the answer does not match /^fraud v2 heard:$/: "fraud v1 heard:"' });
+      expect(byName(checks, 'latency')).toMatchObject({ ok: false, bound: 'ttft p95 <= 200 ms', detail: expect.stringMatching(/^ttft p95 4\d\d ms > 200 over 4 requests/) });
+      const other = await verifyModel(validateSpec({ ...llm({}), verify: { ...llm({}).verify, modelName: 'llama-3' } }), { fetch, endpoint: slow.url });
+      expect(other.map((c) => [c.name, c.ok])).toEqual([['health', true], ['signature', false]]);
+      expect(byName(other, 'signature')?.detail).toBe('the candidate\'s server serves no model named "llama-3" (it serves fraud)');
+    } finally {
+      slow.stop();
+    }
+  });
+});

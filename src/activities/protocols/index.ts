@@ -4,11 +4,17 @@
 import type { ReleaseSpec } from '../../release/spec.js';
 import type { Fetch, RequestOptions } from '../http.js';
 import { plainHttp } from './http.js';
+import { openAi } from './openai.js';
 import type { ModelProtocol } from './protocol.js';
 import { openInference } from './v2.js';
 
 export type { ModelProtocol, ModelRequest } from './protocol.js';
 
 export function protocolOf(spec: ReleaseSpec, fetch: Fetch, request: RequestOptions = {}): ModelProtocol {
-  return spec.verify.protocol === 'http' ? plainHttp(spec.verify.path) : openInference(spec.verify.modelName ?? spec.model, fetch, request);
+  const modelName = spec.verify.modelName ?? spec.model;
+  switch (spec.verify.protocol) {
+    case 'http': return plainHttp(spec.verify.path);
+    case 'openai': return openAi(modelName, fetch, request);
+    default: return openInference(modelName, fetch, request);
+  }
 }

@@ -2,8 +2,11 @@
 // model server through this, whatever the server's API.
 import type { Signature } from '../../rules/signature.js';
 
-/** A golden or recorded request as the spec gives it: tensors (v2) or a JSON body (http). */
-export interface ModelRequest { inputs?: unknown; body?: unknown }
+/** A golden or recorded request as the spec gives it: tensors (v2), a JSON body (http), or a chat or prompt (openai). */
+export interface ModelRequest {
+  inputs?: unknown; body?: unknown;
+  messages?: unknown; prompt?: string; maxTokens?: number; stream?: boolean;
+}
 
 export interface ModelProtocol {
   /** Where a request goes and the JSON it carries. */
@@ -16,4 +19,8 @@ export interface ModelProtocol {
   signature?(base: string): Promise<Signature | string>;
   /** An answer against the model's own signature: the first problem, or undefined. */
   checkAnswer?(answer: unknown, signature: Signature): string | undefined;
+  /** The ways one golden request is sent, each a check of its own (whole and streamed); default: as given. */
+  variants?(request: ModelRequest): { label: string; request: ModelRequest }[];
+  /** An answer against a golden request's expectations, for a protocol whose answers are not compared as JSON. */
+  judge?(expected: unknown, answer: unknown): string | undefined;
 }
