@@ -130,8 +130,12 @@ const verify = z.strictObject({
       if ((r.messages === undefined) === (r.prompt === undefined)) {
         ctx.addIssue({ code: 'custom', path: ['requests', i], message: 'give exactly one of messages (a chat) or prompt (a completion) when protocol is openai' });
       }
-      const expected = openAiExpected.safeParse(r.expected);
-      for (const issue of expected.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: ['requests', i, 'expected', ...issue.path.map(String)], message: issue.message });
+      const at = ['requests', i, 'expected'];
+      const known = Object.keys(openAiExpected.shape);
+      const unknown = typeof r.expected === 'object' && r.expected !== null ? Object.keys(r.expected).filter((k) => !known.includes(k)) : [];
+      for (const key of unknown) ctx.addIssue({ code: 'custom', path: [...at, key], message: `is not a known field (${known.join(', ')})` });
+      const expected = unknown.length > 0 ? undefined : openAiExpected.safeParse(r.expected);
+      for (const issue of expected?.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: [...at, ...issue.path.map(String)], message: issue.message });
     }
     const openAiOnly = (['messages', 'prompt', 'maxTokens', 'stream'] as const).filter((k) => r[k] !== undefined);
     if (v.protocol !== 'openai' && openAiOnly.length > 0) {

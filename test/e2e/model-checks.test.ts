@@ -165,7 +165,8 @@ describe.skipIf(skip)('model-aware checks', () => {
     const slow = await candidate([], { delayMs: 150 });
     const reason = await rolledBack('slow', spec('slow', slow.url, { verify: { latency: { requests: 12, concurrency: 3, p50Ms: 1000, p95Ms: 100 } } }));
     decided('(e)', reason);
-    expect(reason).toMatch(/^verification failed: latency: p50 1\d\d ms <= 1000, p95 1\d\d ms > 100 over 12 requests at concurrency 3$/);
+    // At least the server's 150 ms, and more on a busy machine (files run side by side).
+    expect(reason).toMatch(/^verification failed: latency: p50 (1[5-9]\d|[2-9]\d\d) ms <= 1000, p95 (1[5-9]\d|[2-9]\d\d|\d{4,}) ms > 100 over 12 requests at concurrency 3$/);
     await watch.done();
   });
 
