@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The folders whose code the workflow bundle holds (the workflows and what they import). */
-const BUNDLED = ['workflows', 'release', 'activities'];
+const BUNDLED = ['workflows', 'release', 'rules', 'activities'];
 
 export function prebuiltBundle(distUrl: URL): string | undefined {
   const bundle = fileURLToPath(new URL('./workflow-bundle.js', distUrl));
