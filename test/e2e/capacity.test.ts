@@ -82,7 +82,8 @@ describe('capacity before anything changes', () => {
     for (const name of addedNodes) await addGpuNode(name);
     const done = await w.waitForPhase('llm', 'Succeeded', 120_000);
     expect(done.liveSlot).toBe('green');
-    const pods = (await w.kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector: 'app=llm' })).items;
+    // The candidate's pods (the old slot's may still be terminating on the old nodes).
+    const pods = (await w.kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector: 'app=llm,slot=green' })).items;
     expect(pods.map((p) => p.spec?.nodeName).sort()).toEqual([...addedNodes].sort());
   });
 });
