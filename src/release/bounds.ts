@@ -6,7 +6,10 @@ import { durationMs, parseDuration } from './duration.js';
 
 /** What the bounds are derived from (the spec's fields; structural, so the schema can use them). */
 interface Work {
-  verify: { requests: readonly unknown[]; latency?: { requests: number; concurrency: number }; shadow?: { inputs: readonly unknown[] }; timeout?: string };
+  verify: {
+    requests: readonly { stream?: boolean }[]; latency?: { requests: number; concurrency: number }; shadow?: { inputs: readonly unknown[] };
+    timeout?: string; protocol?: string;
+  };
   monitor: { window: string };
 }
 
@@ -32,11 +35,15 @@ const MARGIN_MS = 60_000;
 
 const healthMs = (HEALTH_RETRIES + 1) * (REQUEST_TIMEOUT_MS + 1_000);
 
+/** Golden requests sent per round: with protocol openai, one left to choose is sent whole and streamed. */
+const goldenSends = (verify: Work['verify']): number =>
+  verify.requests.reduce((n, r) => n + (verify.protocol === 'openai' && r.stream === undefined ? 2 : 1), 0);
+
 /** The longest verification of this spec: the preview wait, then every check's requests at their timeout. */
 export function verificationBoundMs(spec: Pick<Work, 'verify'>): number {
   const { requests, latency, shadow } = spec.verify;
   const signature = 2;
-  const golden = requests.length;
+  const golden = goldenSends(spec.verify);
   const latencyRounds = latency === undefined ? 0 : Math.ceil(latency.requests / Math.min(latency.concurrency, latency.requests));
   // Shadow sends each input to both models at once.
   const shadowInputs = shadow === undefined ? 0 : requests.length + shadow.inputs.length;
@@ -45,7 +52,7 @@ export function verificationBoundMs(spec: Pick<Work, 'verify'>): number {
 
 /** The longest measurement of the monitor: a probe round (health, golden requests) or a query. */
 export const measurementBoundMs = (spec: Pick<Work, 'verify'>): number =>
-  healthMs + spec.verify.requests.length * modelRequestMs(spec);
+  healthMs + goldenSends(spec.verify) * modelRequestMs(spec);
 
 /** The longest monitor step: its window, a last measurement begun at its end, and room. */
 export const monitorBoundMs = (spec: Work): number =>

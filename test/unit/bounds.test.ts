@@ -25,6 +25,14 @@ describe('step bounds', () => {
     expect(monitorBoundMs(spec)).toBeGreaterThan(5 * 60_000 + 20 * 10_000);
   });
 
+  it('count a golden prompt sent whole and streamed (protocol openai) twice, at the spec\'s request timeout', () => {
+    const prompts = (n: number, stream?: boolean) => Array.from({ length: n }, (_, i) => ({ name: `p${i}`, prompt: 'hi', stream, expected: { contains: 'x' } }));
+    const both = validateSpec({ model: 'llm', version: 'v2', image: 'x:1', verify: { protocol: 'openai', timeout: '1m', requests: prompts(3) } });
+    const once = validateSpec({ model: 'llm', version: 'v2', image: 'x:1', verify: { protocol: 'openai', timeout: '1m', requests: prompts(3, true) } });
+    expect(verificationBoundMs(both) - verificationBoundMs(once)).toBe(3 * 60_000);
+    expect(monitorBoundMs(both) - monitorBoundMs(once)).toBe(3 * 60_000);
+  });
+
   it('refuse a spec whose checks cannot fit in the most verification may take, naming the field', () => {
     const input = { model: 'llm', version: 'v2', image: 'x:1', verify: { requests: golden(1), latency: { requests: 10_000, concurrency: 1, p95Ms: 100 } } };
     expect(() => validateSpec(input)).toThrow(InvalidSpecError);
