@@ -28,18 +28,23 @@ const resourceList = z.record(
   z.union([quantity, z.number().nonnegative()]).transform(String),
 );
 
+/** A key of a Secret in the release's namespace, named instead of its value. */
+const secretKeyRef = z.strictObject({
+  name: z.string().max(253).regex(DNS1123_SUBDOMAIN, { error: 'must be a Secret name (DNS-1123 subdomain)' }),
+  key: z.string().regex(/^[-._a-zA-Z0-9]+$/, { error: 'must be a Secret key: letters, digits, "-", "_", "."' }).max(253),
+}).optional();
+
+/** Exactly one of a literal value or a Secret's key, for an env var and a request header alike. */
+const oneValue = { error: 'give exactly one of value or secretKeyRef' };
+const oneOf = (v: { value?: string; secretKeyRef?: unknown }) => (v.value === undefined) !== (v.secretKeyRef === undefined);
+
 const envVar = z.strictObject({
   name: z.string().regex(ENV_VAR_NAME, { error: 'must be a variable name: letters, digits and "_", not starting with a digit' }),
   /** A literal, non-secret value: it is stored in the release's history. */
   value: z.string().max(4096).optional(),
   /** Secret values are passed by reference only, so they never enter the release's history. */
-  secretKeyRef: z.strictObject({
-    name: z.string().max(253).regex(DNS1123_SUBDOMAIN, { error: 'must be a Secret name (DNS-1123 subdomain)' }),
-    key: z.string().regex(/^[-._a-zA-Z0-9]+$/, { error: 'must be a Secret key: letters, digits, "-", "_", "."' }).max(253),
-  }).optional(),
-}).refine((e) => (e.value === undefined) !== (e.secretKeyRef === undefined), {
-  error: 'give exactly one of value or secretKeyRef',
-});
+  secretKeyRef,
+}).refine(oneOf, oneValue);
 
 const tensor = z.strictObject({
   name: z.string().min(1),
@@ -88,13 +93,8 @@ const requestHeader = z.strictObject({
   /** A literal, non-secret value: it is stored in the release's history. */
   value: z.string().max(8192).regex(/^[^\r\n]*$/, { error: 'must be one line' }).optional(),
   /** A Secret in the release's namespace that the worker reads when it sends, so the value never enters the history. */
-  secretKeyRef: z.strictObject({
-    name: z.string().max(253).regex(DNS1123_SUBDOMAIN, { error: 'must be a Secret name (DNS-1123 subdomain)' }),
-    key: z.string().regex(/^[-._a-zA-Z0-9]+$/, { error: 'must be a Secret key: letters, digits, "-", "_", "."' }).max(253),
-  }).optional(),
-}).refine((h) => (h.value === undefined) !== (h.secretKeyRef === undefined), {
-  error: 'give exactly one of value or secretKeyRef',
-});
+  secretKeyRef,
+}).refine(oneOf, oneValue);
 
 /** A field left out of every comparison: a top-level name (id) or a dotted path into the answer (usage.total_tokens). */
 const ignoredField = z.string().min(1).max(256).regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'must be a field name or a dotted path such as usage.total_tokens' });
