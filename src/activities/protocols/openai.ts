@@ -2,52 +2,9 @@
 // chats to /v1/chat/completions, completions to /v1/completions, each golden
 // prompt sent whole and streamed; the served model and its context length from
 // /v1/models. Answers are judged by what they contain, not compared as JSON.
-import { clip } from '../../rules/compare.js';
-import type { Signature } from '../../rules/signature.js';
+import { completionOf, judgeCompletion, modelsSignature } from '../../rules/completion.js';
 import { getJson, type Fetch, type RequestOptions } from '../http.js';
 import type { ModelProtocol, ModelRequest } from './protocol.js';
-
-/** An answer's text and why it ended, whole or assembled from its stream's events. */
-interface Completion { text: string; finishReason?: string }
-
-type Choice = { message?: { content?: unknown }; delta?: { content?: unknown }; text?: unknown; finish_reason?: unknown };
-const firstChoice = (x: unknown): Choice | undefined => (x as { choices?: Choice[] } | null)?.choices?.[0];
-
-export function completionOf(answer: unknown): Completion | string {
-  const events = (answer as { events?: unknown[] } | null)?.events;
-  if (Array.isArray(events)) {
-    const choices = events.map(firstChoice);
-    const text = choices.map((c) => c?.delta?.content ?? c?.text ?? '').filter((t) => typeof t === 'string').join('');
-    const finish = choices.map((c) => c?.finish_reason).filter((f) => typeof f === 'string').at(-1) as string | undefined;
-    return { text, ...(finish === undefined ? {} : { finishReason: finish }) };
-  }
-  const choice = firstChoice(answer);
-  const text = choice?.message?.content ?? choice?.text;
-  if (typeof text !== 'string') return `the answer has no text in choices[0]: ${clip(JSON.stringify(answer), 120)}`;
-  return { text, ...(typeof choice?.finish_reason === 'string' ? { finishReason: choice.finish_reason } : {}) };
-}
-
-/** What a golden prompt's answer must hold: the first thing it lacks, or undefined. */
-export function judgeCompletion(expected: unknown, answer: unknown): string | undefined {
-  const got = completionOf(answer);
-  if (typeof got === 'string') return got;
-  const e = expected as { contains?: string; matches?: string; finishReason?: string };
-  const quoted = JSON.stringify(clip(got.text, 120));
-  if (e.contains !== undefined && !got.text.includes(e.contains)) return `the answer does not contain ${JSON.stringify(e.contains)}: ${quoted}`;
-  if (e.matches !== undefined && !new RegExp(e.matches).test(got.text)) return `the answer does not match /${e.matches}/: ${quoted}`;
-  if (e.finishReason !== undefined && got.finishReason !== e.finishReason) return `finish reason ${got.finishReason ?? 'missing'}, expected ${e.finishReason}: ${quoted}`;
-  return undefined;
-}
-
-/** The served model as a signature: its context length is what callers' prompts must fit. */
-export function modelsSignature(listing: unknown, modelName: string): Signature | string {
-  const models = (listing as { data?: { id?: unknown; max_model_len?: unknown }[] } | null)?.data;
-  if (!Array.isArray(models)) return `model list is not an OpenAI model list: ${clip(JSON.stringify(listing), 120)}`;
-  const served = models.find((m) => m?.id === modelName);
-  if (served === undefined) return `server serves no model named "${modelName}" (it serves ${models.map((m) => String(m?.id)).join(', ') || 'none'})`;
-  const context = Number.isInteger(served.max_model_len) ? served.max_model_len as number : -1;
-  return { inputs: [{ name: 'context', datatype: 'TOKENS', shape: [context] }], outputs: [], undeclared: { outputs: true } };
-}
 
 export const openAi = (modelName: string, fetch: Fetch, request: RequestOptions = {}): ModelProtocol => ({
   request: (base, r) => ({
