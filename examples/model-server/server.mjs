@@ -25,6 +25,12 @@
 //
 // --api-key KEY (API_KEY): model routes answer HTTP 401 unless the request carries
 // `Authorization: Bearer KEY`, as vLLM's --api-key does; health and metrics stay open.
+//
+// SIGTERM (a pod told to stop) is a graceful stop, as a server needs for zero failed requests:
+// it keeps answering what is in flight (streams too), answers every request from then on with
+// `Connection: close` (a keep-alive client reconnects, through the Service, to a pod that stays),
+// closes idle connections after a second, and exits once no request is in flight and no
+// connection is open. GET /metrics shows model_requests_in_flight throughout.
 // In a container: MODEL_FILE, PORT, HOST, DELAY_MS, ERROR_RATE, OUTPUT_SHIFT, INPUT_NAME and API_KEY stand in for the flags.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -63,9 +69,12 @@ function observe(outcome, seconds) {
   latency.sum += seconds;
   latency.count += 1;
 }
+let inFlight = 0;
 function metricsText() {
   const labels = `model="${model.name}",version="${model.version}"`;
-  const lines = ['# HELP model_requests_total Inference requests by outcome.', '# TYPE model_requests_total counter'];
+  const lines = ['# HELP model_requests_in_flight Inference requests being answered (streams until their last event).', '# TYPE model_requests_in_flight gauge'];
+  lines.push(`model_requests_in_flight{${labels}} ${inFlight}`);
+  lines.push('# HELP model_requests_total Inference requests by outcome.', '# TYPE model_requests_total counter');
   for (const outcome of ['success', 'error']) lines.push(`model_requests_total{${labels},outcome="${outcome}"} ${requests.get(outcome) ?? 0}`);
   lines.push('# HELP model_request_duration_seconds Inference latency.', '# TYPE model_request_duration_seconds histogram');
   BUCKETS.forEach((le, i) => lines.push(`model_request_duration_seconds_bucket{${labels},le="${le}"} ${latency.buckets[i]}`));
@@ -164,7 +173,7 @@ const server = createServer((req, res) => {
     }
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.method === 'GET' && path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', ...(stopping ? { connection: 'close' } : {}) });
       return res.end(metricsText());
     }
     const started = performance.now();
@@ -172,10 +181,14 @@ const server = createServer((req, res) => {
     const answer = unauthorized ? [401, { error: 'missing or wrong API key (Authorization: Bearer KEY)' }]
       : body === null ? [400, { error: 'body is not JSON' }] : route(req.method ?? 'GET', path, body);
     const inference = path.endsWith('/infer') || path.endsWith('completions');
+    if (inference) {
+      inFlight += 1;
+      res.on('close', () => { inFlight -= 1; });
+    }
     if (!Array.isArray(answer)) return stream(res, answer.stream, started);
     const [status, payload] = answer;
     setTimeout(() => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+      res.writeHead(status, { 'content-type': 'application/json', ...(stopping ? { connection: 'close' } : {}) });
       res.end(JSON.stringify(payload));
       if (inference) observe(status < 400 ? 'success' : 'error', (performance.now() - started) / 1000);
     }, inference ? faults.delayMs : 0);
@@ -183,7 +196,7 @@ const server = createServer((req, res) => {
 });
 /** Server-sent events, one chunk per token: the first after --delay-ms, the rest TOKEN_MS apart. */
 function stream(res, chunks, started) {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...(stopping ? { connection: 'close' } : {}) });
   const send = (i) => {
     if (res.destroyed) return;
     if (i === chunks.length) {
@@ -201,4 +214,27 @@ const TOKEN_MS = Number(process.env.TOKEN_MS ?? 5);
 server.listen(Number(args.port), args.host, () => {
   console.log(`model server: ${model.name} ${model.version} on http://${args.host}:${server.address().port}`);
 });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.close(() => process.exit(0)));
+// The graceful stop (see the top): a stream already answering keeps its connection
+// until its last event; the connection closes after it.
+let stopping = false;
+let open = 0;
+server.on('connection', (socket) => {
+  open += 1;
+  socket.on('close', () => { open -= 1; });
+});
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  ready = false;
+  console.log(`model server: stopping, ${inFlight} requests in flight, ${open} connections open`);
+  let idleFor = 0;
+  const check = setInterval(() => {
+    idleFor += 100;
+    // A busy keep-alive client has had its `Connection: close` by now; what is left idle is closed.
+    if (idleFor >= 1_000) server.closeIdleConnections();
+    if (inFlight > 0 || open > 0) return;
+    clearInterval(check);
+    server.close(() => process.exit(0));
+  }, 100);
+}
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, stop);

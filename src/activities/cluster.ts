@@ -245,6 +245,15 @@ export async function deleteDeployment(kube: Kube, t: Target, name: string): Pro
   }
 }
 
+/** Deletes a pod at once (no grace period): a drain that ran out of time. Gone already is fine. */
+export async function deletePodNow(kube: Kube, t: Pick<Target, 'namespace'>, name: string): Promise<void> {
+  try {
+    await kube.core.deleteNamespacedPod({ name, namespace: t.namespace, gracePeriodSeconds: 0 });
+  } catch (err) {
+    if (!isNotFound(err)) throw kubeError(`delete pod ${name}`, err);
+  }
+}
+
 /** Deletes a Service only if `ours` says it is (and only the one read: the delete is preconditioned on its uid). */
 export async function deleteServiceOf(kube: Kube, t: Target, name: string, ours: (service: V1Service) => boolean): Promise<boolean> {
   const service = await readService(kube, t, name);

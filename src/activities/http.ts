@@ -108,6 +108,21 @@ async function requestJson(fetch: Fetch, method: string, url: string, init: Requ
   }
 }
 
+/** GETs a text page (a metrics page): its text, or what went wrong. */
+export async function getText(fetch: Fetch, url: string, options: RequestOptions = {}): Promise<{ ok: true; text: string } | { ok: false; error: string }> {
+  try {
+    const res = await fetch(url, { headers: { ...options.headers }, redirect: 'manual', signal: requestSignal(options.timeoutMs) });
+    if (isRedirect(res)) {
+      await res.body?.cancel();
+      return { ok: false, error: `GET ${url} ${redirected(res)}` };
+    }
+    const text = await readCapped(res);
+    return res.ok ? { ok: true, text } : { ok: false, error: clip(`GET ${url} answered HTTP ${res.status}: ${text}`) };
+  } catch (err) {
+    return { ok: false, error: clip(`GET ${url} failed: ${errorText(err, options.timeoutMs)}`) };
+  }
+}
+
 /** GETs a URL and says whether it answered 2xx. */
 export async function getOk(fetch: Fetch, url: string, options: RequestOptions = {}): Promise<{ ok: boolean; detail: string }> {
   try {

@@ -5,6 +5,7 @@
 import { activities } from './activity.js';
 import { autoscalerActivities } from './autoscalers.js';
 import { contextOf, type ActivityDeps } from './context.js';
+import { drainActivities } from './drain.js';
 import { monitorActivities } from './monitor.js';
 import { preflightActivities } from './preflight.js';
 import { serviceActivities } from './services.js';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
   return activities(deps, {
     ...preflightActivities(context),
     ...slotActivities(context),
+    ...drainActivities(context),
     ...serviceActivities(context),
     ...switchActivities(context),
     ...autoscalerActivities(context),

@@ -1,5 +1,6 @@
 // The slots' Deployments: apply the candidate, scale, wait for a rollout, and
 // delete a slot, never one that the live Service selects.
+import type { V1Deployment } from '@kubernetes/client-node';
 import { ErrorTypes } from '../release/errors.js';
 import type { ApplyInput, RolloutInput, RolloutReport, Selector, SlotRef } from '../release/plan.js';
 import { RELEASE_ANNOTATION } from '../release/target.js';
@@ -12,24 +13,30 @@ import { mustReadFrom, nonRetryable, type ActivityContext } from './context.js';
 import { slotWatch, waitFor } from './waits.js';
 
 /**
- * Deletes a slot's Deployment, unless the live Service selects its pods (what
- * serves traffic is never deleted) or another Service selects them alone.
+ * A slot's Deployment, read fresh, unless the live Service selects its pods
+ * (what serves traffic is never deleted or drained) or another Service selects
+ * them alone (it would be left with no endpoints). Undefined: it is gone.
  */
-async function deleteSlot(kube: Kube, { target, deployment: name }: SlotRef): Promise<{ deleted: boolean }> {
+export async function retirable(kube: Kube, { target, deployment: name }: SlotRef): Promise<V1Deployment | undefined> {
   // The namespace's Services hold the live one: one fresh list answers both questions.
   const [deployment, lists] = await Promise.all([readDeployment(kube, target, name), namespaceObjects(kube, target.namespace)]);
-  if (deployment === undefined) return { deleted: false };
+  if (deployment === undefined) return undefined;
   const selector = lists.services.find((s) => s.metadata?.name === target.service)?.spec?.selector;
   if (selects(selector, deployment.spec?.template?.metadata?.labels)) {
     throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${target.namespace}/${target.service} selects ${JSON.stringify(selector)}, the pods of Deployment ${name}: it serves live traffic, so it was not deleted`);
   }
-  // Another Service that selects these pods and no others would be left with no endpoints.
   const emptied = servicesOnlyOn(deployment, lists.deployments, lists.services);
   if (emptied.length > 0) {
     const names = emptied.map((s) => `${s.metadata?.name} ${JSON.stringify(s.spec?.selector)}`).join(', ');
     throw nonRetryable(ErrorTypes.SlotIsLive, `Service ${names} in ${target.namespace} selects only the pods of Deployment ${name}: deleting it would leave that Service with no endpoints, so it was not deleted; point the Service at the live slot, then delete ${name}`);
   }
-  return { deleted: await deleteDeployment(kube, target, name) };
+  return deployment;
+}
+
+/** Deletes a slot's Deployment, unless a Service still needs its pods (see retirable). */
+async function deleteSlot(kube: Kube, ref: SlotRef): Promise<{ deleted: boolean }> {
+  if (await retirable(kube, ref) === undefined) return { deleted: false };
+  return { deleted: await deleteDeployment(kube, ref.target, ref.deployment) };
 }
 
 export function slotActivities({ kube, pollMs }: ActivityContext) {

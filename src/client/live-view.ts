@@ -36,19 +36,22 @@ export interface RunningStep {
   name: string; attempt: number; ready?: number; total?: number; lastFailure?: string;
   /** a rollout's pod the scheduler cannot place: its own message (0/12 nodes are available: ...) */
   unschedulable?: string;
+  /** a drain: the slot's pods still running, and the requests they answer (when their metrics are read) */
+  draining?: { pods: number; inFlight?: number };
 }
 
 export async function runningSteps(client: Client, ref: ReleaseRef): Promise<RunningStep[]> {
   const handle = client.workflow.getHandle(workflowIdOf(ref), ref.runId);
   const described = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.describe());
   return (described.raw.pendingActivities ?? []).map((a) => {
-    const beat = decode(a.heartbeatDetails?.payloads?.[0]) as { progress?: { ready?: unknown; total?: unknown; unschedulable?: unknown } } | undefined;
-    const { ready, total, unschedulable } = beat?.progress ?? {};
+    const beat = decode(a.heartbeatDetails?.payloads?.[0]) as { progress?: { ready?: unknown; total?: unknown; unschedulable?: unknown; pods?: unknown; inFlight?: unknown } } | undefined;
+    const { ready, total, unschedulable, pods, inFlight } = beat?.progress ?? {};
     return {
       name: a.activityType?.name ?? 'step',
       attempt: a.attempt ?? 1,
       ...(typeof ready === 'number' && typeof total === 'number' ? { ready, total } : {}),
       ...(typeof unschedulable === 'string' ? { unschedulable } : {}),
+      ...(typeof pods === 'number' ? { draining: { pods, ...(typeof inFlight === 'number' ? { inFlight } : {}) } } : {}),
       ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
     };
   });
@@ -67,7 +70,9 @@ const seconds = (ms: number): string => {
 
 /** A running step: its progress and retries, and why a pod of its rollout is not placed. */
 export function runningLines(step: RunningStep): string[] {
-  const progress = step.total === undefined ? '' : `  ${bar(step.ready ?? 0, step.total)}`;
+  const d = step.draining;
+  const draining = d === undefined ? '' : `  ${d.pods} pods stopping${d.inFlight === undefined ? '' : `, ${d.inFlight} requests in flight`}`;
+  const progress = step.total === undefined ? draining : `  ${bar(step.ready ?? 0, step.total)}`;
   const retry = step.attempt > 1 ? `  (attempt ${step.attempt}${step.lastFailure ? `: ${step.lastFailure.split('\n')[0]}` : ''})` : '';
   const unplaced = step.unschedulable === undefined ? [] : [`          not scheduled: ${step.unschedulable}`];
   return [`running   ${step.name}${progress}${retry}`, ...unplaced];

@@ -8,6 +8,7 @@ import {
 import { analysisMetric, latencySpec, shadowSpec } from './model-checks.js';
 import { MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
 import { MAX_VERIFICATION_MS, modelRequestMs, verificationBoundMs } from './bounds.js';
+import { IN_FLIGHT_PRESETS, METRIC_NAME } from './drain.js';
 
 /** Labels Bluegreen sets on every slot, so none can tell the slots apart. */
 const OWN_LABELS: readonly string[] = [MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL];
@@ -247,6 +248,24 @@ export const ReleaseSpecSchema = z.strictObject({
     whenShort: z.enum(['refuse', 'wait'], { error: 'must be refuse or wait' }).default('refuse'),
     timeout: duration('6h', 6 * 3_600_000).default('30m'),
   }).default({ whenShort: 'refuse', timeout: '30m' }),
+  /**
+   * Before the old slot is deleted (and a candidate that took traffic, on a
+   * rollback): its pods are stopped (SIGTERM, so a good server finishes its
+   * answers and closes its keep-alive connections) and Bluegreen waits up to
+   * `timeout` for them to end, reading the requests still in flight from each
+   * pod's metrics when `inFlight` names them; then it stops what is left.
+   */
+  drain: z.strictObject({
+    timeout: duration('6h', 6 * 3_600_000).default('2m'),
+    /** Gauges summed on each pod's metrics page: a server's ready-made set (vllm, tgi, example) or metric names. */
+    inFlight: z.union([
+      z.enum(IN_FLIGHT_PRESETS, { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` }),
+      z.array(z.string().regex(METRIC_NAME, { error: 'must be a Prometheus metric name such as model_requests_in_flight or vllm:num_requests_running' })).min(1).max(10),
+    ], { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` }).optional(),
+    /** Where each pod serves its metrics: default the serving port, /metrics. */
+    port: z.number().int().min(1).max(65535).optional(),
+    path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /metrics' }).default('/metrics'),
+  }).optional(),
   /** Owners a release goes on beside knowingly (each is recorded in the timeline); Helm is always a warning. */
   owners: z.strictObject({
     allow: z.array(z.enum(['argocd', 'flux', 'controller'], { error: 'must be argocd, flux or controller' })).max(3).default([]),

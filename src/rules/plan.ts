@@ -16,6 +16,7 @@ import { autoscalersOf, refuseOutsideBounds, vpaWarnings } from './autoscalers.j
 import { ownerRefusal, ownersOf, ownerWarning, type Owner, type OwnerKind } from './owners.js';
 import { RefusedError } from './refused.js';
 import { refuseShared } from './shared.js';
+import { drainWarnings } from './drain.js';
 import { checkStepped, previewReplicasOf } from './steps.js';
 import { podsOwnedBy } from './rollout.js';
 import { isUnslotted, selectedSlot, selects, show } from './selectors.js';
@@ -239,6 +240,11 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   refuseCrossing(t, services, podLabels, liveLabels);
   refuseShared(adopted?.deployment.spec?.template, object.spec?.template, observed.claims ?? []);
   warnings.push(...slotSelectingWarnings(around, t, liveLabels));
+  // The old slot drains after promotion, the candidate on a rollback (and as the next release's old slot).
+  warnings.push(...drainWarnings(spec.drain, [
+    ...(live === undefined ? [] : [{ deployment: live.deployment, spec: adopted?.deployment.spec?.template?.spec }]),
+    { deployment: name, spec: object.spec?.template.spec },
+  ]));
   if (live !== undefined) refuseStranded(t, live, services, liveLabels, podLabels);
   const before = previewBefore(t, preview);
   // The container candidateDeployment chose, found again by name (its image is the new one now).

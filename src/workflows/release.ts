@@ -33,7 +33,8 @@ import { STARTED_BY_MEMO, releaseIdOf, searchAttributes } from '../release/ids.j
 import {
   abortSignal, approveSignal, asAbort, asApproval, describePayload, statusQuery, type Abort, type Approval,
 } from '../release/messages.js';
-import type { Plan, SlotPlan } from '../release/plan.js';
+import { inFlightMetrics } from '../release/drain.js';
+import type { Plan, SlotPlan, SlotRef } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { FINAL_PHASES, type AnalysisResult, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { targetOf, type Target } from '../release/target.js';
@@ -97,6 +98,7 @@ function proxies(spec: ReleaseSpec, bounded: boolean) {
   const verifyMs = bounded ? verificationBoundMs(spec) : 10 * 60_000;
   const monitorMs = bounded ? monitorBoundMs(spec) : durationMs(spec.monitor.window) + 5 * 60_000;
   const total = (ms: number) => (bounded ? 2 * ms : undefined);
+  const drainMs = spec.drain === undefined ? 0 : durationMs(spec.drain.timeout);
   return {
     quick: proxyActivities<Activities>(quickOptions),
     rolloutWait: proxyActivities<Activities>(boundedWait(rolloutTimeoutMs + 60_000, total(rolloutTimeoutMs + 60_000))),
@@ -106,6 +108,8 @@ function proxies(spec: ReleaseSpec, bounded: boolean) {
     monitorWait: proxyActivities<Activities>(boundedWait(monitorMs, total(monitorMs))),
     undo: proxyActivities<Activities>(undoOptions),
     undoRolloutWait: proxyActivities<Activities>({ ...waitingOptions(rolloutTimeoutMs + 60_000), retry: undoOptions.retry }),
+    // A drain's own deadline counts from its first attempt; each attempt may run that long, plus room.
+    drainWait: proxyActivities<Activities>({ ...waitingOptions(drainMs + 60_000), retry: undoOptions.retry }),
   };
 }
 
@@ -124,6 +128,8 @@ interface Run {
   act: ReturnType<typeof proxies>;
   /** decided at the start, so a release started before the change keeps the old meaning throughout */
   argoFailureLimit: boolean;
+  /** the candidate has taken live traffic (a switch or a shared step began): a rollback drains it before deleting it */
+  served?: boolean;
 }
 
 const plannedOf = (run: Run): Plan => {
@@ -157,7 +163,13 @@ async function deploy(run: Run): Promise<void> {
   const plan = plannedOf(run);
   if (plan.live?.unslotted !== undefined) await narrowLive(run, plan, { ...plan.live, unslotted: plan.live.unslotted });
   const candidate = { target, slot: plan.candidateSlot, deployment: plan.candidate.deployment };
-  run.compensations.push({ name: `delete candidate Deployment ${candidate.deployment}`, run: () => run.act.undo.deleteSlot(candidate) });
+  run.compensations.push({
+    name: `delete candidate Deployment ${candidate.deployment}`,
+    run: async () => {
+      if (run.served && run.spec.drain !== undefined) await drain(run, candidate, 'candidate');
+      return run.act.undo.deleteSlot(candidate);
+    },
+  });
   const replicas = previewReplicasOf(spec, plan.replicas);
   await run.act.quick.applyCandidate({ target, object: plan.object, releaseId: status.releaseId, replicas });
   const { previewBefore, ports } = plan;
@@ -298,6 +310,7 @@ async function switchLive(run: Run): Promise<void> {
     const ready = await run.act.rolloutWait.waitForRollout({ ...ref, minReady, timeoutMs: rolloutTimeoutMs });
     run.record('ready to switch', { detail: `${ready.ready} of ${ready.total} candidate pods ready; the switch needs ${minReady}` });
   }
+  run.served = true;
   const switched = await run.act.switchWait.switchTraffic(input);
   status.liveSlot = candidate.slot;
   run.record('switched', { detail: switched?.detail ?? `live Service selects ${candidate.slot}` });
@@ -340,6 +353,7 @@ async function stepThrough(run: Run): Promise<void> {
       run.record('switched back', { detail: back.detail });
     },
   });
+  run.served = true;
   const sharing = await run.act.switchWait.switchTraffic({ ...moving, from: live, to: shared, settleMs });
   run.record('shared', { detail: sharing.detail });
   let before = { candidate: budget.preview, old: live.replicas };
@@ -494,8 +508,33 @@ async function finalize(run: Run): Promise<void> {
   const live = run.plan?.live;
   if (live === undefined) return;
   const old = { target: run.target, slot: live.slot, deployment: live.deployment };
+  if (run.spec.drain !== undefined) await CancellationScope.nonCancellable(() => drain(run, old, 'old slot'));
   await CancellationScope.nonCancellable(() => run.act.undo.deleteSlot(old));
   run.record('deleted', { detail: `old slot ${live.slot} (Deployment ${live.deployment}) deleted` });
+}
+
+/**
+ * A slot's pods are stopped and given drain.timeout to finish their answers
+ * (keep-alive clients stay on a slot's pods until those close their
+ * connections); the timeline says whether they ended by themselves or which
+ * were stopped with requests in flight.
+ */
+async function drain(run: Run, ref: SlotRef, what: string): Promise<void> {
+  const spec = run.spec.drain!;
+  run.record('draining', { detail: `${what} ${ref.deployment}: its pods are told to stop; up to ${spec.timeout} for their answers to end` });
+  const report = await run.act.drainWait.drainSlot({
+    ...ref, timeoutMs: durationMs(spec.timeout), metrics: inFlightMetrics(spec.inFlight), port: spec.port, path: spec.path, container: run.spec.container,
+  });
+  const took = `${Math.round(report.tookMs / 100) / 10}s`;
+  if (report.drained) {
+    run.record('drained', { detail: `${what} ${ref.deployment}: ${report.pods === 0 ? 'no pods were left' : `its ${report.pods} pods ended by themselves in ${took}`}` });
+    return;
+  }
+  const pods = report.cut.map((c) => `${c.pod} (${c.inFlight === undefined ? 'requests in flight unknown' : `${c.inFlight} in flight`})`).join(', ');
+  const inFlight = report.cut.reduce((n, c) => n + (c.inFlight ?? 0), 0);
+  run.record('drain cut', {
+    detail: `${what} ${ref.deployment}: drain.timeout ${spec.timeout} ended with ${report.cut.length} pods still running${inFlight > 0 ? `, ${inFlight} requests in flight` : ''}; stopped now: ${pods}`,
+  });
 }
 
 /** The steps abort may interrupt, in order; finalize follows them. */

@@ -41,6 +41,11 @@ describe('the live view', () => {
     expect(frame).toContain('note      cannot read the release (UNAVAILABLE); retrying');
   });
 
+  it('shows a drain with the pods still stopping and the requests they answer', () => {
+    expect(renderFrame(base, [{ name: 'drainSlot', attempt: 1, draining: { pods: 2, inFlight: 3 } }], ref, t0)).toContain('running   drainSlot  2 pods stopping, 3 requests in flight');
+    expect(renderFrame(base, [{ name: 'drainSlot', attempt: 1, draining: { pods: 1 } }], ref, t0)).toContain('running   drainSlot  1 pods stopping');
+  });
+
   it('keeps the last timeline entries and cuts every line to the terminal width', () => {
     const long: ReleaseStatus = { ...base, timeline: Array.from({ length: 12 }, (_, i) => ({ at: at(i), phase: 'Monitoring' as const, event: 'analysis', detail: 'x'.repeat(200) })) };
     const frame = renderFrame(long, [], ref, t0, 60);

@@ -13,6 +13,8 @@ import { servicesOnlyOn } from '../../src/rules/selectors.js';
 import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
 import { analysisWarnings, verdictOf } from '../../src/rules/analysis.js';
 import { compareJson, withoutFields } from '../../src/rules/compare.js';
+import { drainWarnings, inFlightOf } from '../../src/rules/drain.js';
+import { inFlightMetrics } from '../../src/release/drain.js';
 import type { Fetch } from '../../src/activities/http.js';
 import type { AnalysisResult } from '../../src/release/status.js';
 import { probeModel } from '../../src/activities/model-checks.js';
@@ -580,5 +582,51 @@ describe('fields left out of comparisons', () => {
     expect(answer).toEqual(copy);
     expect(withoutFields([1, 2], ['0'])).toEqual([2]);
     expect(withoutFields('text', ['id'])).toBe('text');
+  });
+});
+
+describe('draining a slot', () => {
+  const page = [
+    '# HELP vllm:num_requests_running Number of requests in model execution batches.',
+    '# TYPE vllm:num_requests_running gauge',
+    'vllm:num_requests_running{engine="0",model_name="llama {3}"} 2.0',
+    'vllm:num_requests_running{engine="1",model_name="llama {3}"} 1.0',
+    'vllm:num_requests_waiting{engine="0",model_name="llama {3}"} 4.0 1733300000000',
+    'vllm:num_requests_swapped 9',
+  ].join('\n');
+
+  it('sums the in-flight gauges of every label set, and knows a page without them', () => {
+    expect(inFlightOf(page, inFlightMetrics('vllm'))).toBe(7);
+    expect(inFlightOf(page, ['vllm:num_requests_running'])).toBe(3);
+    expect(inFlightOf('model_requests_in_flight{model="fraud",version="v1"} 0\n', inFlightMetrics('example'))).toBe(0);
+    expect(inFlightOf(page, inFlightMetrics('tgi'))).toBeUndefined();
+    expect(inFlightMetrics(['a_b', 'c:d'])).toEqual(['a_b', 'c:d']);
+    expect(inFlightMetrics(undefined)).toEqual([]);
+  });
+
+  const pod = (more: Partial<V1PodSpec> = {}, preStop?: object): V1PodSpec => ({ containers: [{ name: 'server', ...(preStop ? { lifecycle: { preStop } } : {}) }], ...more });
+
+  it('warns when the kubelet would kill the pods before drain.timeout ends, once for slots alike', () => {
+    expect(drainWarnings({ timeout: '2m' }, [{ deployment: 'fraud-blue', spec: pod() }, { deployment: 'fraud-green', spec: pod() }])).toEqual([
+      'drain: the pods of Deployments fraud-blue and fraud-green have terminationGracePeriodSeconds 30 (the default): the kubelet kills them 30s after they are told to stop, before drain.timeout (2m) ends, so an answer longer than that is cut; set it to at least 120',
+    ]);
+    expect(drainWarnings({ timeout: '2m' }, [{ deployment: 'fraud-blue', spec: pod({ terminationGracePeriodSeconds: 130 }) }])).toEqual([]);
+    expect(drainWarnings(undefined, [{ deployment: 'fraud-blue', spec: pod({ terminationGracePeriodSeconds: 5 }) }])).toEqual([]);
+  });
+
+  it('warns when a preStop hook sleeps away the grace period, as a sleep action or a command', () => {
+    const sleeping = pod({ terminationGracePeriodSeconds: 10 }, { sleep: { seconds: 10 } });
+    const command = pod({ terminationGracePeriodSeconds: 10 }, { exec: { command: ['/bin/sh', '-c', 'sleep 15'] } });
+    expect(drainWarnings({ timeout: '10s' }, [{ deployment: 'a', spec: sleeping }])).toEqual([
+      'drain: the preStop hook of Deployment a sleeps 10s of its 10s grace period: the server is killed before it is told to stop, with no time to finish its answers',
+    ]);
+    expect(drainWarnings({ timeout: '10s' }, [{ deployment: 'b', spec: command }])[0]).toMatch(/^drain: the preStop hook of Deployment b sleeps 15s of its 10s grace period/);
+  });
+
+  it('is in the plan for the live slot and the candidate', () => {
+    const live = dep('fraud-blue', { app: 'fraud', slot: 'blue' });
+    live.spec!.replicas = 2;
+    const plan = planRelease(validateSpec({ ...spec, drain: { timeout: '1m' } }), t, observed({ service: svc('fraud', { app: 'fraud', slot: 'blue' }), deployments: [live] }));
+    expect(plan.warnings).toEqual([expect.stringMatching(/^drain: the pods of Deployments fraud-blue and fraud-green have terminationGracePeriodSeconds 30 \(the default\)/)]);
   });
 });

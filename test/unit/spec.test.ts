@@ -138,6 +138,11 @@ const bad: [string, unknown, string][] = [
   ['a header value on two lines', { ...base, verify: { headers: [{ name: 'X-Team', value: 'a\r\nHost: evil' }] } }, 'verify.headers[0].value: must be one line'],
   ['a header given twice', { ...base, verify: { headers: [{ name: 'X-Team', value: 'a' }, { name: 'x-team', value: 'b' }] } }, 'verify.headers: names a header twice'],
   ['an ignored field with an empty segment', { ...base, verify: { ignore: ['usage..total'] } }, 'verify.ignore[0]: must be a field name or a dotted path such as usage.total_tokens'],
+  ['a drain preset that is not one', { ...base, drain: { inFlight: 'triton' } }, 'drain.inFlight: must be one of vllm, tgi, example, or a list of metric names'],
+  ['a drain metric with a dash', { ...base, drain: { inFlight: ['requests-in-flight'] } }, 'drain.inFlight[0]: must be a Prometheus metric name'],
+  ['a drain timeout over 6h', { ...base, drain: { timeout: '1d' } }, 'drain.timeout: must be at most 6h'],
+  ['a drain metrics path that is not a path', { ...base, drain: { path: 'metrics' } }, 'drain.path: must be an absolute path such as /metrics'],
+  ['an unknown drain field', { ...base, drain: { timout: '1m' } }, 'drain.timout: is not a known field'],
   ['a request timeout that makes verification too long', { ...base, verify: { timeout: '10m', requests: Array.from({ length: 6 }, () => ({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], expected: {} })) } },
     'verify: its checks may need up to 85 minutes (each request may take 600s), more than the 60 minutes verification may take: send fewer requests, raise latency.concurrency, or lower verify.timeout'],
 ];

@@ -3,6 +3,7 @@
 // on end state. Typed as the real activities so the compiler keeps them honest.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Activities } from '../../src/activities/index.js';
+import type { DrainReport } from '../../src/release/drain.js';
 import type { Plan } from '../../src/release/plan.js';
 import { otherSlot, type AnalysisResult, type Slot } from '../../src/release/status.js';
 import { VERSION_LABEL } from '../../src/release/target.js';
@@ -39,6 +40,8 @@ export interface FakeCluster {
   analyses: AnalysisResult[];
   /** the most pods of both slots seen at once */
   peakPods: number;
+  /** what the next drain finds; default: the pods ended by themselves */
+  drain?: DrainReport;
 }
 
 export function fakeCluster(initial: FakeState): FakeCluster {
@@ -180,6 +183,14 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         const d = state.deployments[slot];
         if (d !== undefined) d.replicas = replicas;
         return { startupSeconds: 12 };
+      },
+      async drainSlot({ slot }) {
+        await enter('drainSlot', slot);
+        if (state.live === slot) throw ApplicationFailure.nonRetryable(`the live Service selects ${slot}`, 'SlotIsLive');
+        const d = state.deployments[slot];
+        const pods = d?.replicas ?? 0;
+        if (d !== undefined) d.replicas = 0;
+        return fake.drain ?? { drained: true, tookMs: 1_500, pods, cut: [] };
       },
       async deleteSlot({ slot }) {
         await enter('deleteSlot', slot);

@@ -434,6 +434,51 @@ describe('abort rolls back to exactly what served before', () => {
     expect(after).toEqual(['scaleSlot blue 4', 'switchTraffic green->blue']);
   });
 
+  it('drains the old slot before deleting it, and the timeline says how long its pods took', async () => {
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 2 } } });
+    const spec = testSpec({ drain: { timeout: '30s', inFlight: 'vllm' } });
+    const { status } = await runRelease(h, fake, spec);
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.calls.slice(-2)).toEqual(['drainSlot blue', 'deleteSlot blue']);
+    const drained = status.timeline.filter((e) => e.event.startsWith('drain')).map((e) => `${e.event}: ${e.detail}`);
+    expect(drained).toEqual([
+      `draining: old slot ${spec.model}-blue: its pods are told to stop; up to 30s for their answers to end`,
+      `drained: old slot ${spec.model}-blue: its 2 pods ended by themselves in 1.5s`,
+    ]);
+    expect(fake.state.deployments).toEqual({ green: { version: 'v2', replicas: 2 } });
+  });
+
+  it('names the pods a drain stopped at drain.timeout with their requests in flight; the release still succeeds', async () => {
+    const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 2 } } });
+    fake.drain = { drained: false, tookMs: 30_400, pods: 2, cut: [{ pod: 'old-7d9-abcde', inFlight: 2 }, { pod: 'old-7d9-fghij' }] };
+    const spec = testSpec({ drain: { timeout: '30s' } });
+    const { status } = await runRelease(h, fake, spec);
+    expect(status.phase).toBe('Succeeded');
+    expect(status.timeline.find((e) => e.event === 'drain cut')?.detail).toBe(
+      `old slot ${spec.model}-blue: drain.timeout 30s ended with 2 pods still running, 2 requests in flight; stopped now: old-7d9-abcde (2 in flight), old-7d9-fghij (requests in flight unknown)`,
+    );
+    expect(fake.calls.at(-1)).toBe('deleteSlot blue');
+  });
+
+  it('a rollback drains the candidate once it took traffic, and not before', async () => {
+    const after = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 2 } } });
+    after.blockOn('monitor');
+    const aborted = await runRelease(h, after, testSpec({ drain: { timeout: '1m' } }), async ({ handle, reach }) => {
+      await reach('Monitoring', () => after.calls.includes('monitor'));
+      await handle.signal(abortSignal, abort);
+    });
+    expect(aborted.status.phase).toBe('RolledBack');
+    const undo = after.calls.slice(after.calls.indexOf('switchTraffic green->blue'));
+    expect(undo.filter((c) => /^(drainSlot|deleteSlot)/.test(c))).toEqual(['drainSlot green', 'deleteSlot green']);
+    expect(after.state.deployments).toEqual({ blue: { version: 'v1', replicas: 2 } });
+
+    const before = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 2 } } });
+    before.verifyOk = false;
+    const refused = await runRelease(h, before, testSpec({ drain: { timeout: '1m' } }));
+    expect(refused.status.phase).toBe('RolledBack');
+    expect(before.calls.filter((c) => /^(drainSlot|deleteSlot)/.test(c))).toEqual(['deleteSlot green']);
+  });
+
   it('leaves nothing behind when a first release is aborted after the switch', async () => {
     const fake = fakeCluster({ deployments: {} });
     fake.blockOn('monitor');

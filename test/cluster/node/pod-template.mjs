@@ -8,14 +8,17 @@ const example = parse(readFileSync(new URL('../../../examples/real-node/fraud-v1
 
 /**
  * A copy of the example's template with what a caller changes.
- * @param {{ labels?: Record<string, string>, modelFile?: string, args?: string[], readyAfterSeconds?: number, preStopSeconds?: number }} [changes]
+ * @param {{ labels?: Record<string, string>, modelFile?: string, args?: string[], readyAfterSeconds?: number, preStopSeconds?: number, tokenMs?: number, graceSeconds?: number }} [changes]
  *   pod labels, the MODEL_FILE the server loads, the server's args, a readiness delay,
- *   a preStop sleep (a pod leaving while a Service selects it serves until node proxies know)
+ *   a preStop sleep (a pod leaving while a Service selects it serves until node proxies know),
+ *   the time between streamed tokens (TOKEN_MS), terminationGracePeriodSeconds
  */
-export function realNodeTemplate({ labels, modelFile, args, readyAfterSeconds, preStopSeconds } = {}) {
+export function realNodeTemplate({ labels, modelFile, args, readyAfterSeconds, preStopSeconds, tokenMs, graceSeconds } = {}) {
   const template = structuredClone(example);
   const container = template.spec.containers[0];
   if (modelFile !== undefined) container.env = [{ name: 'MODEL_FILE', value: modelFile }];
+  if (tokenMs !== undefined) container.env = [...container.env ?? [], { name: 'TOKEN_MS', value: String(tokenMs) }];
+  if (graceSeconds !== undefined) template.spec.terminationGracePeriodSeconds = graceSeconds;
   if (args !== undefined) container.args = args;
   if (readyAfterSeconds !== undefined) container.readinessProbe.initialDelaySeconds = readyAfterSeconds;
   if (labels !== undefined) template.metadata = { labels };

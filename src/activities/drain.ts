@@ -1,0 +1,71 @@
+// Draining a slot before it goes: its pods are told to stop (SIGTERM: a good
+// server finishes its answers and closes its keep-alive connections, so those
+// clients reconnect to the live slot), and the step waits for them to end,
+// showing the requests each still answers, up to drain.timeout; then what is
+// left is stopped, and named.
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { DrainInput, DrainReport, DrainingPod } from '../release/drain.js';
+import { inFlightOf } from '../rules/drain.js';
+import { beat, resumed } from './attempts.js';
+import { apiReads, deletePodNow, deploymentPods, scaleDeployment } from './cluster.js';
+import type { ActivityContext } from './context.js';
+import { getText } from './http.js';
+import { retirable } from './slots.js';
+import { sleep } from './waits.js';
+
+/** How often the pods and their metrics are read. */
+const DRAIN_POLL_MS = 1_000;
+/** A metrics page that takes longer is read as unknown this round. */
+const METRICS_TIMEOUT_MS = 2_000;
+
+/** The serving container's first port: where the server answers, and by default serves its metrics. */
+function servingPort(deployment: V1Deployment, container?: string): number {
+  const containers = deployment.spec?.template?.spec?.containers ?? [];
+  const serving = containers.find((c) => c.name === container) ?? containers[0];
+  return serving?.ports?.[0]?.containerPort ?? 8080;
+}
+
+export function drainActivities({ kube, fetch }: ActivityContext) {
+  /** A pod's requests in flight, or undefined when its metrics cannot be read (not started, already closed). */
+  async function inFlightOn(pod: V1Pod, port: number, input: DrainInput): Promise<number | undefined> {
+    const ip = pod.status?.podIP;
+    if (ip === undefined || input.metrics.length === 0) return undefined;
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    const page = await getText(fetch, `http://${host}:${port}${input.path}`, { timeoutMs: METRICS_TIMEOUT_MS });
+    return page.ok ? inFlightOf(page.text, input.metrics) : undefined;
+  }
+
+  return {
+    /**
+     * Scales the slot to 0 and waits until its pods are gone, heartbeating the
+     * requests they still answer (what `status` shows). At the deadline (from
+     * the first attempt: a restarted worker goes on with the same drain) the
+     * pods left are deleted at once and reported as cut. Refused, like the
+     * delete, while a Service still needs the slot's pods.
+     */
+    async drainSlot(input: DrainInput): Promise<DrainReport> {
+      const since = resumed<{ since: number }>()?.since ?? Date.now();
+      const deadline = since + input.timeoutMs;
+      const deployment = await retirable(kube, input);
+      if (deployment === undefined) return { drained: true, tookMs: Date.now() - since, pods: 0, cut: [] };
+      if (deployment.spec?.replicas !== 0) await scaleDeployment(kube, input.target, input.deployment, 0);
+      const port = input.port ?? servingPort(deployment, input.container);
+      const reads = apiReads(kube, input.target.namespace);
+      let most = 0;
+      for (;;) {
+        const pods = await deploymentPods(reads, deployment);
+        most = Math.max(most, pods.length);
+        if (pods.length === 0) return { drained: true, tookMs: Date.now() - since, pods: most, cut: [] };
+        const draining: DrainingPod[] = await Promise.all(pods.map(async (p) => ({ pod: p.metadata?.name ?? '', inFlight: await inFlightOn(p, port, input) })));
+        const known = draining.filter((d) => d.inFlight !== undefined);
+        const inFlight = known.length === 0 ? undefined : known.reduce((n, d) => n + d.inFlight!, 0);
+        beat({ since, progress: { pods: pods.length, ...(inFlight === undefined ? {} : { inFlight }) } });
+        if (Date.now() >= deadline) {
+          await Promise.all(draining.map((d) => deletePodNow(kube, input.target, d.pod)));
+          return { drained: false, tookMs: Date.now() - since, pods: most, cut: draining };
+        }
+        await sleep(DRAIN_POLL_MS);
+      }
+    },
+  };
+}

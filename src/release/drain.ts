@@ -1,0 +1,49 @@
+// The vocabulary of draining a slot before it goes: the in-flight gauges of the
+// servers users run, and what a drain reports.
+import type { Slot } from './status.js';
+import type { Target } from './target.js';
+
+/** A Prometheus metric name (colons allowed, as vLLM's `vllm:num_requests_running`). */
+export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * Ready-made in-flight gauges, summed per pod: requests being answered, and
+ * those queued (a queued request is a client waiting for an answer too).
+ */
+export const IN_FLIGHT_METRICS = {
+  vllm: ['vllm:num_requests_running', 'vllm:num_requests_waiting'],
+  tgi: ['tgi_batch_current_size', 'tgi_queue_size'],
+  example: ['model_requests_in_flight'],
+} as const;
+export const IN_FLIGHT_PRESETS = ['vllm', 'tgi', 'example'] as const;
+
+/** The metric names a spec's `drain.inFlight` stands for. */
+export const inFlightMetrics = (inFlight: string | readonly string[] | undefined): readonly string[] =>
+  inFlight === undefined ? [] : typeof inFlight === 'string' ? IN_FLIGHT_METRICS[inFlight as keyof typeof IN_FLIGHT_METRICS] ?? [inFlight] : inFlight;
+
+/** One pod of a draining slot: its requests in flight (undefined: its metrics could not be read). */
+export interface DrainingPod { pod: string; inFlight?: number }
+
+/** What a drain found: done when the pods ended by themselves; else the pods it stopped and what they still served. */
+export interface DrainReport {
+  drained: boolean;
+  tookMs: number;
+  pods: number;
+  /** the pods still running at drain.timeout (stopped then), with their requests in flight */
+  cut: DrainingPod[];
+}
+
+/** A drain of one slot: stop its pods, wait up to `timeoutMs` for them to end, reading `metrics` on each. */
+export interface DrainInput {
+  target: Target;
+  slot: Slot;
+  deployment: string;
+  timeoutMs: number;
+  /** the in-flight gauges to sum on each pod's metrics page; none: only wait for the pods to end */
+  metrics: readonly string[];
+  /** the metrics page: this port (default: the serving container's first) and path */
+  port?: number;
+  path: string;
+  /** the serving container (spec.container); default: the first */
+  container?: string;
+}

@@ -1,0 +1,129 @@
+// Clients as they really are, on the real node: keep-alive connections (a
+// request every 10 ms on each of 4, as a `requests.Session` would) and streamed
+// OpenAI chat answers of 5, 12 and 30 seconds held open across a release, an
+// abort after the switch, and a drain that runs out of time. After the switch
+// these clients stay on the old pods (node proxies keep an open connection where
+// it is): only the drain moves them, when the old pods stop and the server closes
+// their connections after its last answer (docs/reliability.md has the figures).
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { readService } from '../../src/activities/cluster.js';
+import type { ReleaseSpecInput } from '../../src/release/spec.js';
+import type { ReleaseStatus } from '../../src/release/status.js';
+import { watchStreams, watchTraffic, type StreamReport, type TrafficReport } from './traffic-watcher.js';
+import { World } from './world.js';
+import { realNodeTemplate } from '../cluster/node/pod-template.mjs';
+
+const realNode = inject('realNode');
+let w: World;
+
+beforeAll(async () => {
+  if (!realNode) return;
+  w = await new World({ prefix: 'clients', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig') }).start();
+});
+afterAll(async () => {
+  if (realNode) await w?.close();
+});
+
+const GOLDEN = { v1: [0.562177, 0.53743], v2: [0.731059, 0.562177] };
+/** 100 ms a token: answers of 50, 120 and 300 tokens stream for 5, 12 and 30 s. */
+const TOKEN_MS = 100;
+const STREAMS = [50, 120, 300];
+const DRAIN = { timeout: '45s', inFlight: 'example' as const };
+
+function spec(version: 'v1' | 'v2', more: Partial<ReleaseSpecInput> = {}): ReleaseSpecInput {
+  return {
+    model: 'chat', namespace: w.namespace, version, replicas: 2,
+    template: realNodeTemplate({ modelFile: `/app/models/fraud-${version}.json`, tokenMs: TOKEN_MS, graceSeconds: 45 }),
+    verify: { modelName: 'fraud', requests: [{ inputs: [{ name: 'features', shape: [2, 3], datatype: 'FP32', data: [1, 2, 3, 0.5, 0, 1] }], expected: { probability: GOLDEN[version] }, tolerance: 1e-4 }] },
+    monitor: { window: '3s', interval: '1s' }, scaleDownDelay: '2s', rolloutTimeout: '2m', drain: DRAIN,
+    ...more,
+  };
+}
+
+async function start(input: ReleaseSpecInput, wait = true) {
+  const file = w.specFile(input.model, input.version as 'v1' | 'v2', input);
+  writeFileSync(file, JSON.stringify(input));
+  return w.cli(['start', '-f', file, ...(wait ? ['--wait'] : [])]);
+}
+
+async function liveAddress(): Promise<{ ip: string; port: number }> {
+  const service = await readService(w.kube, w.target('chat'), 'chat');
+  return { ip: service!.spec!.clusterIP!, port: service!.spec!.ports![0]!.port };
+}
+
+/** The drain events of the release's timeline, for the figures and the assertions. */
+const drains = (s: ReleaseStatus | undefined) => (s?.timeline ?? []).filter((e) => e.event.startsWith('drain')).map((e) => `${e.event}: ${e.detail}`);
+
+function figures(what: string, keepAlive: TrafficReport, streams: StreamReport, status?: ReleaseStatus): void {
+  console.log(`long clients (${what}): keep-alive ${keepAlive.sent} requests, ${keepAlive.failed} failed, answers ${JSON.stringify(keepAlive.versions)}, order ${keepAlive.sequence.join(' ')}; `
+    + `streams ${streams.started} started, ${streams.completed} completed, ${streams.broken} broken, answers ${JSON.stringify(streams.versions)}, longest ${streams.longestMs} ms; `
+    + `${drains(status).join('; ')}${[...keepAlive.examples, ...streams.examples].map((e) => `\n  ${e}`).join('')}`);
+}
+
+describe.skipIf(!realNode)(`keep-alive and streaming clients on a real node${realNode ? '' : ` (skipped: ${inject('realNodeReason')})`}`, () => {
+  it('a release drains the old slot: keep-alive clients move to v2 and every stream of up to 30 s in flight ends, with no failed request', async () => {
+    const first = await start(spec('v1'));
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const { ip, port } = await liveAddress();
+    const probe = watchTraffic(ip, port, 100);
+    await probe.until('v1', 30_000);
+    await probe.stop();
+    const keepAlive = watchTraffic(ip, port, 10, 4);
+    const streams = watchStreams(ip, port, STREAMS);
+    await keepAlive.until('v1');
+    await new Promise((r) => setTimeout(r, 3_000)); // every stream is mid-answer
+
+    const release = await start(spec('v2'));
+    expect(release.code).toBe(0);
+    const done = await w.status('chat');
+    // The 30 s streams begun before the switch kept the old pods busy: the drain waited for them.
+    await keepAlive.until('v2');
+    const streamed = await streams.stop();
+    const report = await keepAlive.stop();
+    figures('a release', report, streamed, done);
+    expect(report.failed, report.examples.join('; ')).toBe(0);
+    expect(streamed.broken, streamed.examples.join('; ')).toBe(0);
+    expect(report.sequence.at(-1)).toBe('v2');
+    expect(streamed.versions.v1).toBeGreaterThan(0);
+    expect(done?.timeline.map((e) => e.event)).toEqual(expect.arrayContaining(['draining', 'drained', 'deleted']));
+    expect(drains(done).find((d) => d.startsWith('drained'))).toMatch(/^drained: old slot chat-blue: its 2 pods ended by themselves in \d+(\.\d)?s$/);
+    expect(await w.kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector: 'bluegreen.dev/service=chat,slot=blue' })).toHaveProperty('items', []);
+  }, 300_000);
+
+  it('an abort after the switch drains the candidate before deleting it, with no failed request or broken stream', async () => {
+    const { ip, port } = await liveAddress();
+    const keepAlive = watchTraffic(ip, port, 10, 4);
+    const streams = watchStreams(ip, port, STREAMS);
+    await keepAlive.until('v2');
+    await start(spec('v1', { monitor: { window: '1h', interval: '2s' } }), false);
+    await w.waitFor('chat', (s) => s.phase === 'Monitoring' && s.liveSlot === 'blue', 'monitoring on blue', 180_000);
+    // New connections reach the candidate; the kept-alive ones stay where they were.
+    const fresh = watchTraffic(ip, port, 50);
+    await fresh.until('v1', 30_000);
+    await fresh.stop();
+    await w.cli(['abort', 'chat', '-n', w.namespace, '--reason', 'keep v2']);
+    const end = await w.waitForPhase('chat', 'RolledBack', 180_000);
+    const streamed = await streams.stop();
+    const report = await keepAlive.stop();
+    figures('an abort after the switch', report, streamed, end);
+    expect(report.failed, report.examples.join('; ')).toBe(0);
+    expect(streamed.broken, streamed.examples.join('; ')).toBe(0);
+    expect(drains(end).find((d) => d.startsWith('drained'))).toMatch(/^drained: candidate chat-blue: /);
+    expect(end.timeline.map((e) => e.event)).not.toContain('drain cut');
+  }, 300_000);
+
+  it('a stream longer than drain.timeout is cut, and the timeline names the pod that still answered it', async () => {
+    const { ip, port } = await liveAddress();
+    const streams = watchStreams(ip, port, [300]);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const release = await start(spec('v1', { drain: { ...DRAIN, timeout: '3s' } }));
+    expect(release.code).toBe(0);
+    const done = await w.status('chat');
+    const streamed = await streams.stop();
+    figures('drain.timeout 3s, a 30 s stream', { sent: 0, failed: 0, versions: {}, sequence: [], examples: [] }, streamed, done);
+    expect(drains(done).find((d) => d.startsWith('drain cut'))).toMatch(/^drain cut: old slot chat-green: drain\.timeout 3s ended with 1 pods still running, 1 requests in flight; stopped now: chat-green-[a-z0-9]+-[a-z0-9]+ \(1 in flight\)$/);
+    expect(streamed.broken).toBe(1);
+  }, 180_000);
+});
