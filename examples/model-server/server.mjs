@@ -197,10 +197,13 @@ const server = createServer((req, res) => {
 /** Server-sent events, one chunk per token: the first after --delay-ms, the rest TOKEN_MS apart. */
 function stream(res, chunks, started) {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...(stopping ? { connection: 'close' } : {}) });
+  const { socket } = res;
   const send = (i) => {
     if (res.destroyed) return;
     if (i === chunks.length) {
       res.end('data: [DONE]\n\n');
+      // Begun before the stop, so its headers kept the connection alive: it closes after its last event.
+      if (stopping) socket?.end();
       observe('success', (performance.now() - started) / 1000);
       return;
     }
@@ -214,8 +217,7 @@ const TOKEN_MS = Number(process.env.TOKEN_MS ?? 5);
 server.listen(Number(args.port), args.host, () => {
   console.log(`model server: ${model.name} ${model.version} on http://${args.host}:${server.address().port}`);
 });
-// The graceful stop (see the top): a stream already answering keeps its connection
-// until its last event; the connection closes after it.
+// The graceful stop (see the top).
 let stopping = false;
 let open = 0;
 server.on('connection', (socket) => {

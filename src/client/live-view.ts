@@ -71,7 +71,7 @@ const seconds = (ms: number): string => {
 /** A running step: its progress and retries, and why a pod of its rollout is not placed. */
 export function runningLines(step: RunningStep): string[] {
   const d = step.draining;
-  const draining = d === undefined ? '' : `  ${d.pods} pods stopping${d.inFlight === undefined ? '' : `, ${d.inFlight} requests in flight`}`;
+  const draining = d === undefined ? '' : `  ${d.pods} pod${d.pods === 1 ? '' : 's'} stopping${d.inFlight === undefined ? '' : `, ${d.inFlight} requests in flight`}`;
   const progress = step.total === undefined ? draining : `  ${bar(step.ready ?? 0, step.total)}`;
   const retry = step.attempt > 1 ? `  (attempt ${step.attempt}${step.lastFailure ? `: ${step.lastFailure.split('\n')[0]}` : ''})` : '';
   const unplaced = step.unschedulable === undefined ? [] : [`          not scheduled: ${step.unschedulable}`];

@@ -526,14 +526,15 @@ async function drain(run: Run, ref: SlotRef, what: string): Promise<void> {
     ...ref, timeoutMs: durationMs(spec.timeout), metrics: inFlightMetrics(spec.inFlight), port: spec.port, path: spec.path, container: run.spec.container,
   });
   const took = `${Math.round(report.tookMs / 100) / 10}s`;
+  const pods = (n: number) => `${n} pod${n === 1 ? '' : 's'}`;
   if (report.drained) {
-    run.record('drained', { detail: `${what} ${ref.deployment}: ${report.pods === 0 ? 'no pods were left' : `its ${report.pods} pods ended by themselves in ${took}`}` });
+    run.record('drained', { detail: `${what} ${ref.deployment}: ${report.pods === 0 ? 'no pods were left' : `its ${pods(report.pods)} ended by themselves in ${took}`}` });
     return;
   }
-  const pods = report.cut.map((c) => `${c.pod} (${c.inFlight === undefined ? 'requests in flight unknown' : `${c.inFlight} in flight`})`).join(', ');
+  const stopped = report.cut.map((c) => `${c.pod} (${c.inFlight === undefined ? 'requests in flight unknown' : `${c.inFlight} in flight`})`).join(', ');
   const inFlight = report.cut.reduce((n, c) => n + (c.inFlight ?? 0), 0);
   run.record('drain cut', {
-    detail: `${what} ${ref.deployment}: drain.timeout ${spec.timeout} ended with ${report.cut.length} pods still running${inFlight > 0 ? `, ${inFlight} requests in flight` : ''}; stopped now: ${pods}`,
+    detail: `${what} ${ref.deployment}: drain.timeout ${spec.timeout} ended with ${pods(report.cut.length)} still running${inFlight > 0 ? `, ${inFlight} requests in flight` : ''}; stopped now: ${stopped}`,
   });
 }
 

@@ -118,12 +118,13 @@ describe.skipIf(!realNode)(`keep-alive and streaming clients on a real node${rea
     const { ip, port } = await liveAddress();
     const streams = watchStreams(ip, port, [300]);
     await new Promise((r) => setTimeout(r, 2_000));
-    const release = await start(spec('v1', { drain: { ...DRAIN, timeout: '3s' } }));
-    expect(release.code).toBe(0);
+    const release = start(spec('v1', { drain: { ...DRAIN, timeout: '3s' } }));
+    await w.waitFor('chat', (s) => s.version === 'v1' && s.timeline.some((e) => e.event === 'draining'), 'draining', 180_000);
+    const streamed = await streams.stop(); // the stream it holds now is the last
+    expect((await release).code).toBe(0);
     const done = await w.status('chat');
-    const streamed = await streams.stop();
     figures('drain.timeout 3s, a 30 s stream', { sent: 0, failed: 0, versions: {}, sequence: [], examples: [] }, streamed, done);
-    expect(drains(done).find((d) => d.startsWith('drain cut'))).toMatch(/^drain cut: old slot chat-green: drain\.timeout 3s ended with 1 pods still running, 1 requests in flight; stopped now: chat-green-[a-z0-9]+-[a-z0-9]+ \(1 in flight\)$/);
+    expect(drains(done).find((d) => d.startsWith('drain cut'))).toMatch(/^drain cut: old slot chat-green: drain\.timeout 3s ended with 1 pod still running, 1 requests in flight; stopped now: chat-green-[a-z0-9]+-[a-z0-9]+ \(1 in flight\)$/);
     expect(streamed.broken).toBe(1);
   }, 180_000);
 });

@@ -95,6 +95,9 @@ export interface StreamReport {
   examples: string[];
 }
 
+/** Between one answer and the next question: a person reads, a pipeline parses. */
+const PAUSE_MS = 200;
+
 /** One streamed chat answer of `words` tokens: the version that answered, or why it broke. */
 function chatStream(host: string, port: number, agent: Agent, words: number): Promise<string> {
   const prompt = Array.from({ length: words }, (_, i) => `w${i}`).join(' ');
@@ -124,8 +127,8 @@ function chatStream(host: string, port: number, agent: Agent, words: number): Pr
 
 /**
  * `lengths.length` clients, each streaming chat answers of `lengths[i]` tokens
- * one after another on a kept-alive connection (the server's TOKEN_MS apart),
- * as an LLM client's pool does.
+ * (the server's TOKEN_MS apart) one after another, PAUSE_MS between, on a
+ * kept-alive connection, as an LLM client's pool does.
  */
 export function watchStreams(host: string, port: number, lengths: number[]) {
   const report: StreamReport = { started: 0, completed: 0, broken: 0, versions: {}, longestMs: 0, examples: [] };
@@ -144,6 +147,7 @@ export function watchStreams(host: string, port: number, lengths: number[]) {
         report.broken += 1;
         if (report.examples.length < 5) report.examples.push(`${new Date().toISOString()} ${words}-token stream: ${(err as Error).message}`);
       }
+      await new Promise((r) => setTimeout(r, PAUSE_MS));
     }
   };
   const loop = Promise.all(lengths.map(client)).then(() => agent.destroy());

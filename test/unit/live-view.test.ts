@@ -43,7 +43,7 @@ describe('the live view', () => {
 
   it('shows a drain with the pods still stopping and the requests they answer', () => {
     expect(renderFrame(base, [{ name: 'drainSlot', attempt: 1, draining: { pods: 2, inFlight: 3 } }], ref, t0)).toContain('running   drainSlot  2 pods stopping, 3 requests in flight');
-    expect(renderFrame(base, [{ name: 'drainSlot', attempt: 1, draining: { pods: 1 } }], ref, t0)).toContain('running   drainSlot  1 pods stopping');
+    expect(renderFrame(base, [{ name: 'drainSlot', attempt: 1, draining: { pods: 1 } }], ref, t0)).toContain('running   drainSlot  1 pod stopping');
   });
 
   it('keeps the last timeline entries and cuts every line to the terminal width', () => {

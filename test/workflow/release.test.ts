@@ -437,7 +437,7 @@ describe('abort rolls back to exactly what served before', () => {
   it('drains the old slot before deleting it, and the timeline says how long its pods took', async () => {
     const fake = fakeCluster({ live: 'blue', preview: 'blue', deployments: { blue: { version: 'v1', replicas: 2 } } });
     const spec = testSpec({ drain: { timeout: '30s', inFlight: 'vllm' } });
-    const { status } = await runRelease(h, fake, spec);
+    const { status } = await runRelease(h, fake, spec, undefined, 'drained');
     expect(status.phase).toBe('Succeeded');
     expect(fake.calls.slice(-2)).toEqual(['drainSlot blue', 'deleteSlot blue']);
     const drained = status.timeline.filter((e) => e.event.startsWith('drain')).map((e) => `${e.event}: ${e.detail}`);
@@ -466,7 +466,7 @@ describe('abort rolls back to exactly what served before', () => {
     const aborted = await runRelease(h, after, testSpec({ drain: { timeout: '1m' } }), async ({ handle, reach }) => {
       await reach('Monitoring', () => after.calls.includes('monitor'));
       await handle.signal(abortSignal, abort);
-    });
+    }, 'rollback-drains-candidate');
     expect(aborted.status.phase).toBe('RolledBack');
     const undo = after.calls.slice(after.calls.indexOf('switchTraffic green->blue'));
     expect(undo.filter((c) => /^(drainSlot|deleteSlot)/.test(c))).toEqual(['drainSlot green', 'deleteSlot green']);
