@@ -245,10 +245,15 @@ export async function deleteDeployment(kube: Kube, t: Target, name: string): Pro
   }
 }
 
-/** Deletes a pod at once (no grace period): a drain that ran out of time. Gone already is fine. */
+/**
+ * Stops a pod now: a drain that ran out of time. A grace period of 1 second
+ * shortens the one a terminating pod has, so the kubelet kills it; 0 would only
+ * remove the object (a force delete), leaving the kubelet to stop the container
+ * on the pod's own grace period. Gone already is fine.
+ */
 export async function deletePodNow(kube: Kube, t: Pick<Target, 'namespace'>, name: string): Promise<void> {
   try {
-    await kube.core.deleteNamespacedPod({ name, namespace: t.namespace, gracePeriodSeconds: 0 });
+    await kube.core.deleteNamespacedPod({ name, namespace: t.namespace, gracePeriodSeconds: 1 });
   } catch (err) {
     if (!isNotFound(err)) throw kubeError(`delete pod ${name}`, err);
   }

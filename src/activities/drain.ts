@@ -2,7 +2,7 @@
 // server finishes its answers and closes its keep-alive connections, so those
 // clients reconnect to the live slot), and the step waits for them to end,
 // showing the requests each still answers, up to drain.timeout; then what is
-// left is stopped, and named.
+// left is named and told to stop at once.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { DrainInput, DrainReport, DrainingPod } from '../release/drain.js';
 import { inFlightOf } from '../rules/drain.js';
@@ -40,7 +40,8 @@ export function drainActivities({ kube, fetch }: ActivityContext) {
      * Scales the slot to 0 and waits until its pods are gone, heartbeating the
      * requests they still answer (what `status` shows). At the deadline (from
      * the first attempt: a restarted worker goes on with the same drain) the
-     * pods left are deleted at once and reported as cut. Refused, like the
+     * pods left are deleted with a 1s grace period (deletePodNow) and reported
+     * as cut. Refused, like the
      * delete, while a Service still needs the slot's pods.
      */
     async drainSlot(input: DrainInput): Promise<DrainReport> {

@@ -29,7 +29,7 @@ export interface DrainReport {
   drained: boolean;
   tookMs: number;
   pods: number;
-  /** the pods still running at drain.timeout (stopped then), with their requests in flight */
+  /** the pods still running at drain.timeout (told to stop at once then), with their requests in flight */
   cut: DrainingPod[];
 }
 

@@ -455,7 +455,7 @@ describe('abort rolls back to exactly what served before', () => {
     const { status } = await runRelease(h, fake, spec);
     expect(status.phase).toBe('Succeeded');
     expect(status.timeline.find((e) => e.event === 'drain cut')?.detail).toBe(
-      `old slot ${spec.model}-blue: drain.timeout 30s ended with 2 pods still running, 2 requests in flight; stopped now: old-7d9-abcde (2 in flight), old-7d9-fghij (requests in flight unknown)`,
+      `old slot ${spec.model}-blue: drain.timeout 30s ended with 2 pods still running, 2 requests in flight; told to stop at once: old-7d9-abcde (2 in flight), old-7d9-fghij (requests in flight unknown)`,
     );
     expect(fake.calls.at(-1)).toBe('deleteSlot blue');
   });
