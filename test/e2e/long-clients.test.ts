@@ -1,5 +1,5 @@
 // Clients as they really are, on the real node: keep-alive connections (a
-// request every 10 ms on each of 4, as a `requests.Session` would) and streamed
+// pool of 4, a request every 10 ms, as a `requests.Session` would) and streamed
 // OpenAI chat answers of 5, 12 and 30 seconds held open across a release, an
 // abort after the switch, and a drain that runs out of time. After the switch
 // these clients stay on the old pods (node proxies keep an open connection where

@@ -179,7 +179,9 @@ describe('end-to-end releases', () => {
     await w.cli(['start', '-f', w.specFile('fraud-ctrlc', 'v1', { monitor: { window: '10s', interval: '1s', endpoint: w.url('v1') } })]);
     const watching = w.spawnCli(['status', 'fraud-ctrlc', '-n', w.namespace, '--watch']);
     await w.waitForPhase('fraud-ctrlc', 'Monitoring', 60_000);
-    for (let i = 0; i < 100 && watching.stdout() === ''; i += 1) await new Promise((r) => setTimeout(r, 100));
+    // Its first frame says it follows (and handles Ctrl-C); a busy machine may take a while to start it.
+    for (let i = 0; i < 600 && watching.stdout() === ''; i += 1) await new Promise((r) => setTimeout(r, 100));
+    expect(watching.stdout()).not.toBe('');
     watching.child.kill('SIGINT');
     const interrupted = await watching.result;
     expect(interrupted.code).toBe(130);

@@ -42,8 +42,9 @@ function infer(host: string, port: number, agent?: Agent): Promise<string> {
 }
 
 /**
- * `connections` > 0: that many clients, each sending on a connection kept
- * alive (a new one only when the server closes it), `everyMs` apart.
+ * `connections` > 0: a pool of that many connections kept alive (a new one only
+ * when the server closes one), as a `requests.Session` or a Node agent keeps
+ * them: one request every `everyMs` from the pool, each connection in turn.
  */
 export function watchTraffic(host: string, port: number, everyMs = 10, connections = 0) {
   const report: TrafficReport = { sent: 0, failed: 0, versions: {}, sequence: [], examples: [] };
@@ -61,7 +62,7 @@ export function watchTraffic(host: string, port: number, everyMs = 10, connectio
         report.failed += 1;
         if (report.examples.length < 5) report.examples.push(`${new Date().toISOString()} ${(err as Error).message}`);
       }
-      await new Promise((r) => setTimeout(r, Math.max(0, everyMs - (Date.now() - started))));
+      await new Promise((r) => setTimeout(r, Math.max(0, everyMs * Math.max(1, connections) - (Date.now() - started))));
     }
   };
   const loop = Promise.all(Array.from({ length: Math.max(1, connections) }, client)).then(() => agent?.destroy());
