@@ -41,8 +41,7 @@ export function drainActivities({ kube, fetch }: ActivityContext) {
      * requests they still answer (what `status` shows). At the deadline (from
      * the first attempt: a restarted worker goes on with the same drain) the
      * pods left are deleted with a 1s grace period (deletePodNow) and reported
-     * as cut. Refused, like the
-     * delete, while a Service still needs the slot's pods.
+     * as cut. Refused, like the delete, while a Service still needs the slot's pods.
      */
     async drainSlot(input: DrainInput): Promise<DrainReport> {
       const since = resumed<{ since: number }>()?.since ?? Date.now();

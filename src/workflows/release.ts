@@ -305,12 +305,13 @@ async function switchLive(run: Run): Promise<void> {
   // moved and waits for the EndpointSlices (or, if this try failed, switches itself,
   // and reports any refusal). Releases started before replay without it.
   const fullSizeFirst = patched('full-size-before-switch');
+  // From here traffic may move (the in-task patch may succeed even when its answer is lost).
+  run.served = true;
   const inTask = patched('switch-in-workflow-task') ? await run.act.inTask.switchSelector(input).catch(() => undefined) : undefined;
   if (inTask === undefined && fullSizeFirst) {
     const ready = await run.act.rolloutWait.waitForRollout({ ...ref, minReady, timeoutMs: rolloutTimeoutMs });
     run.record('ready to switch', { detail: `${ready.ready} of ${ready.total} candidate pods ready; the switch needs ${minReady}` });
   }
-  run.served = true;
   const switched = await run.act.switchWait.switchTraffic(input);
   status.liveSlot = candidate.slot;
   run.record('switched', { detail: switched?.detail ?? `live Service selects ${candidate.slot}` });
