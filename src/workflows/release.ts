@@ -535,7 +535,7 @@ async function drain(run: Run, ref: SlotRef, what: string): Promise<void> {
   const stopped = report.cut.map((c) => `${c.pod} (${c.inFlight === undefined ? 'requests in flight unknown' : `${c.inFlight} in flight`})`).join(', ');
   const inFlight = report.cut.reduce((n, c) => n + (c.inFlight ?? 0), 0);
   run.record('drain cut', {
-    detail: `${what} ${ref.deployment}: drain.timeout ${spec.timeout} ended with ${pods(report.cut.length)} still running${inFlight > 0 ? `, ${inFlight} requests in flight` : ''}; told to stop at once: ${stopped}`,
+    detail: `${what} ${ref.deployment}: drain.timeout ${spec.timeout} ended with ${pods(report.cut.length)} still running${inFlight > 0 ? `, ${inFlight} request${inFlight === 1 ? '' : 's'} in flight` : ''}; told to stop at once: ${stopped}`,
   });
 }
 

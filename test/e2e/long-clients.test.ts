@@ -124,7 +124,10 @@ describe.skipIf(!realNode)(`keep-alive and streaming clients on a real node${rea
     expect((await release).code).toBe(0);
     const done = await w.status('chat');
     figures('drain.timeout 3s, a 30 s stream', { sent: 0, failed: 0, versions: {}, sequence: [], examples: [] }, streamed, done);
-    expect(drains(done).find((d) => d.startsWith('drain cut'))).toMatch(/^drain cut: old slot chat-green: drain\.timeout 3s ended with 1 pod still running, 1 requests in flight; told to stop at once: chat-green-[a-z0-9]+-[a-z0-9]+ \(1 in flight\)$/);
+    // The idle pod has usually ended by then; on a busy machine it may still be there, its server gone.
+    expect(drains(done).find((d) => d.startsWith('drain cut'))).toMatch(
+      /^drain cut: old slot chat-green: drain\.timeout 3s ended with (1 pod|2 pods) still running, 1 request in flight; told to stop at once: (chat-green-[a-z0-9]+-[a-z0-9]+ \((0 in flight|requests in flight unknown)\), )?chat-green-[a-z0-9]+-[a-z0-9]+ \(1 in flight\)(, chat-green-[a-z0-9]+-[a-z0-9]+ \((0 in flight|requests in flight unknown)\))?$/,
+    );
     // The pod is deleted with a grace period of 1s. This node's kubelet (1.33, containerd) keeps
     // the 45s it gave the stop already begun, so the answer still ends there (docs/reliability.md).
     expect(streamed.started).toBe(1);
