@@ -3,7 +3,7 @@
 // clients reconnect to the live slot), and the step waits for them to end,
 // showing the requests each still answers, up to drain.timeout; then what is
 // left is named and told to stop at once.
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { DrainInput, DrainReport, DrainingPod } from '../release/drain.js';
 import { inFlightOf } from '../rules/drain.js';
 import { beat, resumed } from './attempts.js';
@@ -18,21 +18,14 @@ const DRAIN_POLL_MS = 1_000;
 /** A metrics page that takes longer is read as unknown this round. */
 const METRICS_TIMEOUT_MS = 2_000;
 
-/** The serving container's first port: where the server answers, and by default serves its metrics. */
-function servingPort(deployment: V1Deployment, container?: string): number {
-  const containers = deployment.spec?.template?.spec?.containers ?? [];
-  const serving = containers.find((c) => c.name === container) ?? containers[0];
-  return serving?.ports?.[0]?.containerPort ?? 8080;
-}
-
 export function drainActivities({ kube, fetch }: ActivityContext) {
   /** A pod's requests in flight, or undefined when its metrics cannot be read (not started, already closed). */
-  async function inFlightOn(pod: V1Pod, port: number, input: DrainInput): Promise<number | undefined> {
+  async function inFlightOn(pod: V1Pod, { port, path, metrics }: DrainInput): Promise<number | undefined> {
     const ip = pod.status?.podIP;
-    if (ip === undefined || input.metrics.length === 0) return undefined;
+    if (ip === undefined || metrics.length === 0) return undefined;
     const host = ip.includes(':') ? `[${ip}]` : ip;
-    const page = await getText(fetch, `http://${host}:${port}${input.path}`, { timeoutMs: METRICS_TIMEOUT_MS });
-    return page.ok ? inFlightOf(page.text, input.metrics) : undefined;
+    const page = await getText(fetch, `http://${host}:${port}${path}`, { timeoutMs: METRICS_TIMEOUT_MS });
+    return page.ok ? inFlightOf(page.text, metrics) : undefined;
   }
 
   return {
@@ -49,14 +42,13 @@ export function drainActivities({ kube, fetch }: ActivityContext) {
       const deployment = await retirable(kube, input);
       if (deployment === undefined) return { drained: true, tookMs: Date.now() - since, pods: 0, cut: [] };
       if (deployment.spec?.replicas !== 0) await scaleDeployment(kube, input.target, input.deployment, 0);
-      const port = input.port ?? servingPort(deployment, input.container);
       const reads = apiReads(kube, input.target.namespace);
       let most = 0;
       for (;;) {
         const pods = await deploymentPods(reads, deployment);
         most = Math.max(most, pods.length);
         if (pods.length === 0) return { drained: true, tookMs: Date.now() - since, pods: most, cut: [] };
-        const draining: DrainingPod[] = await Promise.all(pods.map(async (p) => ({ pod: p.metadata?.name ?? '', inFlight: await inFlightOn(p, port, input) })));
+        const draining: DrainingPod[] = await Promise.all(pods.map(async (p) => ({ pod: p.metadata?.name ?? '', inFlight: await inFlightOn(p, input) })));
         const known = draining.filter((d) => d.inFlight !== undefined);
         const inFlight = known.length === 0 ? undefined : known.reduce((n, d) => n + d.inFlight!, 0);
         beat({ since, progress: { pods: pods.length, ...(inFlight === undefined ? {} : { inFlight }) } });

@@ -15,11 +15,12 @@ export const IN_FLIGHT_METRICS = {
   tgi: ['tgi_batch_current_size', 'tgi_queue_size'],
   example: ['model_requests_in_flight'],
 } as const;
-export const IN_FLIGHT_PRESETS = ['vllm', 'tgi', 'example'] as const;
+type Preset = keyof typeof IN_FLIGHT_METRICS;
+export const IN_FLIGHT_PRESETS = Object.keys(IN_FLIGHT_METRICS) as [Preset, ...Preset[]];
 
 /** The metric names a spec's `drain.inFlight` stands for. */
-export const inFlightMetrics = (inFlight: string | readonly string[] | undefined): readonly string[] =>
-  inFlight === undefined ? [] : typeof inFlight === 'string' ? IN_FLIGHT_METRICS[inFlight as keyof typeof IN_FLIGHT_METRICS] ?? [inFlight] : inFlight;
+export const inFlightMetrics = (inFlight: Preset | readonly string[] | undefined): readonly string[] =>
+  inFlight === undefined ? [] : typeof inFlight === 'string' ? IN_FLIGHT_METRICS[inFlight] : inFlight;
 
 /** One pod of a draining slot: its requests in flight (undefined: its metrics could not be read). */
 export interface DrainingPod { pod: string; inFlight?: number }
@@ -41,9 +42,7 @@ export interface DrainInput {
   timeoutMs: number;
   /** the in-flight gauges to sum on each pod's metrics page; none: only wait for the pods to end */
   metrics: readonly string[];
-  /** the metrics page: this port (default: the serving container's first) and path */
-  port?: number;
+  /** the metrics page: this port and path */
+  port: number;
   path: string;
-  /** the serving container (spec.container); default: the first */
-  container?: string;
 }

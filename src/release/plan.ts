@@ -41,6 +41,8 @@ export interface Plan {
   ports: V1ServicePort[];
   /** the Service port that verification and analysis send requests to */
   port: number;
+  /** the port the candidate's serving container answers on (plans recorded before it have none) */
+  servingPort?: number;
   /** what preflight found that a person should know (an owner that acts later, or one the spec allows) */
   warnings?: string[];
   /** the nodes had no room for the candidate and capacity.whenShort is wait: why (its rollouts wait up to capacity.timeout) */

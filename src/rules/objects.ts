@@ -13,6 +13,10 @@ import { fillSlotInClaims } from './shared.js';
 
 export const DEFAULT_PORT = 8080;
 
+/** Where the serving container answers: the spec's port, else its first port, else 8080. */
+export const servingPortOf = (container: V1Container, spec: { port?: number }): number =>
+  spec.port ?? container.ports?.[0]?.containerPort ?? DEFAULT_PORT;
+
 /** An image reference's repository, without tag or digest, with Docker Hub's implied registry and library made explicit. */
 export function imageRepository(image: string): string {
   const ref = image.split('@')[0]!;
@@ -115,7 +119,7 @@ export function candidateDeployment(
   if (spec.args !== undefined) container.args = [...spec.args];
   if (spec.env.length > 0) container.env = mergeEnv(container.env, spec);
   if (spec.resources !== undefined) container.resources = JSON.parse(JSON.stringify(spec.resources));
-  const servingPort = spec.port ?? container.ports?.[0]?.containerPort ?? DEFAULT_PORT;
+  const servingPort = servingPortOf(container, spec);
   if (!(container.ports ?? []).some((p) => p.containerPort === servingPort)) {
     const named = (container.ports ?? []).some((p) => p.name === 'http');
     container.ports = [...(container.ports ?? []), { ...(named ? {} : { name: 'http' }), containerPort: servingPort }];

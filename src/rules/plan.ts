@@ -9,7 +9,7 @@ import {
   MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, SERVICE_LABEL, VERSION_LABEL, deploymentName, previewServiceName, slotSelector, type Target,
 } from '../release/target.js';
 import {
-  DEFAULT_PORT, candidateDeployment, containerServicePorts, copyPorts, servicePortFor, servingContainer,
+  candidateDeployment, containerServicePorts, copyPorts, servicePortFor, servingContainer, servingPortOf,
 } from './objects.js';
 import { slotSelectingWarnings, type Listed } from './around.js';
 import { autoscalersOf, refuseOutsideBounds, vpaWarnings } from './autoscalers.js';
@@ -250,13 +250,13 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   // The container candidateDeployment chose, found again by name (its image is the new one now).
   const chosen = servingContainer(spec.template ?? adopted?.deployment.spec?.template ?? object.spec!.template, spec).name;
   const serving = servingContainer(object.spec?.template as V1PodTemplateSpec, { ...spec, container: chosen });
-  const servingPort = spec.port ?? serving.ports?.[0]?.containerPort ?? DEFAULT_PORT;
+  const servingPort = servingPortOf(serving, spec);
   const ports = service === undefined ? containerServicePorts(serving, servingPort) : copyPorts(service.spec?.ports ?? []);
   refuseMissingPorts(t, ports, object.spec?.template);
   return {
     oldSlot: live?.slot, candidateSlot, live,
     candidate: { slot: candidateSlot, deployment: name, selector: candidateSelector },
-    replicas, object, previewBefore: before, ports, port: servicePortFor(ports, serving, servingPort),
+    replicas, object, previewBefore: before, ports, port: servicePortFor(ports, serving, servingPort), servingPort,
     ...(warnings.length > 0 ? { warnings } : {}),
     ...(autoscalers.length > 0 ? { autoscalers } : {}),
   };

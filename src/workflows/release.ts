@@ -39,6 +39,7 @@ import type { ReleaseSpec } from '../release/spec.js';
 import { FINAL_PHASES, type AnalysisResult, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
 import { targetOf, type Target } from '../release/target.js';
 import { peakPods, previewReplicasOf, sharedSelector, stepsOf } from '../rules/steps.js';
+import { DEFAULT_PORT } from '../rules/objects.js';
 import { minReadyOf } from '../rules/switch.js';
 import { upgradePlan } from './legacy-plan.js';
 import { releaseMetrics, type ReleaseMetrics } from './metrics.js';
@@ -524,7 +525,7 @@ async function drain(run: Run, ref: SlotRef, what: string): Promise<void> {
   const spec = run.spec.drain!;
   run.record('draining', { detail: `${what} ${ref.deployment}: its pods are told to stop; up to ${spec.timeout} for their answers to end` });
   const report = await run.act.drainWait.drainSlot({
-    ...ref, timeoutMs: durationMs(spec.timeout), metrics: inFlightMetrics(spec.inFlight), port: spec.port, path: spec.path, container: run.spec.container,
+    ...ref, timeoutMs: durationMs(spec.timeout), metrics: inFlightMetrics(spec.inFlight), port: spec.port ?? plannedOf(run).servingPort ?? DEFAULT_PORT, path: spec.path,
   });
   const took = `${Math.round(report.tookMs / 100) / 10}s`;
   const pods = (n: number) => `${n} pod${n === 1 ? '' : 's'}`;

@@ -629,4 +629,12 @@ describe('draining a slot', () => {
     const plan = planRelease(validateSpec({ ...spec, drain: { timeout: '1m' } }), t, observed({ service: svc('fraud', { app: 'fraud', slot: 'blue' }), deployments: [live] }));
     expect(plan.warnings).toEqual([expect.stringMatching(/^drain: the pods of Deployments fraud-blue and fraud-green have terminationGracePeriodSeconds 30 \(the default\)/)]);
   });
+
+  it('reads the metrics where the serving container answers, past a sidecar listed first', () => {
+    const live = dep('fraud-blue', { app: 'fraud', slot: 'blue' });
+    const containers = live.spec!.template!.spec!.containers;
+    live.spec!.template!.spec!.containers = [{ name: 'log-shipper', image: 'fluent-bit:3' }, ...containers];
+    const plan = planRelease(validateSpec({ ...spec, image: undefined, drain: { timeout: '1m' } }), t, observed({ service: svc('fraud', { app: 'fraud', slot: 'blue' }), deployments: [live] }));
+    expect(plan.servingPort).toBe(9000);
+  });
 });
