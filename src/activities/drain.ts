@@ -37,13 +37,16 @@ export function drainActivities({ kube, fetch }: ActivityContext) {
      * as cut. Refused, like the delete, while a Service still needs the slot's pods.
      */
     async drainSlot(input: DrainInput): Promise<DrainReport> {
-      const since = resumed<{ since: number }>()?.since ?? Date.now();
+      // A new attempt (the last one's worker gone) goes on from what the last one saw.
+      const before = resumed<{ since: number; most: number }>();
+      const since = before?.since ?? Date.now();
+      let most = before?.most ?? 0;
       const deadline = since + input.timeoutMs;
+      beat({ since, most }); // before the reads: a busy start is not a dead worker
       const deployment = await retirable(kube, input);
-      if (deployment === undefined) return { drained: true, tookMs: Date.now() - since, pods: 0, cut: [] };
+      if (deployment === undefined) return { drained: true, tookMs: Date.now() - since, pods: most, cut: [] };
       if (deployment.spec?.replicas !== 0) await scaleDeployment(kube, input.target, input.deployment, 0);
       const reads = apiReads(kube, input.target.namespace);
-      let most = 0;
       for (;;) {
         const pods = await deploymentPods(reads, deployment);
         most = Math.max(most, pods.length);
@@ -51,7 +54,7 @@ export function drainActivities({ kube, fetch }: ActivityContext) {
         const draining: DrainingPod[] = await Promise.all(pods.map(async (p) => ({ pod: p.metadata?.name ?? '', inFlight: await inFlightOn(p, input) })));
         const known = draining.filter((d) => d.inFlight !== undefined);
         const inFlight = known.length === 0 ? undefined : known.reduce((n, d) => n + d.inFlight!, 0);
-        beat({ since, progress: { pods: pods.length, ...(inFlight === undefined ? {} : { inFlight }) } });
+        beat({ since, most, progress: { pods: pods.length, ...(inFlight === undefined ? {} : { inFlight }) } });
         if (Date.now() >= deadline) {
           await Promise.all(draining.map((d) => deletePodNow(kube, input.target, d.pod)));
           return { drained: false, tookMs: Date.now() - since, pods: most, cut: draining };
