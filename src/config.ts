@@ -6,6 +6,7 @@ import { userInfo } from 'node:os';
 import type { TLSConfig } from '@temporalio/client';
 import { parseDuration } from './release/duration.js';
 import { TASK_QUEUE, taskQueueFor } from './release/ids.js';
+import { WEBHOOK_FORMATS, type Webhook } from './release/notify.js';
 
 export { taskQueueFor } from './release/ids.js';
 
@@ -155,8 +156,34 @@ export function cliUser(env: NodeJS.ProcessEnv = process.env): string {
 /** KUBECONFIG as set, for messages about a kubeconfig that cannot be loaded. */
 export const kubeconfigVariable = (env: NodeJS.ProcessEnv = process.env): string => env.KUBECONFIG ?? 'unset';
 
+/**
+ * BLUEGREEN_NOTIFY: the webhooks the worker tells of gates, rollbacks and
+ * outcomes; comma-separated `FORMAT=URL` (`slack=https://hooks.slack.com/...`,
+ * `json=https://...`), a bare URL being json. Unset: none.
+ */
+export function notifyWebhooks(env: NodeJS.ProcessEnv = process.env): Webhook[] {
+  const raw = env.BLUEGREEN_NOTIFY?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((entry) => {
+    const m = /^([a-z]+)=(.*)$/.exec(entry);
+    const [format, url] = m === null ? ['json', entry] : [m[1]!, m[2]!];
+    const allowed = `each entry is FORMAT=URL with FORMAT ${WEBHOOK_FORMATS.join(' or ')}, or a bare http(s) URL`;
+    if (!(WEBHOOK_FORMATS as readonly string[]).includes(format)) throw new Error(`BLUEGREEN_NOTIFY: unknown format "${format}" in "${entry}": ${allowed}`);
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new Error(`BLUEGREEN_NOTIFY: "${url}" is not an http(s) URL: ${allowed}`);
+    return { format: format as Webhook['format'], url };
+  });
+}
+
+/** BLUEGREEN_UI_URL: where `bluegreen ui` is served, for the links in notifications (https://bluegreen.example.com). */
+export function uiUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const raw = env.BLUEGREEN_UI_URL?.trim();
+  if (!raw) return undefined;
+  if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) throw new Error(`BLUEGREEN_UI_URL is "${raw}": it must be the http(s) URL the page is served at`);
+  return raw;
+}
+
 /** Every worker setting read at once, so a bad one stops the worker at its start, named, before it connects. */
 export function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env): void {
   requireNamespaceAllowlist(env);
-  for (const read of [logFormat, shutdownGraceMs, connectTimeoutMs, maxCachedReleases, metricsAddress, temporalConfig]) read(env);
+  for (const read of [logFormat, shutdownGraceMs, connectTimeoutMs, maxCachedReleases, metricsAddress, temporalConfig, notifyWebhooks, uiUrl]) read(env);
 }

@@ -7,7 +7,7 @@ import { createActivities } from './activities/index.js';
 import { kubeFromConfig, type Kube } from './activities/cluster.js';
 import {
   allowedEndpointHosts, allowedNamespaces, clusterName, connectTimeoutMs, kubeconfigVariable, logFormat, maxCachedReleases, metricsAddress,
-  checkWorkerSettings, shutdownGraceMs, temporalConfig,
+  checkWorkerSettings, notifyWebhooks, shutdownGraceMs, temporalConfig, uiUrl,
 } from './config.js';
 import { runtimeLogger, workerLog } from './log.js';
 import { prebuiltBundle } from './prebuilt-workflows.js';
@@ -33,6 +33,7 @@ export async function createWorker({ connection, kube, options, env = process.en
     ...(codePath === undefined ? { workflowsPath } : { workflowBundle: { codePath } }),
     activities: createActivities({
       kube, allowedNamespaces: allowedNamespaces(env), allowedEndpointHosts: allowedEndpointHosts(env), clusterName: clusterName(env),
+      webhooks: notifyWebhooks(env), uiUrl: uiUrl(env),
     }),
     // An abort reaches a running activity with a heartbeat's answer: keep that prompt.
     maxHeartbeatThrottleInterval: '2s',

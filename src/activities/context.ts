@@ -3,6 +3,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { ErrorTypes } from '../release/errors.js';
+import type { Webhook } from '../release/notify.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { previewServiceName, type Target } from '../release/target.js';
 import { apiReads, readSecretKey, readService, type Kube } from './cluster.js';
@@ -20,6 +21,9 @@ export interface ActivityDeps {
   fetch?: Fetch;
   /** how often waits re-read the cluster */
   pollMs?: number;
+  /** where notices go (BLUEGREEN_NOTIFY), and the page their links point at (BLUEGREEN_UI_URL) */
+  webhooks?: readonly Webhook[];
+  uiUrl?: string;
 }
 
 export interface ActivityContext {

@@ -108,20 +108,31 @@ async function requestJson(fetch: Fetch, method: string, url: string, init: Requ
   }
 }
 
-/** GETs a text page (a metrics page): its text, or what went wrong. */
-export async function getText(fetch: Fetch, url: string, options: RequestOptions = {}): Promise<{ ok: true; text: string } | { ok: false; error: string }> {
+/**
+ * Reads an answer as text: GET, or with `body` a POST of it as JSON (a
+ * webhook answers `ok` or nothing, not JSON). Its text, or what went wrong.
+ */
+export async function requestText(
+  fetch: Fetch, url: string, options: RequestOptions & { body?: unknown } = {},
+): Promise<{ ok: true; text: string } | { ok: false; error: string }> {
+  const method = options.body === undefined ? 'GET' : 'POST';
+  const sent = options.body === undefined ? {} : { method, body: JSON.stringify(options.body) };
+  const headers = { ...options.headers, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) };
   try {
-    const res = await fetch(url, { headers: { ...options.headers }, redirect: 'manual', signal: requestSignal(options.timeoutMs) });
+    const res = await fetch(url, { ...sent, headers, redirect: 'manual', signal: requestSignal(options.timeoutMs) });
     if (isRedirect(res)) {
       await res.body?.cancel();
-      return { ok: false, error: `GET ${url} ${redirected(res)}` };
+      return { ok: false, error: `${method} ${url} ${redirected(res)}` };
     }
     const text = await readCapped(res);
-    return res.ok ? { ok: true, text } : { ok: false, error: clip(`GET ${url} answered HTTP ${res.status}: ${text}`) };
+    return res.ok ? { ok: true, text } : { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
   } catch (err) {
-    return { ok: false, error: clip(`GET ${url} failed: ${errorText(err, options.timeoutMs)}`) };
+    return { ok: false, error: clip(`${method} ${url} failed: ${errorText(err, options.timeoutMs)}`) };
   }
 }
+
+/** GETs a text page (a metrics page): its text, or what went wrong. */
+export const getText = (fetch: Fetch, url: string, options: RequestOptions = {}) => requestText(fetch, url, options);
 
 /** GETs a URL and says whether it answered 2xx. */
 export async function getOk(fetch: Fetch, url: string, options: RequestOptions = {}): Promise<{ ok: boolean; detail: string }> {

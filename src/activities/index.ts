@@ -7,6 +7,7 @@ import { autoscalerActivities } from './autoscalers.js';
 import { contextOf, type ActivityDeps } from './context.js';
 import { drainActivities } from './drain.js';
 import { monitorActivities } from './monitor.js';
+import { notifyActivities } from './notify.js';
 import { preflightActivities } from './preflight.js';
 import { serviceActivities } from './services.js';
 import { slotActivities } from './slots.js';
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...autoscalerActivities(context),
     ...verificationActivities(context),
     ...monitorActivities(context),
+    ...notifyActivities(context),
   });
 }
 

@@ -35,6 +35,8 @@ export interface CheckResult {
   bound?: string;
   /** the first disagreements of a shadow check */
   examples?: string[];
+  /** an analysis metric's latest measurements, [time in ms, value] */
+  series?: [number, number][];
 }
 export interface VerificationResult { ok: boolean; endpoint: string; checks: CheckResult[] }
 export interface AnalysisResult {

@@ -100,7 +100,12 @@ export interface MetricProgress {
   inconclusives: number;
   nextAt: number;
   last?: Measurement & { query?: string };
+  /** the latest numeric measurements, [time in ms, value], for the release page's chart */
+  series?: [number, number][];
 }
+
+/** How many measurements of a metric the status keeps for its chart. */
+export const SERIES_KEPT = 60;
 
 export type Verdict = 'Successful' | 'Failed' | 'Inconclusive' | 'Running';
 
@@ -126,6 +131,7 @@ export function count(spec: ReleaseSpec, metric: Metric, p: MetricProgress, now:
   if (m.phase === 'Failed') p.failures += 1;
   if (m.phase === 'Inconclusive') p.inconclusives += 1;
   p.last = { ...m, ...(query === undefined ? {} : { query: clip(query, 300) }) };
+  if (m.value !== undefined && Number.isFinite(m.value)) p.series = [...p.series ?? [], [now, Number(m.value.toPrecision(6))] as [number, number]].slice(-SERIES_KEPT);
   p.nextAt = Math.max(p.nextAt, now) + durationMs(metric.interval ?? spec.monitor.interval);
 }
 
@@ -145,6 +151,7 @@ export function checkOf(metric: Metric, p: MetricProgress, ended = false): Check
     detail: clip(`${verdict === 'Running' ? 'passing' : verdict.toLowerCase()}: ${last}${query} (${counts})`, 600),
     ...(p.last?.value === undefined ? {} : { value: Number(p.last.value.toPrecision(6)) }),
     ...(bound === '' ? {} : { bound }),
+    ...(p.series === undefined ? {} : { series: p.series }),
   };
 }
 

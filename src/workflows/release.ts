@@ -21,6 +21,7 @@
 //   argo-failure-limit             monitor.failureLimit counts the failures tolerated, as Argo's
 //   full-size-before-switch        a switch the proof refused waits for switch.minReady ready pods, then tries again
 //   bounded-steps                  each wait's attempts have a bound together, derived from the step's work
+//   notifications                  gates, rollbacks and outcomes are sent to the worker's webhooks (a notify activity each)
 import {
   ActivityCancellationType, ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, patched,
   proxyActivities, proxyLocalActivities, setHandler, sleep, TimeoutFailure, upsertSearchAttributes, workflowInfo, type ActivityOptions,
@@ -34,6 +35,7 @@ import {
   abortSignal, approveSignal, asAbort, asApproval, describePayload, statusQuery, type Abort, type Approval,
 } from '../release/messages.js';
 import { inFlightMetrics } from '../release/drain.js';
+import type { Notice, NoticeKind } from '../release/notify.js';
 import type { Plan, SlotPlan, SlotRef } from '../release/plan.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { FINAL_PHASES, type AnalysisResult, type Gate, type Phase, type ReleaseResult, type ReleaseStatus, type TimelineEntry } from '../release/status.js';
@@ -75,6 +77,14 @@ const undoOptions: ActivityOptions = { ...quickOptions, retry: { ...quickOptions
 const inTaskOptions = { startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } };
 /** The spec check at the start: a local activity with no I/O, so a failure is a bug; a few tries at most. */
 const checkingOptions = { startToCloseTimeout: '10s', retry: { maximumAttempts: 3 } };
+/**
+ * A notice is sent beside the release, never in its way: a webhook that is
+ * down is retried for a while, then the timeline says the notice was not sent.
+ */
+const notifyOptions: ActivityOptions = {
+  startToCloseTimeout: '30s', heartbeatTimeout: '8s', scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
+};
 /** A switch back waits at least this long for the old pods' endpoints. */
 const SWITCH_BACK_SETTLE_MS = 60_000;
 
@@ -125,7 +135,12 @@ interface Run {
   record: (event: string, more?: Partial<TimelineEntry>) => void;
   enter: (phase: Phase, detail?: string) => void;
   metrics: ReleaseMetrics;
-  awaitApproval: (gate: Gate, timeoutMs: number) => Promise<boolean>;
+  /** waits at a gate (telling the webhooks, with `why` when there is more to say) until approved or `timeoutMs` */
+  awaitApproval: (gate: Gate, timeoutMs: number, why?: string, failing?: string[]) => Promise<boolean>;
+  /** sends a notice beside the release (see notifyOptions) */
+  notify: (kind: NoticeKind, more?: Partial<Notice>) => void;
+  /** waits until every notice was sent or given up on: a release ends only after its notices */
+  noticesSent: () => Promise<void>;
   act: ReturnType<typeof proxies>;
   /** decided at the start, so a release started before the change keeps the old meaning throughout */
   argoFailureLimit: boolean;
@@ -409,7 +424,7 @@ async function judged(run: Run, result: AnalysisResult, what: string): Promise<b
   if (result.inconclusive !== true) return true;
   // Neither pass nor fail, or no data: a person decides, as a paused Argo rollout.
   run.record('analysis inconclusive', { detail: `waiting for approve (promote) or abort (roll back): ${failing}` });
-  if (await run.awaitApproval('analysis', durationMs(spec.approval.timeout))) {
+  if (await run.awaitApproval('analysis', durationMs(spec.approval.timeout), `${what === 'monitor' ? 'the analysis' : `the analysis of ${what}`} was inconclusive`, failingChecks(result.checks))) {
     // The approval answered this analysis; the next gate needs its own.
     if (what !== 'monitor') run.approval = undefined;
     return false;
@@ -596,6 +611,7 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   // Before the spec check, a local activity (see the note on patches above).
   const bounded = patched('bounded-steps');
   const argoFailureLimit = patched('argo-failure-limit');
+  const notifying = patched('notifications');
   const spec = await checkedSpec(input);
   if ('errors' in spec) {
     status.reason = `invalid release spec: ${spec.errors}`;
@@ -605,10 +621,12 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   // What the status shows comes from the spec now, defaults included (a raw input may leave out the namespace).
   Object.assign(status, { model: spec.model, namespace: spec.namespace, version: spec.version });
 
+  const notices = noticesOf(spec, status, notifying, record);
   const run: Run = {
-    spec, target: targetOf(spec), status, compensations: [], record, enter, metrics,
-    awaitApproval: async (gate, timeoutMs) => {
+    spec, target: targetOf(spec), status, compensations: [], record, enter, metrics, ...notices,
+    awaitApproval: async (gate, timeoutMs, why, failing) => {
       status.waitingFor = gate;
+      notices.notify('waiting', { gate, ...(why === undefined ? {} : { reason: why }), ...(failing === undefined ? {} : { failing }) });
       try {
         return await condition(() => run.approval !== undefined, timeoutMs);
       } finally {
@@ -646,10 +664,42 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
     const live = run.plan!.live!;
     status.reason = `the candidate was promoted, but the old slot ${live.slot} (Deployment ${live.deployment}) was not deleted: ${describeFailure(err)}`;
     enter('Failed');
+    run.notify('failed', { reason: status.reason });
+    await run.noticesSent();
     return failed(status);
   }
   enter('Succeeded', `${spec.version} is live in ${status.candidateSlot}`);
+  run.notify('succeeded', { ...(status.candidateSlot === undefined ? {} : { liveSlot: status.candidateSlot }) });
+  await run.noticesSent();
   return resultOf(status);
+}
+
+/** The checks and metrics that failed or were inconclusive, with their figures, as a notice lists them. */
+const failingChecks = (checks: readonly { ok: boolean; name: string; detail: string }[]): string[] =>
+  checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+
+/**
+ * Notices of one release, each sent by a notify activity that runs beside the
+ * release (not cancelled by an abort) and keyed by its place in the release, so
+ * its retries and replays carry the same key. Releases started before
+ * notifications (`notifying` false) send none.
+ */
+function noticesOf(spec: ReleaseSpec, status: ReleaseStatus, notifying: boolean, record: Run['record']) {
+  const act = proxyActivities<Activities>(notifyOptions);
+  const pending: Promise<void>[] = [];
+  const { namespace, service } = targetOf(spec);
+  const notify = (kind: NoticeKind, more: Partial<Notice> = {}): void => {
+    if (!notifying) return;
+    const notice: Notice = {
+      key: `${status.releaseId}#${pending.length + 1}`, kind, releaseId: status.releaseId, namespace, service, model: spec.model,
+      version: spec.version, ...(spec.cluster === undefined ? {} : { cluster: spec.cluster }), phase: status.phase, at: new Date().toISOString(), ...more,
+    };
+    pending.push(CancellationScope.nonCancellable(() => act.notify(notice)).then(
+      () => undefined,
+      (err: unknown) => record('notice not sent', { detail: `${kind}: ${describeFailure(err)}` }),
+    ));
+  };
+  return { notify, noticesSent: async () => { await Promise.all(pending); } };
 }
 
 /** What the message handlers change besides the status: the abort taken, and whether deletion began. */
@@ -695,6 +745,8 @@ function onAbort(run: Run, steering: Steering, work: CancellationScope, payload:
 async function rollBack(run: Run): Promise<ReleaseResult> {
   const { status, enter, record } = run;
   enter('RollingBack', status.reason);
+  const failing = failingChecks([...status.verification?.checks ?? [], ...status.analysis?.checks ?? []]);
+  run.notify('rolling-back', { ...(status.reason === undefined ? {} : { reason: status.reason }), ...(failing.length > 0 ? { failing } : {}) });
   const order = [...run.compensations].reverse();
   for (const [i, step] of order.entries()) {
     try {
@@ -703,10 +755,14 @@ async function rollBack(run: Run): Promise<ReleaseResult> {
     } catch (err) {
       status.reason = `${status.reason}; rollback stopped at "${step.name}": ${describeFailure(err)}`;
       enter('Failed', `the cluster still needs: ${order.slice(i).map((s) => s.name).join(', ')}`);
+      run.notify('failed', { reason: status.reason });
+      await run.noticesSent();
       return failed(status);
     }
   }
   enter('RolledBack', status.oldSlot === undefined ? 'nothing of the first release is left' : `live traffic on ${status.oldSlot}`);
+  run.notify('rolled-back', { ...(status.reason === undefined ? {} : { reason: status.reason }), ...(status.oldSlot === undefined ? {} : { liveSlot: status.oldSlot }) });
+  await run.noticesSent();
   return resultOf(status);
 }
 

@@ -4,6 +4,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Activities } from '../../src/activities/index.js';
 import type { DrainReport } from '../../src/release/drain.js';
+import type { Notice } from '../../src/release/notify.js';
 import type { Plan } from '../../src/release/plan.js';
 import { otherSlot, type AnalysisResult, type Slot } from '../../src/release/status.js';
 import { VERSION_LABEL } from '../../src/release/target.js';
@@ -42,6 +43,8 @@ export interface FakeCluster {
   peakPods: number;
   /** what the next drain finds; default: the pods ended by themselves */
   drain?: DrainReport;
+  /** the notices the release sent, in order (kept apart from `calls`: they run beside the steps) */
+  notices: Notice[];
 }
 
 export function fakeCluster(initial: FakeState): FakeCluster {
@@ -110,7 +113,7 @@ export function fakeCluster(initial: FakeState): FakeCluster {
   };
 
   const fake: FakeCluster = {
-    state, calls, verifyOk: true, blocks: false, lostForGood: false, analyses: [], peakPods: 0,
+    state, calls, verifyOk: true, blocks: false, lostForGood: false, analyses: [], peakPods: 0, notices: [],
     analysis: { ok: true, runs: 3, failures: 0, checks: [{ name: 'health', ok: true, detail: 'HTTP 200' }] },
     failOn: (name, message, type, times = Infinity) => { failures.set(name, { message, type, times }); },
     blockOn: (name) => { blocked.add(name); fake.blocks = true; },
@@ -221,6 +224,15 @@ export function fakeCluster(initial: FakeState): FakeCluster {
       async monitor({ spec }) {
         await enter('monitor', spec.stepped !== undefined && spec.monitor.window === spec.stepped.window ? 'step' : '');
         return fake.analyses.shift() ?? fake.analysis;
+      },
+      async notify(notice) {
+        const failure = failures.get('notify');
+        if (failure !== undefined && failure.times > 0) {
+          failure.times -= 1;
+          throw ApplicationFailure.nonRetryable(failure.message, failure.type ?? 'NotifyFailed');
+        }
+        fake.notices.push(notice);
+        return { sent: 1, skipped: 0 };
       },
     },
   };

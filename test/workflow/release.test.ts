@@ -791,3 +791,58 @@ describe('safety: each gate, each delete, each rollback does what it says', () =
     expect(fake.calls).toContain('switchTraffic blue->green');
   });
 });
+
+describe('notices: each gate, rollback and outcome is sent once, beside the release', () => {
+  it('a gate, then success: two notices, keyed by their place in the run, the gate\'s with what it waits for', async () => {
+    const fake = fakeCluster(live());
+    const spec = testSpec({ approval: { beforeSwitch: true } });
+    const { status } = await runRelease(h, fake, spec, async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      await handle.signal(approveSignal, approve);
+    }, 'notified');
+    expect(status.phase).toBe('Succeeded');
+    expect(fake.notices.map((n) => [n.kind, n.key, n.phase, n.gate])).toEqual([
+      ['waiting', `${status.releaseId}#1`, 'AwaitingApproval', 'beforeSwitch'],
+      ['succeeded', `${status.releaseId}#2`, 'Succeeded', undefined],
+    ]);
+    expect(fake.notices[1]).toMatchObject({ namespace: spec.namespace, service: spec.model, version: 'v2', liveSlot: 'green' });
+  });
+
+  it('a failed check: rolling back names the check with its figure, then rolled back names what serves', async () => {
+    const fake = fakeCluster(live());
+    fake.verifyOk = false;
+    const { status } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('RolledBack');
+    expect(fake.notices.map((n) => n.kind)).toEqual(['rolling-back', 'rolled-back']);
+    expect(fake.notices[0]!.failing).toEqual(['request golden: output-0[0]: expected 1 ± 0.001, got 2']);
+    expect(fake.notices[0]!.reason).toContain('verification failed');
+    expect(fake.notices[1]).toMatchObject({ liveSlot: 'blue', phase: 'RolledBack' });
+  });
+
+  it('an abort at the gate: the notices say who aborted and why', async () => {
+    const fake = fakeCluster(live());
+    const { status } = await runRelease(h, fake, testSpec({ approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      await handle.signal(abortSignal, abort);
+    });
+    expect(status.phase).toBe('RolledBack');
+    expect(fake.notices.map((n) => [n.kind, n.reason])).toEqual([
+      ['waiting', undefined], ['rolling-back', 'aborted by ben: p99 latency regressed'], ['rolled-back', 'aborted by ben: p99 latency regressed'],
+    ]);
+  });
+
+  it('a webhook that never answers does not hold the release: it succeeds, and the timeline says the notice was not sent', async () => {
+    const fake = fakeCluster(live());
+    fake.failOn('notify', 'POST json webhook 1 (hooks.example) failed: ECONNREFUSED', 'NotifyFailed', 5);
+    const { status } = await runRelease(h, fake, testSpec({ approval: { beforeSwitch: true } }), async ({ handle, reach }) => {
+      await reach('AwaitingApproval', (s) => s.waitingFor === 'beforeSwitch');
+      await handle.signal(approveSignal, approve);
+    });
+    expect(status.phase).toBe('Succeeded');
+    const unsent = status.timeline.filter((e) => e.event === 'notice not sent').map((e) => e.detail);
+    expect(unsent).toEqual([
+      'waiting: notify failed [NotifyFailed]: POST json webhook 1 (hooks.example) failed: ECONNREFUSED',
+      'succeeded: notify failed [NotifyFailed]: POST json webhook 1 (hooks.example) failed: ECONNREFUSED',
+    ]);
+  });
+});

@@ -20,7 +20,7 @@ beforeAll(async () => {
 
 describe('recorded release histories replay', () => {
   it('has the histories it promises, of this version and of 0.1', () => {
-    expect(fixtures).toEqual(expect.arrayContaining(['happy.json', 'abort-in-monitoring.json', 'rollout-failed.json', 'approved-at-both-gates.json', 'full-size-before-switch.json', 'stepped.json', 'stepped-step-failed.json', 'drained.json', 'rollback-drains-candidate.json', 'v0.1-happy.json', 'v0.1-approved-at-gate.json']));
+    expect(fixtures).toEqual(expect.arrayContaining(['happy.json', 'abort-in-monitoring.json', 'rollout-failed.json', 'approved-at-both-gates.json', 'full-size-before-switch.json', 'stepped.json', 'stepped-step-failed.json', 'drained.json', 'rollback-drains-candidate.json', 'notified.json', 'v0.1-happy.json', 'v0.1-approved-at-gate.json']));
   });
 
   it.each(fixtures)('%s', async (file) => {
