@@ -182,6 +182,19 @@ export function uiUrl(env: NodeJS.ProcessEnv = process.env): string | undefined 
   return raw;
 }
 
+/**
+ * `bluegreen ui`'s way to know its users: BLUEGREEN_UI_USER_HEADER names the
+ * header an authenticating proxy sets (X-Forwarded-User); else BLUEGREEN_UI_TOKEN
+ * is the token its link carries (a random one when unset).
+ */
+export function uiAuth(env: NodeJS.ProcessEnv = process.env): { userHeader?: string; token?: string } {
+  const header = env.BLUEGREEN_UI_USER_HEADER?.trim();
+  const token = env.BLUEGREEN_UI_TOKEN?.trim();
+  if (header && !/^[A-Za-z0-9-]+$/.test(header)) throw new Error(`BLUEGREEN_UI_USER_HEADER is "${header}": it must be a header name such as X-Forwarded-User`);
+  if (token !== undefined && token !== '' && token.length < 16) throw new Error('BLUEGREEN_UI_TOKEN is shorter than 16 characters: use a long random one (openssl rand -hex 16)');
+  return { ...(header ? { userHeader: header } : {}), ...(token ? { token } : {}) };
+}
+
 /** Every worker setting read at once, so a bad one stops the worker at its start, named, before it connects. */
 export function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env): void {
   requireNamespaceAllowlist(env);

@@ -38,13 +38,26 @@ export interface RunningStep {
   unschedulable?: string;
   /** a drain: the slot's pods still running, and the requests they answer (when their metrics are read) */
   draining?: { pods: number; inFlight?: number };
+  /** the monitor window: each metric's measurements so far, [time in ms, value] */
+  analysis?: { name: string; series: [number, number][] }[];
+}
+
+/** The metrics of a monitor's heartbeat (rules/analysis.ts MetricProgress), as far as they are well formed. */
+function analysisOf(metrics: unknown): RunningStep['analysis'] {
+  if (!Array.isArray(metrics)) return undefined;
+  return metrics.flatMap((m: { name?: unknown; provider?: unknown; series?: unknown }) => {
+    if (typeof m?.name !== 'string' || typeof m.provider !== 'string') return [];
+    const series = Array.isArray(m.series) ? m.series.filter((p): p is [number, number] => Array.isArray(p) && p.every(Number.isFinite)) : [];
+    return [{ name: `${m.provider} ${m.name}`, series }];
+  });
 }
 
 export async function runningSteps(client: Client, ref: ReleaseRef): Promise<RunningStep[]> {
   const handle = client.workflow.getHandle(workflowIdOf(ref), ref.runId);
   const described = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.describe());
   return (described.raw.pendingActivities ?? []).map((a) => {
-    const beat = decode(a.heartbeatDetails?.payloads?.[0]) as { progress?: { ready?: unknown; total?: unknown; unschedulable?: unknown; pods?: unknown; inFlight?: unknown } } | undefined;
+    const beat = decode(a.heartbeatDetails?.payloads?.[0]) as { metrics?: unknown; progress?: { ready?: unknown; total?: unknown; unschedulable?: unknown; pods?: unknown; inFlight?: unknown } } | undefined;
+    const analysis = analysisOf(beat?.metrics);
     const { ready, total, unschedulable, pods, inFlight } = beat?.progress ?? {};
     return {
       name: a.activityType?.name ?? 'step',
@@ -53,6 +66,7 @@ export async function runningSteps(client: Client, ref: ReleaseRef): Promise<Run
       ...(typeof unschedulable === 'string' ? { unschedulable } : {}),
       ...(typeof pods === 'number' ? { draining: { pods, ...(typeof inFlight === 'number' ? { inFlight } : {}) } } : {}),
       ...(a.lastFailure?.message ? { lastFailure: a.lastFailure.message } : {}),
+      ...(analysis === undefined ? {} : { analysis }),
     };
   });
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
-import { cliUser, clusterName } from '../config.js';
+import { cliUser, clusterName, uiAuth } from '../config.js';
 import { PHASES, FINAL_PHASES } from '../release/status.js';
 import { InvalidSpecError, formatFieldError } from '../release/validate.js';
 import { loadSpecFile } from '../release/spec-file.js';
@@ -21,6 +21,7 @@ import {
 import { releaseHistory, rollbackSpec } from './history.js';
 import { runningSteps, timelineLine, watchLive } from './live-view.js';
 import { consoleIo, printStatus, table, who, why, type Io } from './format.js';
+import { newToken, uiServer } from '../ui/server.js';
 
 async function withClient<T>(run: (client: Client) => Promise<T>): Promise<T> {
   const client = await connectClient();
@@ -293,6 +294,38 @@ function rollbackCommand(program: Command, io: Io): void {
     });
 }
 
+function uiCommand(program: Command, io: Io): void {
+  program.command('ui')
+    .description('serve the release page: the releases, each one live with approve and abort, and a model\'s history (Temporal only, no Kubernetes credentials)')
+    .option('--address <host>', 'address to listen on (only this machine by default; behind a proxy, the proxy\'s side of it)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', (v) => portNumber(v), 8080)
+    .option('--user-header <name>', 'behind an authenticating proxy: the header with the user\'s name, e.g. X-Forwarded-User (default: BLUEGREEN_UI_USER_HEADER)')
+    .option('--user <name>', 'without a proxy: who the token\'s holder acts as (default: BLUEGREEN_USER or the login name)')
+    .addHelpText('after', '\nExamples:\n  bluegreen ui\n  bluegreen ui --address 127.0.0.1 --port 4180 --user-header X-Forwarded-User')
+    .action(async (opts: { address: string; port: number; userHeader?: string; user?: string }) => {
+      const auth = uiAuth();
+      const userHeader = opts.userHeader ?? auth.userHeader;
+      const token = userHeader === undefined ? auth.token ?? newToken() : undefined;
+      const client = await connectClient();
+      const server = uiServer({ client, ...(userHeader === undefined ? { token, tokenUser: opts.user ?? cliUser() } : { userHeader }) });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err) => reject(new UserError(`cannot listen on ${opts.address}:${opts.port}: ${err.message}`)));
+        server.listen(opts.port, opts.address, resolve);
+      });
+      const { port } = server.address() as { port: number };
+      const host = opts.address.includes(':') ? `[${opts.address}]` : opts.address;
+      io.out(userHeader === undefined
+        ? `bluegreen ui: open http://${host}:${port}/?token=${token} (acting as ${opts.user ?? cliUser()}; the token is what lets a browser in)`
+        : `bluegreen ui: serving http://${host}:${port}/ for the proxy in front of it; each request's user is its ${userHeader} header`);
+      await new Promise<void>((resolve) => {
+        const stop = () => { server.close(); server.closeAllConnections(); resolve(); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await client.connection.close();
+    });
+}
+
 function buildProgram(io: Io): Command {
   const program = new Command('bluegreen')
     .description('Blue-green releases of ML model servers on Kubernetes, driven by Temporal')
@@ -302,7 +335,7 @@ function buildProgram(io: Io): Command {
     .configureOutput({ writeOut: (text) => io.out(text.replace(/\n$/, '')), writeErr: (text) => io.err(text.replace(/\n$/, '')) });
   const commands = [
     validateCommand, demoCommand, schemaCommand, startCommand, statusCommand, approveCommand, abortCommand, listCommand, historyCommand,
-    rollbackCommand,
+    rollbackCommand, uiCommand,
   ];
   for (const add of commands) add(program, io);
   return program;
@@ -316,6 +349,11 @@ function outputFormat(value: string): Output {
 function phaseName(value: string): string {
   if (!(PHASES as readonly string[]).includes(value)) throw new InvalidArgumentError(`allowed: ${PHASES.join(', ')}`);
   return value;
+}
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be a whole number from 0 to 65535 (0: any free port)');
+  return n;
 }
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);

@@ -255,7 +255,7 @@ export async function hasWorker(client: Client, taskQueue: string): Promise<bool
 }
 
 export interface ReleaseListing {
-  workflowId: string; status: string; startTime: Date;
+  workflowId: string; runId: string; status: string; startTime: Date;
   model?: string; namespace?: string; version?: string; phase?: string; cluster?: string;
 }
 
@@ -273,7 +273,7 @@ export async function listReleases(client: Client, options: ListOptions = {}): P
   for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
     const sa = wf.typedSearchAttributes;
     out.push({
-      workflowId: wf.workflowId, status: wf.status.name, startTime: wf.startTime,
+      workflowId: wf.workflowId, runId: wf.runId, status: wf.status.name, startTime: wf.startTime,
       model: sa.get(searchAttributes.model), namespace: sa.get(searchAttributes.namespace),
       version: sa.get(searchAttributes.version), phase: sa.get(searchAttributes.phase), cluster: sa.get(searchAttributes.cluster),
     });

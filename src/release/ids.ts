@@ -17,6 +17,13 @@ export const STARTED_BY_MEMO = 'startedBy';
 export const releaseWorkflowId = (namespace: string, service: string, cluster?: string): string =>
   `bluegreen/${namespace}/${service}${cluster ? `@${cluster}` : ''}`;
 
+/** The model service and cluster of a release's workflow id; undefined for an id that is not one. */
+export function parseWorkflowId(workflowId: string): { namespace: string; service: string; cluster?: string } | undefined {
+  const m = /^bluegreen\/([^/]+)\/([^/@]+)(?:@(.+))?$/.exec(workflowId);
+  if (m === null) return undefined;
+  return { namespace: m[1]!, service: m[2]!, ...(m[3] === undefined ? {} : { cluster: m[3] }) };
+}
+
 /** A release id names one run of a workflow: `<workflowId>/<runId>`. */
 export const releaseIdOf = (workflowId: string, runId: string): string => `${workflowId}/${runId}`;
 
