@@ -16,7 +16,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  // Floors: release/ (words) <- rules/ (pure decisions) <- workflows/, activities/, client/.
+  // Floors: release/ (words) <- rules/ (pure decisions) <- workflows/, activities/, client/ <- ui/.
   // The workflow bundle holds words and rules only; rules do no I/O and import no floor above them.
   {
     files: ['src/workflows/**/*.ts', 'src/rules/**/*.ts'],
@@ -32,6 +32,16 @@ export default tseslint.config(
           // The sandbox loads modules afresh for every release it holds: a schema built at load costs each release.
           { group: ['zod', '**/release/spec.js', '**/release/validate.js', '**/release/model-checks.js'], allowTypeImports: true, message: 'the spec schema is checked in the worker (checkSpec, a local activity), not built in the sandbox; import its types only' },
         ],
+      }],
+    },
+  },
+  // The release page knows Temporal only: never the cluster, never the worker's code.
+  {
+    files: ['src/ui/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['@kubernetes/client-node', '@temporalio/worker', '@temporalio/activity'].map((name) => ({ name, message: 'the page reads releases through Temporal only: it never needs the cluster\'s credentials' })),
+        patterns: [{ group: ['**/activities/*', '**/workflows/*', '**/worker.js'], allowTypeImports: true, message: 'the page stands on the client: it never imports the worker\'s code' }],
       }],
     },
   },

@@ -3,6 +3,7 @@
 // must grant every verb a release uses, and nothing outside the namespaces it is
 // bound in.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
@@ -64,7 +65,21 @@ describe('the worker as the ServiceAccount of deploy/', () => {
     expect(pod?.serviceAccountName).toBe('bluegreen-worker');
     expect(pod?.securityContext?.runAsNonRoot).toBe(true);
     expect(pod?.containers[0]?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-    expect(pod?.containers[0]?.env?.map((e) => e.name)).toEqual(expect.arrayContaining(['BLUEGREEN_NAMESPACES', 'BLUEGREEN_METRICS_ADDRESS', 'NODE_OPTIONS']));
+    expect(pod?.containers[0]?.env?.map((e) => e.name)).toEqual(expect.arrayContaining(['BLUEGREEN_NAMESPACES', 'BLUEGREEN_METRICS_ADDRESS', 'NODE_OPTIONS', 'BLUEGREEN_NOTIFY']));
+  });
+
+  it('deploy/ui.yaml: the page behind oauth2-proxy, on loopback only, without the cluster\'s credentials; the API server takes it', async () => {
+    const ui = parseAllDocuments(readFileSync('deploy/ui.yaml', 'utf8')).map((d) => d.toJS() as KubernetesObject);
+    expect(ui.map((m) => `${m.kind}/${m.metadata?.name}`)).toEqual(['Deployment/bluegreen-ui', 'Service/bluegreen-ui', 'NetworkPolicy/bluegreen-ui-egress']);
+    const admin = new KubeConfig();
+    admin.loadFromFile(inject('kubeconfig'));
+    const objects = KubernetesObjectApi.makeApiClient(admin);
+    for (const m of ui) await objects.create(m, undefined, 'All');
+    const pod = (ui[0] as unknown as { spec: { template: { spec: { automountServiceAccountToken: boolean; containers: { name: string; command?: string[]; args?: string[] }[] } } } }).spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    const page = pod.containers.find((c) => c.name === 'ui')!;
+    expect(page.command).toEqual(['node', 'dist/client/cli.js', 'ui', '--address', '127.0.0.1', '--port', '8080', '--user-header', 'X-Forwarded-User']);
+    expect(pod.containers.find((c) => c.name === 'oauth2-proxy')!.args).toEqual(expect.arrayContaining(['--upstream=http://127.0.0.1:8080/', '--pass-user-headers=true']));
   });
 
   it('runs a first release, a blue-green release and an abort', async () => {

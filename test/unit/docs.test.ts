@@ -34,4 +34,12 @@ describe('docs', () => {
     }
     expect(undocumented, 'in the schema but not in README').toEqual([]);
   });
+
+  it('README\'s Configuration lists every variable src/config.ts reads', () => {
+    const source = readFileSync('src/config.ts', 'utf8');
+    const read = new Set([...source.matchAll(/env\.([A-Z][A-Z0-9_]+)|'((?:BLUEGREEN|TEMPORAL)_[A-Z0-9_]+)'/g)].map((m) => m[1] ?? m[2]!));
+    const documented = rows('README.md', '| variable | default | |').flatMap(([v]) => [...v!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!));
+    expect(read.size).toBeGreaterThan(15);
+    expect([...read].filter((v) => !documented.includes(v) && v !== 'KUBERNETES_SERVICE_HOST')).toEqual([]);
+  });
 });

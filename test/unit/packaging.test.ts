@@ -19,7 +19,7 @@ describe.skipIf(skip)('docker-compose.yml', () => {
   it('is valid for docker-compose, and wires Temporal on PostgreSQL, the UI, the search attributes and the worker', () => {
     expect(compose.status, compose.stderr).toBe(0);
     const services = (parse(compose.stdout) as { services: Record<string, Service> }).services;
-    expect(Object.keys(services).sort()).toEqual(['postgresql', 'search-attributes', 'temporal', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual(['postgresql', 'search-attributes', 'temporal', 'temporal-ui', 'ui', 'worker']);
     expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(services.temporal!.depends_on).toEqual({ postgresql: { condition: 'service_healthy' } });
     expect(services['temporal-ui']!.environment).toEqual({ TEMPORAL_ADDRESS: 'temporal:7233' });
@@ -29,6 +29,11 @@ describe.skipIf(skip)('docker-compose.yml', () => {
     expect(worker.depends_on).toEqual({ 'search-attributes': { condition: 'service_completed_successfully' } });
     expect(worker.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', KUBECONFIG: '/kube/config', BLUEGREEN_METRICS_ADDRESS: '0.0.0.0:9464' });
     expect(worker.volumes).toEqual(['/kube/config-on-host:/kube/config:ro']);
+    // The release page needs Temporal only, and is published on the host's loopback.
+    const ui = services.ui!;
+    expect(ui.command).toEqual(['node', 'dist/client/cli.js', 'ui', '--address', '0.0.0.0', '--port', '8090']);
+    expect(ui.volumes).toBeUndefined();
+    expect(ui.ports).toEqual(['127.0.0.1:8090:8090/tcp']);
   });
 });
 
