@@ -52,11 +52,15 @@ export function analysisWarnings(spec: ReleaseSpec): string[] {
   }));
 }
 
+/** A metric's successCondition; with neither condition given, a measurement must be 1. */
+const successOf = (metric: Pick<Metric, 'successCondition' | 'failureCondition'>): string | undefined =>
+  metric.successCondition ?? (metric.failureCondition === undefined ? 'result == 1' : undefined);
+
 /** Argo Rollouts' rules: failureCondition first, then successCondition; with both and neither holding, inconclusive. */
 export function judge(metric: Pick<Metric, 'successCondition' | 'failureCondition'>, value: number | string): Measurement {
   if (typeof value === 'string') return { phase: 'Inconclusive', detail: value };
   const shown = `result ${Number(value.toPrecision(6))}`;
-  const success = metric.successCondition ?? (metric.failureCondition === undefined ? 'result == 1' : undefined);
+  const success = successOf(metric);
   if (metric.failureCondition !== undefined && parseCondition(metric.failureCondition).holds(value)) {
     return { phase: 'Failed', value, detail: `${shown}: failureCondition "${metric.failureCondition}" holds` };
   }
@@ -143,7 +147,7 @@ export function checkOf(metric: Metric, p: MetricProgress, ended = false): Check
   const last = unmeasured ?? (p.last === undefined ? 'not measured yet' : p.last.detail);
   const query = p.last?.query === undefined ? '' : p.provider === 'prometheus' ? `; query ${p.last.query}` : `; ${p.last.query}`;
   const conditions = [
-    metric.successCondition && `success: ${metric.successCondition}`, metric.failureCondition && `failure: ${metric.failureCondition}`,
+    successOf(metric) && `success: ${successOf(metric)}`, metric.failureCondition && `failure: ${metric.failureCondition}`,
   ];
   const bound = conditions.filter(Boolean).join(', ');
   return {

@@ -77,7 +77,10 @@ function refOf(url: URL): ReleaseRef & { releaseId: string } {
   const releaseId = url.searchParams.get('id') ?? '';
   const { workflowId, runId } = parseReleaseId(releaseId);
   const target = parseWorkflowId(workflowId);
-  if (target === undefined || runId === '') throw new HttpError(400, `"${releaseId}" is not a release id (bluegreen/NAMESPACE/SERVICE[@CLUSTER]/RUN)`);
+  // A run id is a UUID: anything else is no release (and the server would answer a bad argument).
+  if (target === undefined || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(runId)) {
+    throw new HttpError(400, `"${releaseId}" is not a release id (bluegreen/NAMESPACE/SERVICE[@CLUSTER]/RUN-ID)`);
+  }
   return { ...target, runId, releaseId };
 }
 

@@ -98,17 +98,18 @@ async function signedIn(path = '/'): Promise<Page> {
   return page;
 }
 
-/** Waits until the page shows the release's answer to a button. */
-const answered = (page: Page, expected: RegExp) =>
-  page.waitForFunction((source: string) => new RegExp(source).test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } | null } }).document.getElementById('answer')?.textContent ?? ''), { timeout: 60_000 }, expected.source);
+/** Waits until an element of the page (the release's answer to a button, by default) shows `expected`. */
+const shown = (page: Page, expected: RegExp, id = 'view') =>
+  page.waitForFunction((source: string, at: string) => new RegExp(source).test((globalThis as unknown as { document: { getElementById(id: string): { textContent: string } | null } }).document.getElementById(at)?.textContent ?? ''), { timeout: 60_000 }, expected.source, id);
+const answered = (page: Page, expected: RegExp) => shown(page, expected, 'answer');
 
 const phaseShown = (page: Page, phase: string) => page.waitForSelector(`#view [data-phase="${phase}"]`, { timeout: 90_000 });
 
 describe('a release page in a real browser', () => {
-  it('shows a release waiting at the gate; approve there lets it go on, recorded as the page\'s user', async () => {
+  it('shows a release waiting at each gate; approve there lets it go on, recorded as the page\'s user', async () => {
     const watch = await w.bootstrap('fraud-ui');
-    const started = await w.cli(['start', '-f', w.specFile('fraud-ui', 'v2', { approval: { beforeSwitch: true } })]);
-    expect(started.code).toBe(0);
+    const spec = w.specFile('fraud-ui', 'v2', { approval: { beforeSwitch: true, afterSwitch: 'manual' } });
+    expect((await w.cli(['start', '-f', spec])).code).toBe(0);
     const waiting = await w.waitFor('fraud-ui', (s) => s.waitingFor === 'beforeSwitch', 'the gate');
 
     const list = await signedIn(`/?namespace=${w.namespace}`);
@@ -121,11 +122,18 @@ describe('a release page in a real browser', () => {
     const page = list;
     await page.waitForSelector('#view [data-waiting="beforeSwitch"]');
     expect(await page.$eval('#view', (v) => v.textContent)).toContain('bluegreen approve fraud-ui');
-    await page.screenshot({ path: join(SHOTS, 'ui-release.png'), fullPage: true });
     expect(await page.$eval('[data-action="approve"]', (b) => (b as unknown as { disabled: boolean }).disabled)).toBe(false);
     await page.type('#approve input[name="comment"]', 'checks and latency fine <b>really</b>');
     await page.click('[data-action="approve"]');
     await answered(page, /approve acted on by the release/);
+    // The same page, never reloaded, follows the release to its next gate: after the switch and the monitor window.
+    // (During the window it waits too: an approve there promotes at once. This waits for the window's verdict.)
+    await page.waitForSelector('#view [data-waiting="afterSwitch"]', { timeout: 90_000 });
+    await shown(page, /analysis ok: \d+ runs, 0 failed/);
+    expect(await page.$$eval('#view svg.chart polyline', (p) => p.length)).toBeGreaterThan(0);
+    expect(await page.$eval('[data-action="approve"]', (b) => (b as unknown as { disabled: boolean }).disabled)).toBe(false);
+    await page.screenshot({ path: join(SHOTS, 'ui-release.png'), fullPage: true });
+    await page.click('[data-action="approve"]');
     await phaseShown(page, 'Succeeded');
     expect(await page.$eval('[data-action="abort"]', (b) => (b as unknown as { disabled: boolean }).disabled)).toBe(true);
     // The comment is text on the page, not markup.
@@ -136,11 +144,14 @@ describe('a release page in a real browser', () => {
 
     const done = await withSenderIdentities(w.client, (await w.status('fraud-ui'))!);
     expect(done.approvedBy).toBe('ava');
-    const approval = done.timeline.find((e) => e.event === 'approve');
-    expect(approval).toMatchObject({ by: 'ava', accepted: true, identity: 'ava via bluegreen ui' });
-    // Notices: the gate and the outcome, each once, in both formats, with a link to the page.
-    expect(receiver.events(done.releaseId)).toEqual(['waiting', 'succeeded']);
-    expect(receiver.events(done.releaseId, '/slack')).toEqual(['waiting', 'succeeded']);
+    const approvals = done.timeline.filter((e) => e.event === 'approve');
+    expect(approvals).toEqual([
+      expect.objectContaining({ by: 'ava', accepted: true, identity: 'ava via bluegreen ui', phase: 'AwaitingApproval' }),
+      expect.objectContaining({ by: 'ava', accepted: true, identity: 'ava via bluegreen ui', phase: 'Monitoring' }),
+    ]);
+    // Notices: each gate and the outcome, each once, in both formats, with a link to the page.
+    expect(receiver.events(done.releaseId)).toEqual(['waiting', 'waiting', 'succeeded']);
+    expect(receiver.events(done.releaseId, '/slack')).toEqual(['waiting', 'waiting', 'succeeded']);
     const gate = receiver.got.find((g) => g.key === `${done.releaseId}#1` && g.path === '/json')!.body;
     expect(gate).toMatchObject({ kind: 'waiting', gate: 'beforeSwitch', version: 'v2', page: `${ui.url}/release?id=${encodeURIComponent(done.releaseId)}` });
     const slack = receiver.got.find((g) => g.key === `${done.releaseId}#1` && g.path === '/slack')!.body as { text: string };
@@ -179,7 +190,10 @@ describe('who may steer, and from where', () => {
     expect((await post({ 'content-type': 'application/json' })).status).toBe(403);
     expect((await post({ ...json, origin: 'https://evil.example' })).status).toBe(403);
     expect((await post({ ...json, 'sec-fetch-site': 'cross-site' })).status).toBe(403);
-    const missing = await post(json);
+    const notAnId = await post(json);
+    expect(notAnId.status).toBe(400);
+    expect(((await notAnId.json()) as { message: string }).message).toBe('"bluegreen/x/y/z" is not a release id (bluegreen/NAMESPACE/SERVICE[@CLUSTER]/RUN-ID)');
+    const missing = await post(json, '{"id":"bluegreen/x/y/0b6e8d1c-3f59-4a53-9a43-7d0f9f3c1e2a"}');
     expect(missing.status).toBe(409);
     expect(((await missing.json()) as { message: string }).message).toContain('no release of x/y found');
   });
