@@ -160,10 +160,11 @@ export function uiServer(opts: UiOptions): Server {
   }
 
   /** Server-sent events: the view each time it changes, until the release ends or the page goes. */
-  async function follow(req: IncomingMessage, res: ServerResponse, user: string, ref: ReleaseRef): Promise<void> {
+  async function follow(res: ServerResponse, user: string, ref: ReleaseRef): Promise<void> {
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
     let open = true;
-    req.on('close', () => { open = false; });
+    // The response closes when the page goes away (the request closes once read, at once for a GET).
+    res.on('close', () => { open = false; });
     const event = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
     let last = '';
     let quietSince = Date.now();
@@ -242,7 +243,7 @@ export function uiServer(opts: UiOptions): Server {
       const { status, steps } = await view(user, refOf(url));
       return json(res, 200, { ...status, running: steps, steering: steeringOf(status) });
     }
-    if (get && path === '/api/release/events') return follow(req, res, user, refOf(url));
+    if (get && path === '/api/release/events') return follow(res, user, refOf(url));
     if (get && path === '/history') {
       const namespace = url.searchParams.get('namespace') ?? '';
       const service = url.searchParams.get('service') ?? '';
@@ -262,7 +263,7 @@ export function uiServer(opts: UiOptions): Server {
       const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
       if (res.headersSent) return res.end();
       if ((req.url ?? '').startsWith('/api/')) return json(res, code, { accepted: false, message });
-      send(res, code, 'text/html; charset=utf-8', layout('Error', '', html`<h1>${code === 409 ? 'Not found' : 'Error'}</h1><p class="reason">${message}</p><p><a href="/">All releases</a></p>`));
+      send(res, code, 'text/html; charset=utf-8', layout('Error', '', html`<h1>${code === 404 ? 'Not found' : 'Cannot do that'}</h1><p class="reason">${message}</p><p><a href="/">All releases</a></p>`));
     });
   });
 }

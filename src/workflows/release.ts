@@ -85,6 +85,8 @@ const notifyOptions: ActivityOptions = {
   startToCloseTimeout: '30s', heartbeatTimeout: '8s', scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
 };
+/** How long a release that has ended waits for notices still being sent. */
+const NOTICES_AT_END_MS = 60_000;
 /** A switch back waits at least this long for the old pods' endpoints. */
 const SWITCH_BACK_SETTLE_MS = 60_000;
 
@@ -139,7 +141,7 @@ interface Run {
   awaitApproval: (gate: Gate, timeoutMs: number, why?: string, failing?: string[]) => Promise<boolean>;
   /** sends a notice beside the release (see notifyOptions) */
   notify: (kind: NoticeKind, more?: Partial<Notice>) => void;
-  /** waits until every notice was sent or given up on: a release ends only after its notices */
+  /** waits until every notice was sent or given up on, for NOTICES_AT_END_MS at most */
   noticesSent: () => Promise<void>;
   act: ReturnType<typeof proxies>;
   /** decided at the start, so a release started before the change keeps the old meaning throughout */
@@ -687,6 +689,7 @@ const failingChecks = (checks: readonly { ok: boolean; name: string; detail: str
 function noticesOf(spec: ReleaseSpec, status: ReleaseStatus, notifying: boolean, record: Run['record']) {
   const act = proxyActivities<Activities>(notifyOptions);
   const pending: Promise<void>[] = [];
+  let settled = 0;
   const { namespace, service } = targetOf(spec);
   const notify = (kind: NoticeKind, more: Partial<Notice> = {}): void => {
     if (!notifying) return;
@@ -697,9 +700,15 @@ function noticesOf(spec: ReleaseSpec, status: ReleaseStatus, notifying: boolean,
     pending.push(CancellationScope.nonCancellable(() => act.notify(notice)).then(
       () => undefined,
       (err: unknown) => record('notice not sent', { detail: `${kind}: ${describeFailure(err)}` }),
-    ));
+    ).finally(() => { settled += 1; }));
   };
-  return { notify, noticesSent: async () => { await Promise.all(pending); } };
+  // The release's end waits a little for its notices, not for a webhook that is down:
+  // the next release of the service cannot start before this one ends.
+  const noticesSent = async (): Promise<void> => {
+    if (settled === pending.length || await condition(() => settled === pending.length, NOTICES_AT_END_MS)) return;
+    record('notice not sent', { detail: `${pending.length - settled} still retried when the release ended; it waits for its notices ${NOTICES_AT_END_MS / 1000}s at most` });
+  };
+  return { notify, noticesSent };
 }
 
 /** What the message handlers change besides the status: the abort taken, and whether deletion began. */

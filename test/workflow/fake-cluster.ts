@@ -229,7 +229,7 @@ export function fakeCluster(initial: FakeState): FakeCluster {
         const failure = failures.get('notify');
         if (failure !== undefined && failure.times > 0) {
           failure.times -= 1;
-          throw ApplicationFailure.nonRetryable(failure.message, failure.type ?? 'NotifyFailed');
+          throw failure.type === undefined ? ApplicationFailure.retryable(failure.message, 'NotifyFailed') : ApplicationFailure.nonRetryable(failure.message, failure.type);
         }
         fake.notices.push(notice);
         return { sent: 1, skipped: 0 };

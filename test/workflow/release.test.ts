@@ -845,4 +845,15 @@ describe('notices: each gate, rollback and outcome is sent once, beside the rele
       'succeeded: notify failed [NotifyFailed]: POST json webhook 1 (hooks.example) failed: ECONNREFUSED',
     ]);
   });
+
+  it('a webhook still retried when the release ends holds its end a minute at most: the next release can start', async () => {
+    const fake = fakeCluster(live());
+    fake.failOn('notify', 'POST json webhook 1 (hooks.example) answered HTTP 503', undefined, 1_000);
+    const { status, handle } = await runRelease(h, fake, testSpec());
+    expect(status.phase).toBe('Succeeded');
+    expect(status.timeline.at(-1)).toMatchObject({ event: 'notice not sent', detail: '1 still retried when the release ended; it waits for its notices 60s at most' });
+    const { events } = await handle.fetchHistory();
+    const timers = events!.filter((e) => e.timerStartedEventAttributes).map((e) => e.timerStartedEventAttributes!.startToFireTimeout?.seconds?.toString());
+    expect(timers.at(-1)).toBe('60');
+  });
 });
