@@ -43,7 +43,7 @@ export interface RunningStep {
 }
 
 /** The metrics of a monitor's heartbeat (rules/analysis.ts MetricProgress), as far as they are well formed. */
-function analysisOf(metrics: unknown): RunningStep['analysis'] {
+export function analysisOf(metrics: unknown): RunningStep['analysis'] {
   if (!Array.isArray(metrics)) return undefined;
   return metrics.flatMap((m: { name?: unknown; provider?: unknown; series?: unknown }) => {
     if (typeof m?.name !== 'string' || typeof m.provider !== 'string') return [];

@@ -1,6 +1,6 @@
 // The live view of `status --watch` on a terminal, frame by frame.
 import { describe, expect, it } from 'vitest';
-import { renderFrame } from '../../src/client/live-view.js';
+import { analysisOf, renderFrame } from '../../src/client/live-view.js';
 import type { ReleaseStatus } from '../../src/release/status.js';
 
 const ref = { namespace: 'ml', service: 'fraud' };
@@ -53,5 +53,19 @@ describe('the live view', () => {
     expect(frame.filter((l) => l.startsWith('  2026-'))).toHaveLength(8);
     expect(Math.max(...frame.map((l) => l.length))).toBeLessThanOrEqual(60);
     expect(frame.at(-1)?.endsWith('…')).toBe(true);
+  });
+});
+
+describe('the monitor\'s heartbeat, as the release page charts it', () => {
+  it('reads each metric\'s measurements, and drops what is not a measurement', () => {
+    const metrics = [
+      { name: 'error-rate', provider: 'prometheus', measurements: 2, series: [[1000, 0.01], [2000, 0.02], [3000, null], 'x'] },
+      { name: 'golden', provider: 'probe', measurements: 0 },
+      { provider: 'probe' },
+    ];
+    expect(analysisOf(metrics)).toEqual([
+      { name: 'prometheus error-rate', series: [[1000, 0.01], [2000, 0.02]] }, { name: 'probe golden', series: [] },
+    ]);
+    expect(analysisOf(undefined)).toBeUndefined();
   });
 });
