@@ -156,6 +156,8 @@ export function cliUser(env: NodeJS.ProcessEnv = process.env): string {
 /** KUBECONFIG as set, for messages about a kubeconfig that cannot be loaded. */
 export const kubeconfigVariable = (env: NodeJS.ProcessEnv = process.env): string => env.KUBECONFIG ?? 'unset';
 
+const isHttpUrl = (text: string): boolean => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol);
+
 /**
  * BLUEGREEN_NOTIFY: the webhooks the worker tells of gates, rollbacks and
  * outcomes; comma-separated `FORMAT=URL` (`slack=https://hooks.slack.com/...`,
@@ -169,7 +171,7 @@ export function notifyWebhooks(env: NodeJS.ProcessEnv = process.env): Webhook[] 
     const [format, url] = m === null ? ['json', entry] : [m[1]!, m[2]!];
     const allowed = `each entry is FORMAT=URL with FORMAT ${WEBHOOK_FORMATS.join(' or ')}, or a bare http(s) URL`;
     if (!(WEBHOOK_FORMATS as readonly string[]).includes(format)) throw new Error(`BLUEGREEN_NOTIFY: unknown format "${format}" in "${entry}": ${allowed}`);
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new Error(`BLUEGREEN_NOTIFY: "${url}" is not an http(s) URL: ${allowed}`);
+    if (!isHttpUrl(url)) throw new Error(`BLUEGREEN_NOTIFY: "${url}" is not an http(s) URL: ${allowed}`);
     return { format: format as Webhook['format'], url };
   });
 }
@@ -178,7 +180,7 @@ export function notifyWebhooks(env: NodeJS.ProcessEnv = process.env): Webhook[] 
 export function uiUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const raw = env.BLUEGREEN_UI_URL?.trim();
   if (!raw) return undefined;
-  if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) throw new Error(`BLUEGREEN_UI_URL is "${raw}": it must be the http(s) URL the page is served at`);
+  if (!isHttpUrl(raw)) throw new Error(`BLUEGREEN_UI_URL is "${raw}": it must be the http(s) URL the page is served at`);
   return raw;
 }
 

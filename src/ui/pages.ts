@@ -3,6 +3,7 @@
 // without a browser. The release view is a fragment the page swaps in as the
 // release changes; its buttons and forms stay outside it, so typing a comment
 // is never interrupted.
+import { why } from '../client/format.js';
 import type { PastRelease } from '../client/history.js';
 import { gateText, timelineLine, type RunningStep } from '../client/live-view.js';
 import type { ReleaseListing } from '../client/releases.js';
@@ -134,7 +135,7 @@ export function historyPage(target: { namespace: string; service: string; cluste
   const row = (r: PastRelease) => html`<tr><td><a href="${releaseHref(r.releaseId)}">${r.version}</a></td><td><span class="phase ${r.outcome}">${r.outcome}</span></td>
 <td>${r.startedAt.replace(/\.\d+Z$/, 'Z')}</td><td>${r.durationSeconds === undefined ? 'running' : `${r.durationSeconds}s`}</td>
 <td>${[r.startedBy ? `started by ${r.startedBy}` : '', ...r.messages.map((m) => `${m.kind === 'approve' ? 'approved' : 'aborted'} by ${m.by}${m.identity ? ` [${m.identity}]` : ''}`)].filter(Boolean).join(', ')}</td>
-<td>${r.messages.find((m) => m.kind === 'abort')?.reason ?? r.reason ?? r.messages.find((m) => m.comment)?.comment ?? ''}</td></tr>`;
+<td>${why(r)}</td></tr>`;
   const title = `${target.namespace}/${target.service}${target.cluster ? `@${target.cluster}` : ''}`;
   return layout(`History of ${target.service}`, user, html`<h1>History of ${title}</h1>
 ${past.length === 0 ? html`<p class="empty">No releases of ${title}.</p>` : html`<table class="history"><thead><tr><th>version</th><th>outcome</th><th>started</th><th>took</th><th>who</th><th>why</th></tr></thead>
