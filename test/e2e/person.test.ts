@@ -45,6 +45,14 @@ class Receiver {
     return [...seen.values()];
   }
 
+  /** Waits until both receivers hold `want` for the release: the activity posts json, then Slack, and the phase shows before the end's notice lands. */
+  async settled(w: World, releaseId: string, want: string[]): Promise<void> {
+    const both = () => ['/json', '/slack'].every((path) => this.events(releaseId, path).length >= want.length);
+    await w.waitUntil(async () => both(), `notices ${want.join(', ')} at both receivers`, 60_000);
+    expect(this.events(releaseId)).toEqual(want);
+    expect(this.events(releaseId, '/slack')).toEqual(want);
+  }
+
   close(): Promise<void> {
     this.held.forEach((answer) => answer());
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -150,8 +158,7 @@ describe('a release page in a real browser', () => {
       expect.objectContaining({ by: 'ava', accepted: true, identity: 'ava via bluegreen ui', phase: 'Monitoring' }),
     ]);
     // Notices: each gate and the outcome, each once, in both formats, with a link to the page.
-    expect(receiver.events(done.releaseId)).toEqual(['waiting', 'waiting', 'succeeded']);
-    expect(receiver.events(done.releaseId, '/slack')).toEqual(['waiting', 'waiting', 'succeeded']);
+    await receiver.settled(w, done.releaseId, ['waiting', 'waiting', 'succeeded']);
     const gate = receiver.got.find((g) => g.key === `${done.releaseId}#1` && g.path === '/json')!.body;
     expect(gate).toMatchObject({ kind: 'waiting', gate: 'beforeSwitch', version: 'v2', page: `${ui.url}/release?id=${encodeURIComponent(done.releaseId)}` });
     const slack = receiver.got.find((g) => g.key === `${done.releaseId}#1` && g.path === '/slack')!.body as { text: string };
@@ -172,7 +179,7 @@ describe('a release page in a real browser', () => {
     const done = (await w.status('fraud-ui'))!;
     expect(done).toMatchObject({ phase: 'RolledBack', abortedBy: 'ava', reason: 'aborted by ava: v1 is the wrong build' });
     expect((await w.snapshot('fraud-ui')).selector?.slot).toBe('green');
-    expect(receiver.events(done.releaseId)).toEqual(['waiting', 'rolling-back', 'rolled-back']);
+    await receiver.settled(w, done.releaseId, ['waiting', 'rolling-back', 'rolled-back']);
     const rolled = receiver.got.find((g) => g.path === '/json' && g.body.kind === 'rolled-back' && String(g.key).startsWith(done.releaseId))!.body;
     expect(rolled).toMatchObject({ reason: 'aborted by ava: v1 is the wrong build', liveSlot: 'green' });
   });
@@ -237,12 +244,10 @@ describe('notices through a worker SIGKILL', () => {
     await w.waitUntil(async () => receiver.got.filter((g) => g.key === key && g.path === '/json').length >= 2, 'the notice sent again', 60_000);
     expect((await w.cli(['approve', 'fraud-ui', '-n', w.namespace])).code).toBe(0);
     const done = await w.waitForPhase('fraud-ui', 'Succeeded');
-    await w.waitUntil(async () => receiver.events(done.releaseId).length === 2, 'the outcome\'s notice');
+    await receiver.settled(w, done.releaseId, ['waiting', 'succeeded']);
     const deliveries = receiver.got.filter((g) => g.key.startsWith(`${done.releaseId}#`) && g.path === '/json');
     // Delivered twice (the kill came between the request and its answer), one key: one event.
     expect(deliveries.filter((g) => g.key === key).length).toBe(2);
-    expect(receiver.events(done.releaseId)).toEqual(['waiting', 'succeeded']);
-    expect(receiver.events(done.releaseId, '/slack')).toEqual(['waiting', 'succeeded']);
     expect(done.timeline.filter((e) => e.event === 'notice not sent')).toEqual([]);
   });
 });
