@@ -2,6 +2,7 @@
 // Unknown fields are errors, so a typo never falls back silently to a default.
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { schemaError } from './json-schema.js';
 import {
   DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, ENV_VAR_NAME, LABEL_VALUE, QUANTITY, isImageReference, isQualifiedName,
 } from './k8s-names.js';
@@ -62,15 +63,23 @@ export const openAiExpected = z.strictObject({
   contains: z.string().min(1).max(4096).optional(),
   /** a regular expression the answer matches */
   matches: z.string().min(1).max(1024).refine((re) => { try { new RegExp(re); return true; } catch { return false; } }, { error: 'must be a regular expression' }).optional(),
+  /** a JSON Schema (inline) the answer, parsed as JSON, must fit; {} for any JSON */
+  json: z.unknown().superRefine((schema, ctx) => {
+    const error = schemaError(schema);
+    if (error !== undefined) ctx.addIssue({ code: 'custom', input: schema, message: error });
+  }).optional(),
   /** why the answer ended: stop (the model finished) or length (max tokens reached) */
   finishReason: z.enum(['stop', 'length']).optional(),
-}).refine((e) => Object.keys(e).length > 0, { error: 'give at least one of contains, matches, finishReason' });
+}).refine((e) => Object.keys(e).length > 0, { error: 'give at least one of contains, matches, json, finishReason' });
+
+/** Body fields of an OpenAI request that the golden request's own fields set. */
+const OPENAI_SET = ['model', 'messages', 'prompt', 'stream', 'max_tokens'];
 
 const goldenRequest = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   /** protocol v2: the input tensors of POST /v2/models/{modelName}/infer */
   inputs: z.array(tensor).min(1).optional(),
-  /** protocol http: the JSON body posted to verify.path */
+  /** protocol http: the JSON body posted to verify.path; openai: more fields of the request (response_format, stop, temperature) */
   body: z.unknown().optional(),
   /** protocol openai: a chat (POST /v1/chat/completions) */
   messages: z.array(chatMessage).min(1).max(100).optional(),
@@ -80,7 +89,7 @@ const goldenRequest = z.strictObject({
   maxTokens: z.number().int().min(1).max(100_000).optional(),
   /** protocol openai: send it streamed, not, or (unset) both ways, each a check of its own */
   stream: z.boolean().optional(),
-  /** v2: output name -> expected data; http: the expected JSON; openai: contains, matches, finishReason. Numbers compare within tolerance. */
+  /** v2: output name -> expected data; http: the expected JSON; openai: contains, matches, json, finishReason. Numbers compare within tolerance. */
   expected: z.unknown(),
   tolerance: z.number().nonnegative().max(1e6).default(1e-6),
 });
@@ -103,7 +112,8 @@ const ignoredField = z.string().min(1).max(256).regex(/^[^.\s]+(\.[^.\s]+)*$/, {
 const verify = z.strictObject({
   endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   protocol: z.enum(['v2', 'http', 'openai']).default('v2'),
-  modelName: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.]*$/, { error: 'must be a model name: letters, digits, "-", "_", "."' }).max(253).optional(),
+  // LLM servers list models by their hub id (meta-llama/Llama-3.1-8B-Instruct) or with a tag (llama3:8b).
+  modelName: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.:/]*$/, { error: 'must be a model name as the server lists it: letters, digits, "-", "_", ".", ":", "/" (e.g. fraud or meta-llama/Llama-3.1-8B-Instruct)' }).max(253).optional(),
   path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /predict' }).default('/predict'),
   requests: z.array(goldenRequest).max(100).default([]),
   maxLatencyMs: z.number().int().positive().max(600_000).optional(),
@@ -137,6 +147,10 @@ const verify = z.strictObject({
       for (const key of unknown) ctx.addIssue({ code: 'custom', path: [...at, key], message: `is not a known field (${known.join(', ')})` });
       const expected = unknown.length > 0 ? undefined : openAiExpected.safeParse(r.expected);
       for (const issue of expected?.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: [...at, ...issue.path.map(String)], message: issue.message });
+      const fields = r.body === undefined || (typeof r.body === 'object' && r.body !== null && !Array.isArray(r.body));
+      if (!fields) ctx.addIssue({ code: 'custom', path: ['requests', i, 'body'], message: 'must be an object of request fields such as { response_format: { type: json_object } } when protocol is openai' });
+      const set = fields ? Object.keys(r.body ?? {}).filter((k) => OPENAI_SET.includes(k)) : [];
+      for (const key of set) ctx.addIssue({ code: 'custom', path: ['requests', i, 'body', key], message: 'is set from the request\'s own fields (messages or prompt, maxTokens, stream, verify.modelName)' });
     }
     const openAiOnly = (['messages', 'prompt', 'maxTokens', 'stream'] as const).filter((k) => r[k] !== undefined);
     if (v.protocol !== 'openai' && openAiOnly.length > 0) {

@@ -1,6 +1,7 @@
 // Answers over the OpenAI API (LLM servers), judged: the text and finish
 // reason of a whole or streamed answer, a golden prompt's expectations, and the
 // served model as a signature. Pure, so the verdicts are tested as tables of cases.
+import { schemaViolation } from '../release/json-schema.js';
 import { clip } from './compare.js';
 import type { Signature } from './signature.js';
 
@@ -28,10 +29,20 @@ export function completionOf(answer: unknown): Completion | string {
 export function judgeCompletion(expected: unknown, answer: unknown): string | undefined {
   const got = completionOf(answer);
   if (typeof got === 'string') return got;
-  const e = expected as { contains?: string; matches?: string; finishReason?: string };
+  const e = expected as { contains?: string; matches?: string; json?: object | boolean; finishReason?: string };
   const quoted = JSON.stringify(clip(got.text, 120));
   if (e.contains !== undefined && !got.text.includes(e.contains)) return `the answer does not contain ${JSON.stringify(e.contains)}: ${quoted}`;
   if (e.matches !== undefined && !new RegExp(e.matches).test(got.text)) return `the answer does not match /${e.matches}/: ${quoted}`;
+  if (e.json !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(got.text);
+    } catch (err) {
+      return `the answer is not JSON (${(err as Error).message}): ${quoted}`;
+    }
+    const broken = schemaViolation(e.json, parsed);
+    if (broken !== undefined) return `the answer does not fit the JSON Schema: ${broken}: ${quoted}`;
+  }
   if (e.finishReason !== undefined && got.finishReason !== e.finishReason) return `finish reason ${got.finishReason ?? 'missing'}, expected ${e.finishReason}: ${quoted}`;
   return undefined;
 }

@@ -13,6 +13,7 @@ import { servicesOnlyOn } from '../../src/rules/selectors.js';
 import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
 import { analysisWarnings, verdictOf } from '../../src/rules/analysis.js';
 import { compareJson, withoutFields } from '../../src/rules/compare.js';
+import { judgeCompletion } from '../../src/rules/completion.js';
 import { drainWarnings, inFlightOf } from '../../src/rules/drain.js';
 import { inFlightMetrics } from '../../src/release/drain.js';
 import type { Fetch } from '../../src/activities/http.js';
@@ -636,5 +637,26 @@ describe('draining a slot', () => {
     live.spec!.template!.spec!.containers = [{ name: 'log-shipper', image: 'fluent-bit:3' }, ...containers];
     const plan = planRelease(validateSpec({ ...spec, image: undefined, drain: { timeout: '1m' } }), t, observed({ service: svc('fraud', { app: 'fraud', slot: 'blue' }), deployments: [live] }));
     expect(plan.servingPort).toBe(9000);
+  });
+});
+
+describe('an LLM answer against its expectations (protocol openai)', () => {
+  const answer = (content: string, finish = 'stop') => ({ choices: [{ message: { content }, finish_reason: finish }] });
+  const streamed = (...parts: string[]) => ({ events: [...parts.map((p) => ({ choices: [{ delta: { content: p } }] })), { choices: [{ delta: {}, finish_reason: 'stop' }] }] });
+  const label = { type: 'object', properties: { label: { enum: ['spam', 'ham'] } }, required: ['label'] };
+  it.each([
+    ['any JSON, given', { json: {} }, answer('[1, 2]'), undefined],
+    ['fits the schema', { json: label }, answer('{"label": "ham"}'), undefined],
+    ['fits the schema, streamed in pieces', { json: label }, streamed('{"la', 'bel": "sp', 'am"}'), undefined],
+    ['a value the schema does not allow', { json: label }, answer('{"label": "unsure"}'),
+      'the answer does not fit the JSON Schema: /label must be equal to one of the allowed values ("spam", "ham"): "{\\"label\\": \\"unsure\\"}"'],
+    ['a missing property', { json: label }, answer('{}'), 'the answer does not fit the JSON Schema: the answer must have required property \'label\': "{}"'],
+    ['not JSON at all', { json: label }, answer('.6ZxmJ test'), /^the answer is not JSON \(.*\): "\.6ZxmJ test"$/],
+    ['cut off by the token limit', { json: label, finishReason: 'stop' }, answer('{"label": "sp', 'length'), /^the answer is not JSON/],
+    ['JSON, and the finish reason judged after it', { json: {}, finishReason: 'length' }, answer('{}'), 'finish reason stop, expected length: "{}"'],
+  ] as const)('%s', (_name, expected, got, verdict) => {
+    const said = judgeCompletion(expected, got);
+    if (verdict instanceof RegExp) expect(said).toMatch(verdict);
+    else expect(said).toBe(verdict);
   });
 });

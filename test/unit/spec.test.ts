@@ -54,6 +54,18 @@ describe('a valid spec', () => {
     expect(spec.verify).toMatchObject({ timeout: '2m', headers: [{ name: 'Authorization' }, { name: 'X-Team', value: 'fraud' }] });
   });
 
+  it('accepts an LLM as its server lists it, a structured-output body and a JSON Schema expectation', () => {
+    for (const modelName of ['meta-llama/Llama-3.1-8B-Instruct', 'llama3:8b', 'fraud']) {
+      const spec = validateSpec({
+        ...base, verify: {
+          protocol: 'openai', modelName,
+          requests: [{ messages: [{ role: 'user', content: 'label it' }], body: { response_format: { type: 'json_object' }, temperature: 0.2 }, expected: { json: { type: 'object', required: ['label'] } } }],
+        },
+      });
+      expect(spec.verify.modelName).toBe(modelName);
+    }
+  });
+
   it('reads YAML and JSON alike', () => {
     expect(parseSpecText('model: fraud\nversion: v2\nimage: fraud:2\n').model).toBe('fraud');
     expect(parseSpecText(JSON.stringify(base)).image).toBe(base.image);
@@ -126,7 +138,12 @@ const bad: [string, unknown, string][] = [
   ['an openai request with neither messages nor prompt', { ...base, verify: { protocol: 'openai', requests: [{ expected: { contains: 'x' } }] } }, 'verify.requests[0]: give exactly one of messages (a chat) or prompt (a completion) when protocol is openai'],
   ['an openai expectation of JSON data', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', expected: { y: [0.5] } }] } }, 'verify.requests[0].expected.y: is not a known field'],
   ['an openai expectation that is not a regular expression', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', expected: { matches: '(' } }] } }, 'verify.requests[0].expected.matches: must be a regular expression'],
-  ['an openai expectation of nothing', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', expected: {} }] } }, 'verify.requests[0].expected: give at least one of contains, matches, finishReason'],
+  ['an openai expectation of nothing', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', expected: {} }] } }, 'verify.requests[0].expected: give at least one of contains, matches, json, finishReason'],
+  ['an openai expectation whose JSON Schema is not one', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', expected: { json: { type: 'objekt' } } }] } }, 'verify.requests[0].expected.json: is not a JSON Schema: data/type must be equal to one of the allowed values'],
+  ['an openai expectation whose JSON Schema is a string', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', expected: { json: 'object' } }] } }, 'verify.requests[0].expected.json: must be a JSON Schema (an object)'],
+  ['an openai body that sets the prompt', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', body: { prompt: 'bye' }, expected: { contains: 'x' } }] } }, 'verify.requests[0].body.prompt: is set from the request\'s own fields (messages or prompt, maxTokens, stream, verify.modelName)'],
+  ['a model name with a space', { ...base, verify: { modelName: 'fraud model' } }, 'verify.modelName: must be a model name as the server lists it: letters, digits, "-", "_", ".", ":", "/" (e.g. fraud or meta-llama/Llama-3.1-8B-Instruct)'],
+  ['an openai body that is a list', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', body: ['x'], expected: { contains: 'x' } }] } }, 'verify.requests[0].body: must be an object of request fields such as { response_format: { type: json_object } } when protocol is openai'],
   ['a chat sent with protocol v2', { ...base, verify: { requests: [{ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], messages: [{ role: 'user', content: 'hi' }], expected: {} }] } }, 'verify.requests[0].messages: is for protocol openai (protocol is v2)'],
   ['a time-to-first-token bound without streaming', { ...base, verify: { protocol: 'http', requests: [{ body: {}, expected: {} }], latency: { ttftP95Ms: 100 } } }, 'verify.latency: time to first token (ttftP50Ms, ttftP95Ms) is measured on streamed answers: protocol openai (protocol is http)'],
   ['a request timeout over 10m', { ...base, verify: { timeout: '1h' } }, 'verify.timeout: must be at most 10m'],

@@ -10,9 +10,11 @@ export const openAi = (modelName: string, fetch: Fetch, request: RequestOptions 
   request: (base, r) => ({
     url: `${base}${r.prompt !== undefined ? '/v1/completions' : '/v1/chat/completions'}`,
     // Greedy and seeded: the same prompt gets the same answer, as far as the server allows.
+    // The spec's own body fields (response_format, stop) go in too, and may set temperature or seed.
     body: {
+      temperature: 0, seed: 0, ...(r.body as object | undefined),
       model: modelName, ...(r.prompt !== undefined ? { prompt: r.prompt } : { messages: r.messages }),
-      temperature: 0, seed: 0, ...(r.maxTokens === undefined ? {} : { max_tokens: r.maxTokens }), stream: r.stream === true,
+      ...(r.maxTokens === undefined ? {} : { max_tokens: r.maxTokens }), stream: r.stream === true,
     },
   }),
   variants: (r: ModelRequest) => (r.stream !== undefined ? [{ label: '', request: r }] : [

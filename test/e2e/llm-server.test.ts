@@ -1,0 +1,145 @@
+// Releases of an LLM verified over the OpenAI API against a server we did not
+// write: llama.cpp through llama-cpp-python's OpenAI-compatible server (built
+// from PyPI's source by scripts/model-servers.sh), serving tiny random-weight
+// models this test writes with the gguf package. Their words are nonsense; the
+// API, streaming, structured output and timing are the server's own. Model
+// `good` (seed 1234) labels the golden message "ham"; model `unsure` (seed 99)
+// labels it "unsure", which the expectation's JSON Schema does not allow.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ReleaseSpecInput } from '../../src/release/spec.js';
+import { freePort, stop } from './processes.js';
+import { World } from './world.js';
+
+const MODELS = { good: 1234, unsure: 99 } as const;
+const SERVED = 'tiny';
+/** What the slow candidate's link adds before its answers start. */
+const SLOW_MS = 1_500;
+
+let w: World;
+const servers: ChildProcess[] = [];
+const url: Record<keyof typeof MODELS | 'slow', string> = { good: '', unsure: '', slow: '' };
+let slowLink: Server | undefined;
+
+async function startLlm(bin: string, model: string): Promise<string> {
+  const port = await freePort();
+  const child = spawn(join(bin, 'python'), ['-m', 'llama_cpp.server', '--model', model, '--model_alias', SERVED, '--host', '127.0.0.1', '--port', String(port),
+    '--n_ctx', '512', '--n_threads', '1', '--verbose', 'False'], { stdio: 'ignore' });
+  servers.push(child);
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (!(await fetch(`${base}/v1/models`).then((r) => r.ok, () => false))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`llama-cpp-python's server did not start at ${base}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return base;
+}
+
+/** A link that holds every request `SLOW_MS` before passing it on: a candidate slow to its first token. */
+async function startSlowLink(upstream: string): Promise<string> {
+  const to = new URL(upstream);
+  slowLink = createServer((req, res) => {
+    setTimeout(() => {
+      const out = request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      out.on('error', () => res.destroy());
+      req.pipe(out);
+    }, SLOW_MS);
+  });
+  await new Promise<void>((resolve) => slowLink!.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(slowLink.address() as { port: number }).port}`;
+}
+
+beforeAll(async () => {
+  const installed = spawnSync('bash', ['scripts/model-servers.sh', 'llama'], { encoding: 'utf8' });
+  if (installed.status !== 0) throw new Error(`scripts/model-servers.sh llama failed: ${installed.stderr}`);
+  const bin = installed.stdout.trim();
+  w = await new World({ prefix: 'llm-server', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig') }).start();
+  for (const [name, seed] of Object.entries(MODELS)) {
+    const file = join(w.dir, `${name}.gguf`);
+    const written = spawnSync(join(bin, 'python'), ['test/servers/tiny-llm.py', file, String(seed)], { encoding: 'utf8' });
+    expect(written.stdout.trim(), written.stderr).toBe(file);
+    url[name as keyof typeof MODELS] = await startLlm(bin, file);
+  }
+  url.slow = await startSlowLink(url.good);
+}, 300_000);
+afterAll(async () => {
+  slowLink?.close();
+  await Promise.all(servers.map((s) => stop(s)));
+  await w?.close();
+});
+
+/** Labels the server may give (its structured output), and those a good model gives (the expectation). */
+const MAY_SAY = { type: 'object', properties: { label: { enum: ['spam', 'ham', 'unsure'] } }, required: ['label'] };
+const MUST_SAY = { type: 'object', properties: { label: { enum: ['spam', 'ham'] } }, required: ['label'] };
+
+/** An LLM release whose candidate answers at `candidate`, the live model at the good server. */
+function spec(candidate: string): Partial<ReleaseSpecInput> {
+  return {
+    readinessPath: '/v1/models',
+    verify: {
+      protocol: 'openai', modelName: SERVED, endpoint: candidate, liveEndpoint: url.good, timeout: '30s',
+      ignore: ['id', 'created'],
+      requests: [
+        {
+          name: 'classify',
+          messages: [{ role: 'system', content: 'Label the message spam or ham, as JSON.' }, { role: 'user', content: 'win a prize now' }],
+          body: { response_format: { type: 'json_object', schema: MAY_SAY } }, maxTokens: 30,
+          expected: { json: MUST_SAY, finishReason: 'stop' },
+        },
+        // Free text runs to the token limit (the model never picks its end token).
+        { name: 'complete', prompt: 'hello world', maxTokens: 8, expected: { matches: '\\S', finishReason: 'length' } },
+      ],
+      latency: { requests: 6, concurrency: 1, ttftP95Ms: 1_000 },
+    },
+    monitor: { window: '1s', interval: '1s', initialDelay: '0s', endpoint: candidate },
+  };
+}
+
+describe('llama.cpp (llama-cpp-python 0.3.36) over the OpenAI API', () => {
+  it('a correct model passes its golden prompts, whole and streamed, its structured answer\'s schema and the time to first token', async () => {
+    await w.cli(['start', '-f', w.specFile('llm-ok', 'v1', spec(url.good)), '--wait']);
+    const run = await w.cli(['start', '-f', w.specFile('llm-ok', 'v2', spec(url.good)), '--wait']);
+    const status = await w.status('llm-ok');
+    expect(run.code, status?.reason).toBe(0);
+    expect(status?.phase).toBe('Succeeded');
+    expect(status?.verification?.checks.map((c) => [c.name, c.ok])).toEqual([
+      ['preview endpoints', true], ['health', true], ['signature', true],
+      ['request classify', true], ['request classify (streamed)', true],
+      ['request complete', true], ['request complete (streamed)', true],
+      ['latency', true],
+    ]);
+    const checks = Object.fromEntries(status!.verification!.checks.map((c) => [c.name, c.detail]));
+    expect(checks.signature).toBe(`compatible with the live model: inputs context TOKENS[-1]; outputs not declared`);
+    expect(checks.latency).toMatch(/^ttft p95 \d+ ms <= 1000 over 6 requests at concurrency 1$/);
+  });
+
+  it('a candidate whose structured answer breaks the JSON Schema is refused, naming the request and the value', async () => {
+    await w.cli(['start', '-f', w.specFile('llm-schema', 'v1', spec(url.good)), '--wait']);
+    const run = await w.cli(['start', '-f', w.specFile('llm-schema', 'v2', spec(url.unsure)), '--wait']);
+    expect(run.code).not.toBe(0);
+    const status = await w.status('llm-schema');
+    expect(status?.phase).toBe('RolledBack');
+    const classify = status?.verification?.checks.filter((c) => c.name.startsWith('request classify'));
+    expect(classify?.map((c) => [c.name, c.ok, c.detail])).toEqual(['request classify', 'request classify (streamed)'].map((name) => [name, false,
+      expect.stringMatching(/^the answer does not fit the JSON Schema: \/label must be equal to one of the allowed values \("spam", "ham"\): "\{ ?\\"label\\" ?: ?\\"unsure\\" ?\}"$/)]));
+    expect(status?.reason).toMatch(/^verification failed: request classify: the answer does not fit the JSON Schema: \/label must be equal to one of the allowed values/);
+  });
+
+  it(`a candidate ${SLOW_MS} ms slow to its first token is refused by the time-to-first-token bound`, async () => {
+    await w.cli(['start', '-f', w.specFile('llm-slow', 'v1', spec(url.good)), '--wait']);
+    const run = await w.cli(['start', '-f', w.specFile('llm-slow', 'v2', spec(url.slow)), '--wait']);
+    expect(run.code).not.toBe(0);
+    const status = await w.status('llm-slow');
+    expect(status?.phase).toBe('RolledBack');
+    const latency = status?.verification?.checks.find((c) => c.name === 'latency');
+    expect(latency).toMatchObject({ ok: false, bound: 'ttft p95 <= 1000 ms', detail: expect.stringMatching(/^ttft p95 (1[5-9]\d\d|[2-9]\d{3}|\d{5,}) ms > 1000 over 6 requests/) });
+    // Its answers are the good model's: only the time failed.
+    expect(status?.verification?.checks.filter((c) => c.name.startsWith('request')).every((c) => c.ok)).toBe(true);
+    expect(status?.reason).toMatch(/^verification failed: latency: ttft p95 \d+ ms > 1000/);
+  });
+});
