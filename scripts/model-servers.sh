@@ -3,6 +3,7 @@
 # test/servers/SERVER-requirements.txt, into a cached virtualenv keyed by that
 # file, and prints the virtualenv's bin folder.
 #   mlserver  MLServer with its scikit-learn runtime (the default)
+#   kserve    KServe's Python model server, for a custom model over the v2 protocol
 #   llama     llama-cpp-python's OpenAI-compatible server and the gguf package.
 #             PyPI has only its source, so llama.cpp is compiled once (about 6
 #             minutes on 2 cores) into a wheel cached by version and build flags.
@@ -10,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 server="${1:-mlserver}"
 requirements="$root/test/servers/$server-requirements.txt"
-[ -f "$requirements" ] || { echo "no such model server: $server (mlserver or llama)" >&2; exit 2; }
+[ -f "$requirements" ] || { echo "no such model server: $server (mlserver, kserve or llama)" >&2; exit 2; }
 cache="${BLUEGREEN_CACHE:-$HOME/.cache/bluegreen}"
 venv="$cache/$server-$(sha256sum "$requirements" | cut -c1-16)"
 pip=(--quiet --disable-pip-version-check --no-deps)

@@ -28,6 +28,7 @@ fi
 # installed first; each is cached, so this costs nothing once done.
 bash scripts/temporal-binaries.sh >/dev/null
 bash scripts/model-servers.sh >/dev/null
+bash scripts/model-servers.sh kserve >/dev/null
 bash scripts/model-servers.sh llama >/dev/null
 bash test/cluster/build.sh >/dev/null
 bash test/cluster/node/images.sh >/dev/null

@@ -1,8 +1,10 @@
-// Releases verified against a model server we did not write: MLServer 1.7.1 with
-// its scikit-learn runtime (installed from PyPI by scripts/model-servers.sh),
-// serving a model trained at test time on the iris data set scikit-learn ships.
-// Its metadata lists no inputs or outputs unless model-settings.json declares
-// them, as MLServer's own examples leave them; both ways must release.
+// Releases verified against model servers we did not write, installed from PyPI
+// by scripts/model-servers.sh: MLServer 1.7.1 with its scikit-learn runtime,
+// serving a model trained at test time on the iris data set scikit-learn ships,
+// and KServe 0.21.0's Python model server with a small custom model
+// (test/servers/kserve-model.py). Their metadata lists no inputs or outputs
+// unless the model declares them, as their own examples leave them; both ways
+// must release.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,11 +19,33 @@ const FLOWERS = [{ name: 'flowers', shape: [3, 4], datatype: 'FP32' as const, da
 let w: World;
 let mlserver: ChildProcess | undefined;
 let url = '';
+const kserve: ChildProcess[] = [];
+/** KServe's model `fraud` with the right weights, and with one weight of the wrong sign. */
+const kserveUrl = { right: '', wrong: '' };
+
+function installed(server: 'mlserver' | 'kserve'): string {
+  const run = spawnSync('bash', ['scripts/model-servers.sh', server], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`scripts/model-servers.sh ${server} failed: ${run.stderr}`);
+  return run.stdout.trim();
+}
+
+async function startKServe(bin: string, weights: string): Promise<string> {
+  const port = await freePort();
+  const child = spawn(join(bin, 'python'), ['test/servers/kserve-model.py', '--model_name', 'fraud', '--weights', weights, '--http_port', String(port)], { stdio: 'ignore' });
+  kserve.push(child);
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  while (!(await fetch(`${base}/v2/models/fraud/ready`).then((r) => r.ok, () => false))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`KServe's model server did not become ready at ${base}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return base;
+}
 
 beforeAll(async () => {
-  const installed = spawnSync('bash', ['scripts/model-servers.sh'], { encoding: 'utf8' });
-  if (installed.status !== 0) throw new Error(`scripts/model-servers.sh failed: ${installed.stderr}`);
-  const bin = installed.stdout.trim();
+  const bin = installed('mlserver');
+  const kserveBin = installed('kserve');
+  const kserveStarted = Promise.all([startKServe(kserveBin, '0.5,-1,2'), startKServe(kserveBin, '0.5,-1,-2')]);
   w = await new World({ prefix: 'third-party', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig') }).start();
   const dir = join(w.dir, 'mlserver');
   // One model file, served twice: without a signature (as MLServer's examples) and with one declared.
@@ -45,9 +69,11 @@ beforeAll(async () => {
     if (Date.now() > deadline || mlserver.exitCode !== null) throw new Error(`MLServer did not become ready at ${url}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+  [kserveUrl.right, kserveUrl.wrong] = await kserveStarted;
 }, 300_000);
 afterAll(async () => {
   if (mlserver !== undefined) await stop(mlserver);
+  await Promise.all(kserve.map((k) => stop(k)));
   await w?.close();
 });
 
@@ -85,5 +111,49 @@ describe('MLServer 1.7.1 with scikit-learn', () => {
     const status = await w.status('iris-wrong');
     expect(status?.phase).toBe('RolledBack');
     expect(status?.reason).toMatch(/verification failed: request three-flowers: predict\[1\]: expected 2 ± [\d.e-]+, got 1/);
+  });
+});
+
+describe('KServe 0.21.0\'s model server with a custom model', () => {
+  /** Two rows of three features: sigmoid(0.5 - 2 + 6) and sigmoid(0). */
+  const ROWS = [{ name: 'features', shape: [2, 3], datatype: 'FP32' as const, data: [1, 2, 3, 0, 0, 0] }];
+  const kspec = (candidate: string): Partial<ReleaseSpecInput> => ({
+    readinessPath: '/v2/health/ready',
+    verify: {
+      endpoint: candidate, liveEndpoint: kserveUrl.right, modelName: 'fraud',
+      requests: [{ name: 'two-rows', inputs: ROWS, expected: { fraud: [0.989013, 0.5] }, tolerance: 1e-5 }],
+    },
+    monitor: { window: '1s', interval: '1s', initialDelay: '0s', endpoint: candidate },
+  });
+
+  it('a correct model passes verification with its signature undeclared', async () => {
+    await w.cli(['start', '-f', w.specFile('kserve-ok', 'v1', kspec(kserveUrl.right)), '--wait']);
+    const run = await w.cli(['start', '-f', w.specFile('kserve-ok', 'v2', kspec(kserveUrl.right)), '--wait']);
+    const status = await w.status('kserve-ok');
+    expect(run.code, status?.reason).toBe(0);
+    expect(status?.phase).toBe('Succeeded');
+    const checks = Object.fromEntries(status!.verification!.checks.map((c) => [c.name, c]));
+    expect(checks.signature).toMatchObject({ ok: true, detail: 'compatible with the live model: inputs not declared; outputs not declared' });
+    expect(checks['request two-rows']?.ok).toBe(true);
+  });
+
+  it('a candidate that answers other values is refused, naming the output and the values', async () => {
+    await w.cli(['start', '-f', w.specFile('kserve-wrong', 'v1', kspec(kserveUrl.right)), '--wait']);
+    const run = await w.cli(['start', '-f', w.specFile('kserve-wrong', 'v2', kspec(kserveUrl.wrong)), '--wait']);
+    expect(run.code).not.toBe(0);
+    const status = await w.status('kserve-wrong');
+    expect(status?.phase).toBe('RolledBack');
+    // sigmoid(0.5 - 2 - 6) with the wrong sign on the third weight.
+    expect(status?.reason).toMatch(/^verification failed: request two-rows: fraud\[0\]: expected 0\.989013 ± [\d.e-]+, got 0\.000553/);
+  });
+
+  it('a model name the server does not serve is refused with the server\'s own words', async () => {
+    await w.cli(['start', '-f', w.specFile('kserve-name', 'v1', kspec(kserveUrl.right)), '--wait']);
+    const named = kspec(kserveUrl.right);
+    const run = await w.cli(['start', '-f', w.specFile('kserve-name', 'v2', { ...named, verify: { ...named.verify, modelName: 'fraud-v3' } }), '--wait']);
+    expect(run.code).not.toBe(0);
+    const status = await w.status('kserve-name');
+    expect(status?.phase).toBe('RolledBack');
+    expect(status?.reason).toContain('Model with name fraud-v3 does not exist.');
   });
 });
