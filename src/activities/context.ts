@@ -86,23 +86,34 @@ export async function mustReadFrom(reads: Reads, t: Target, name: string, type: 
 
 export const mustRead = (kube: Kube, t: Target, name: string, type: string) => mustReadFrom(apiReads(kube, t.namespace), t, name, type);
 
+/** A list of request headers as the spec gives them (literal, or a Secret's key), and the field it is. */
+type HeaderList = { name: string; value?: string; secretKeyRef?: { name: string; key: string } }[];
+
 /**
- * verify.headers with their values: a Secret's is read now, by the worker, so
+ * Request headers with their values: a Secret's is read now, by the worker, so
  * it never enters the release's history. A missing Secret or key is refused
- * with a failure of `type`, naming the header.
+ * with a failure of `type`, naming the header. Default: verify.headers.
  */
-export async function requestHeaders(kube: Kube, spec: ReleaseSpec, t: Target, type: string): Promise<Record<string, string>> {
+export async function requestHeaders(
+  kube: Kube, spec: ReleaseSpec, t: Target, type: string, list: HeaderList = spec.verify.headers ?? [], field = 'verify.headers',
+): Promise<Record<string, string>> {
   const headers: Record<string, string> = {};
-  for (const [i, h] of (spec.verify.headers ?? []).entries()) {
+  for (const [i, h] of list.entries()) {
     if (h.value !== undefined) {
       headers[h.name] = h.value;
       continue;
     }
     const { name, key } = h.secretKeyRef!;
     const value = await readSecretKey(kube, t, name, key);
-    if (value === undefined) throw nonRetryable(type, `verify.headers[${i}] (${h.name}): Secret ${t.namespace}/${name} has no key "${key}" (or does not exist)`);
-    if (/[\r\n]/.test(value.trim())) throw nonRetryable(type, `verify.headers[${i}] (${h.name}): the value in Secret ${t.namespace}/${name} key "${key}" spans lines; a header value is one line`);
+    if (value === undefined) throw nonRetryable(type, `${field}[${i}] (${h.name}): Secret ${t.namespace}/${name} has no key "${key}" (or does not exist)`);
+    if (/[\r\n]/.test(value.trim())) throw nonRetryable(type, `${field}[${i}] (${h.name}): the value in Secret ${t.namespace}/${name} key "${key}" spans lines; a header value is one line`);
     headers[h.name] = value.trim();
   }
   return headers;
 }
+
+/** Each analysis metric's Prometheus headers, read as requestHeaders reads them (none for a probe). */
+export const analysisHeaders = (kube: Kube, spec: ReleaseSpec, t: Target, type: string): Promise<Record<string, string>[]> =>
+  Promise.all((spec.monitor.analysis ?? []).map((m, i) => ('prometheus' in m.provider && m.provider.prometheus.headers !== undefined
+    ? requestHeaders(kube, spec, t, type, m.provider.prometheus.headers, `monitor.analysis[${i}].provider.prometheus.headers`)
+    : {})));

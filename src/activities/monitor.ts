@@ -13,7 +13,7 @@ import {
 } from '../rules/analysis.js';
 import { beat, resumed } from './attempts.js';
 import { ErrorTypes } from '../release/errors.js';
-import { guardEndpoints, requestHeaders, serviceUrl, type ActivityContext } from './context.js';
+import { analysisHeaders, guardEndpoints, requestHeaders, serviceUrl, type ActivityContext } from './context.js';
 import { getJson, type Fetch } from './http.js';
 import { probeModel } from './model-checks.js';
 import { heartbeating, sleep, sleepBeating } from './waits.js';
@@ -50,12 +50,12 @@ function resumeWindow(spec: ReleaseSpec, metrics: readonly Metric[]): Window {
 
 /** One measurement's value: a Prometheus query's, or the fraction of the probe's checks that passed. */
 async function measureOnce(
-  fetch: Fetch, metric: Metric, args: QueryArgs, probe: () => Promise<CheckResult[]>,
+  fetch: Fetch, metric: Metric, args: QueryArgs, probe: () => Promise<CheckResult[]>, headers: Record<string, string> = {},
 ): Promise<{ value: number | string; query?: string }> {
   if ('prometheus' in metric.provider) {
     const { address, query } = metric.provider.prometheus;
     const rendered = renderQuery(query, args);
-    const res = await getJson(fetch, `${address.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(rendered)}`);
+    const res = await getJson(fetch, `${address.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(rendered)}`, { headers });
     return { value: res.ok ? prometheusValue(res.answer as never) : `no answer from Prometheus: ${res.error}`, query: rendered };
   }
   const { value, failed } = probeValue(await probe());
@@ -81,6 +81,7 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       const endsAt = progress.startedAt + durationMs(spec.monitor.window);
       // The first probe allows for a node proxy that has not synced yet (a Service just created routes only then).
       const headers = await requestHeaders(kube, spec, t, ErrorTypes.AnalysisFailed);
+      const queryHeaders = await analysisHeaders(kube, spec, t, ErrorTypes.AnalysisFailed);
       const probe = (first: boolean) => () => probeModel(spec, { fetch, endpoint, healthRetries: first ? HEALTH_RETRIES : 0, sleep, headers });
       const running = (i: number) => verdictOf(metrics[i]!, progress.metrics[i]!) === 'Running';
       for (;;) {
@@ -88,7 +89,7 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
           const p = progress.metrics[i]!;
           if (p.nextAt > Date.now() || p.nextAt > endsAt || !running(i)) continue;
           const now = Date.now();
-          const { value, query } = await heartbeating(() => measureOnce(fetch, metric, args, probe(p.measurements === 0)), progress);
+          const { value, query } = await heartbeating(() => measureOnce(fetch, metric, args, probe(p.measurements === 0), queryHeaders[i]), progress);
           count(spec, metric, p, now, value, query);
           beat(progress);
         }

@@ -13,7 +13,7 @@ import { podsBesideLive } from '../rules/steps.js';
 import { RefusedError } from '../rules/refused.js';
 import { listAround } from './around.js';
 import { KubeError, apply, listClaims, nodesAndPods, observe, type Kube } from './cluster.js';
-import { guardEndpoints, guardNamespace, nonRetryable, requestHeaders, type ActivityContext } from './context.js';
+import { analysisHeaders, guardEndpoints, guardNamespace, nonRetryable, requestHeaders, type ActivityContext } from './context.js';
 
 /** The spec validated again, and refused where it asks the worker to read files. */
 function validated(input: ReleaseSpec): ReleaseSpec {
@@ -78,8 +78,9 @@ export function preflightActivities({ deps, kube }: ActivityContext) {
       if ((spec.cluster ?? deps.clusterName) !== undefined && spec.cluster !== deps.clusterName) {
         throw nonRetryable(ErrorTypes.PreflightRefused, `the release targets cluster ${spec.cluster ?? '(none named)'}, but this worker serves ${deps.clusterName ?? 'a cluster with no name (BLUEGREEN_CLUSTER_NAME unset)'}`);
       }
-      // A header's Secret that is missing now would fail verification after the rollout: refused before it.
+      // A header's Secret that is missing now would fail verification or analysis after the rollout: refused before it.
       await requestHeaders(kube, spec, t, ErrorTypes.PreflightRefused);
+      await analysisHeaders(kube, spec, t, ErrorTypes.PreflightRefused);
       let plan: Plan;
       try {
         const [observed, around] = await Promise.all([observe(kube, t), listAround(kube, t.namespace)]);

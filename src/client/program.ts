@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
+import type { V1PodSpec } from '@kubernetes/client-node';
 import { cliUser, clusterName, uiAuth } from '../config.js';
 import { PHASES, FINAL_PHASES } from '../release/status.js';
 import { InvalidSpecError, formatFieldError } from '../release/validate.js';
@@ -14,6 +15,7 @@ import { loadSpecFile } from '../release/spec-file.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import { releaseSpecJsonSchema } from '../release/schema.js';
 import { analysisWarnings } from '../rules/analysis.js';
+import { probeWarnings } from '../rules/rollout.js';
 import {
   connectClient, followRelease, hasWorker, listReleases, readStatus, releaseTaskQueue, sendMessage, startRelease, UserError,
   withSenderIdentities, type ListOptions, type OutgoingMessage,
@@ -105,9 +107,14 @@ function validateCommand(program: Command, io: Io): void {
       ].filter(Boolean).join(', ');
       const analysis = spec.monitor.analysis === undefined ? `every ${spec.monitor.interval}` : `with ${spec.monitor.analysis.map((a) => a.name).join(', ')}`;
       io.out(`  verify ${checks}; monitor ${spec.monitor.window} ${analysis}; ${gates.length ? gates.join(', ') : 'no manual gates'}`);
-      for (const warning of analysisWarnings(spec)) io.err(`warning: ${warning}`);
+      for (const warning of specWarnings(spec)) io.err(`warning: ${warning}`);
     });
 }
+
+/** What the spec alone shows will go wrong: analysis that cannot finish in its window, probes that restart a loading model. */
+const specWarnings = (spec: ReleaseSpec): string[] => [
+  ...analysisWarnings(spec), ...probeWarnings(spec.template?.spec as V1PodSpec | undefined, spec.rolloutTimeout, 'template'),
+];
 
 function demoCommand(program: Command, _io: Io): void {
   program.command('demo')
@@ -147,7 +154,7 @@ function startCommand(program: Command, io: Io): void {
     .addHelpText('after', '\nExample:\n  bluegreen start -f examples/release.yaml --wait')
     .action(async (opts: { file: string; wait?: boolean; by?: string }) => {
       const spec = loadSpecFile(opts.file);
-      for (const warning of analysisWarnings(spec)) io.err(`warning: ${warning}`);
+      for (const warning of specWarnings(spec)) io.err(`warning: ${warning}`);
       await withClient((client) => launch(io, client, spec, opts.wait === true, opts.by ?? cliUser()));
     });
 }

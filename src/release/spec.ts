@@ -3,8 +3,9 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { schemaError } from './json-schema.js';
+import { oneOf, oneValue, requestHeaders, secretKeyRef } from './secrets.js';
 import {
-  DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, ENV_VAR_NAME, LABEL_VALUE, QUANTITY, isImageReference, isQualifiedName,
+  DNS1035_LABEL, DNS1123_LABEL, ENV_VAR_NAME, LABEL_VALUE, QUANTITY, isImageReference, isQualifiedName,
 } from './k8s-names.js';
 import { analysisMetric, latencySpec, shadowSpec } from './model-checks.js';
 import { MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
@@ -29,16 +30,6 @@ const resourceList = z.record(
   z.string().refine(isQualifiedName, { error: 'must be a resource name such as cpu, memory or nvidia.com/gpu' }),
   z.union([quantity, z.number().nonnegative()]).transform(String),
 );
-
-/** A key of a Secret in the release's namespace, named instead of its value. */
-const secretKeyRef = z.strictObject({
-  name: z.string().max(253).regex(DNS1123_SUBDOMAIN, { error: 'must be a Secret name (DNS-1123 subdomain)' }),
-  key: z.string().regex(/^[-._a-zA-Z0-9]+$/, { error: 'must be a Secret key: letters, digits, "-", "_", "."' }).max(253),
-}).optional();
-
-/** Exactly one of a literal value or a Secret's key, for an env var and a request header alike. */
-const oneValue = { error: 'give exactly one of value or secretKeyRef' };
-const oneOf = (v: { value?: string; secretKeyRef?: unknown }) => (v.value === undefined) !== (v.secretKeyRef === undefined);
 
 const envVar = z.strictObject({
   name: z.string().regex(ENV_VAR_NAME, { error: 'must be a variable name: letters, digits and "_", not starting with a digit' }),
@@ -94,18 +85,6 @@ const goldenRequest = z.strictObject({
   tolerance: z.number().nonnegative().max(1e6).default(1e-6),
 });
 
-/** Headers a request may not set: fetch or the protocol sets them. */
-const RESERVED_HEADERS = ['host', 'content-length', 'content-type', 'connection', 'transfer-encoding'];
-
-const requestHeader = z.strictObject({
-  name: z.string().max(256).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'must be an HTTP header name such as Authorization or X-Api-Key' })
-    .refine((n) => !RESERVED_HEADERS.includes(n.toLowerCase()), { error: `must not be one the request sets itself (${RESERVED_HEADERS.join(', ')})` }),
-  /** A literal, non-secret value: it is stored in the release's history. */
-  value: z.string().max(8192).regex(/^[^\r\n]*$/, { error: 'must be one line' }).optional(),
-  /** A Secret in the release's namespace that the worker reads when it sends, so the value never enters the history. */
-  secretKeyRef,
-}).refine(oneOf, oneValue);
-
 /** A field left out of every comparison: a top-level name (id) or a dotted path into the answer (usage.total_tokens). */
 const ignoredField = z.string().min(1).max(256).regex(/^[^.\s]+(\.[^.\s]+)*$/, { error: 'must be a field name or a dotted path such as usage.total_tokens' });
 
@@ -126,7 +105,7 @@ const verify = z.strictObject({
   /** How long each request to a model server may take (10s when unset): an LLM's long answer needs more. */
   timeout: duration('10m', 600_000).refine((s) => (parseDuration(s) ?? 1_000) >= 100, { error: 'must be at least 100ms' }).optional(),
   /** Headers every request to the model servers carries: an API key, a gateway's token. */
-  headers: z.array(requestHeader).max(20).refine((hs) => new Set(hs.map((h) => h.name.toLowerCase())).size === hs.length, { error: 'names a header twice' }).optional(),
+  headers: requestHeaders.optional(),
   /** Fields that differ in every answer (an id, a timestamp), left out of the golden and shadow comparisons. */
   ignore: z.array(ignoredField).max(50).optional(),
 }).superRefine((v, ctx) => {

@@ -18,7 +18,7 @@ import { RefusedError } from './refused.js';
 import { refuseShared } from './shared.js';
 import { drainWarnings } from './drain.js';
 import { checkStepped, previewReplicasOf } from './steps.js';
-import { podsOwnedBy } from './rollout.js';
+import { podsOwnedBy, probeWarnings } from './rollout.js';
 import { isUnslotted, selectedSlot, selects, show } from './selectors.js';
 
 export interface Observed {
@@ -240,6 +240,7 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   refuseCrossing(t, services, podLabels, liveLabels);
   refuseShared(adopted?.deployment.spec?.template, object.spec?.template, observed.claims ?? []);
   warnings.push(...slotSelectingWarnings(around, t, liveLabels));
+  warnings.push(...probeWarnings(object.spec?.template.spec, spec.rolloutTimeout, spec.template === undefined ? 'the live pod template' : 'template'));
   // The old slot drains after promotion, the candidate on a rollback (and as the next release's old slot).
   warnings.push(...drainWarnings(spec.drain, [
     ...(live === undefined ? [] : [{ deployment: live.deployment, spec: adopted?.deployment.spec?.template?.spec }]),

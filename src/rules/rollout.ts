@@ -1,6 +1,7 @@
 // Judgments over a slot's pods: whether a rollout is done or failed, which pods
 // a Deployment runs, and what a Service's EndpointSlices hold.
-import type { V1Deployment, V1EndpointSlice, V1Pod, V1PodSpec, V1ReplicaSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1Pod, V1PodSpec, V1Probe, V1ReplicaSet } from '@kubernetes/client-node';
+import { durationMs } from '../release/duration.js';
 
 /** A pod that serves: Ready, and not on its way out. */
 export const isReadyPod = (pod: V1Pod): boolean => pod.metadata?.deletionTimestamp === undefined
@@ -108,4 +109,30 @@ export function startupBudgetSeconds(spec: V1PodSpec | undefined): number {
     return start + (ready === undefined ? 0 : (ready.initialDelaySeconds ?? 0) + (ready.periodSeconds ?? 10));
   });
   return Math.max(0, ...budgets);
+}
+
+/** A probe's bound on a starting container: initialDelay + failureThreshold x period (Kubernetes' defaults where unset). */
+const killAfter = (p: V1Probe): { seconds: number; how: string } => {
+  const [delay, threshold, period] = [p.initialDelaySeconds ?? 0, p.failureThreshold ?? 3, p.periodSeconds ?? 10];
+  return { seconds: delay + threshold * period, how: `initialDelaySeconds ${delay} + failureThreshold ${threshold} x periodSeconds ${period}` };
+};
+
+/**
+ * Containers whose probes restart them before a slow model could load: the
+ * kubelet restarts a container when its startup probe (else its liveness probe)
+ * fails failureThreshold times, and a model server fails them while it loads.
+ * Flagged when that comes sooner than rolloutTimeout, the time the release
+ * gives a pod to become ready (an image pull counts in it too, so it warns).
+ */
+export function probeWarnings(spec: V1PodSpec | undefined, rolloutTimeout: string, where: string): string[] {
+  const timeout = Math.round(durationMs(rolloutTimeout) / 1000);
+  return (spec?.containers ?? []).flatMap((c) => {
+    const probe = c.startupProbe ?? c.livenessProbe;
+    if (probe === undefined) return [];
+    const { seconds, how } = killAfter(probe);
+    if (seconds >= timeout) return [];
+    const which = c.startupProbe !== undefined ? 'startupProbe' : 'livenessProbe, and no startupProbe';
+    const fix = c.startupProbe !== undefined ? 'raise its failureThreshold' : 'add a startupProbe';
+    return [`${where}: container ${c.name} is restarted ${seconds}s after it starts if its model is still loading (${which}: ${how}), while rolloutTimeout (${rolloutTimeout}) gives a pod ${timeout}s: a longer load restarts over and over; ${fix} so that failureThreshold x periodSeconds covers the load`];
+  });
 }

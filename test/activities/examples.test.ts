@@ -2,15 +2,25 @@
 // and a template with args, volumes, an init container, tolerations and three
 // ports is applied exactly as given.
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../src/activities/index.js';
 import { kubeFromConfig, readDeployment, type Kube } from '../../src/activities/cluster.js';
+import { allowedEndpointHosts } from '../../src/config.js';
 import { loadSpecFile } from '../../src/release/spec-file.js';
 import { targetOf } from '../../src/release/target.js';
+
+/** The environment deploy/worker.yaml gives the worker (literal values). */
+function deployedWorkerEnv(): Record<string, string> {
+  const docs = parseAllDocuments(readFileSync(new URL('../../deploy/worker.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as V1Deployment);
+  const deployment = docs.find((d) => d.kind === 'Deployment')!;
+  const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
+  return Object.fromEntries(env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+}
 
 const namespace = `examples-${randomBytes(3).toString('hex')}`;
 const dir = new URL('../../examples/', import.meta.url).pathname;
@@ -38,8 +48,9 @@ beforeAll(async () => {
       },
     });
   }
-  // fraud-v1/v2 verify against example model servers on loopback, as the demo runs them.
-  acts = createActivities({ kube, allowedEndpointHosts: ['127.0.0.1'] });
+  // fraud-v1/v2 verify against example model servers on loopback, as the demo runs them; the
+  // others' analysis queries Prometheus where the worker deploy/ installs allows it.
+  acts = createActivities({ kube, allowedEndpointHosts: ['127.0.0.1', ...allowedEndpointHosts(deployedWorkerEnv())] });
 });
 afterAll(async () => {
   for (const name of gpuNodes) await kube?.core.deleteNode({ name }).catch(() => undefined);
@@ -47,14 +58,16 @@ afterAll(async () => {
 });
 
 describe('the examples', () => {
-  it('include an LLM server, a Triton server and a templateFrom spec', () => {
-    expect(specs).toEqual(expect.arrayContaining(['llm-vllm.yaml', 'triton.yaml', 'mlserver.yaml', 'fraud-v2.yaml']));
+  it('include LLM servers (vLLM, TGI), a Triton server and a templateFrom spec', () => {
+    expect(specs).toEqual(expect.arrayContaining(['llm-vllm.yaml', 'llm-tgi.yaml', 'triton.yaml', 'mlserver.yaml', 'fraud-v2.yaml']));
   });
 
   it.each(specs)('%s validates and passes preflight, the API server\'s dry run included', async (file) => {
     const spec = { ...loadSpecFile(`${dir}${file}`), namespace };
     const plan = await run(acts.inspect, spec);
     expect(plan.candidateSlot).toBe('blue');
+    // The examples show probes that let a slow model load.
+    expect((plan.warnings ?? []).filter((w) => w.includes('is restarted'))).toEqual([]);
     expect(await readDeployment(kube, targetOf(spec), plan.candidate.deployment)).toBeUndefined();
   });
 

@@ -3,6 +3,7 @@
 // real Prometheus scraping them. Each bad model must be caught by the check
 // meant for it, with its figure in the reason, and leave the cluster as before.
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ReleaseSpecInput } from '../../src/release/spec.js';
 import { startModelServer } from './processes.js';
@@ -187,6 +188,52 @@ describe.skipIf(skip)('model-aware checks', () => {
     // The old version serves again: the live Service selects blue, its EndpointSlices hold blue's pods.
     expect((await w.snapshot('errors')).selector).toMatchObject({ slot: 'blue' });
     await watch.done();
+  });
+
+  it('(h) a Prometheus behind a token: the query carries the header from a Secret; refused in preflight while the Secret is missing', async () => {
+    const token = `t0ken-${w.namespace}`;
+    // A gateway in front of the real Prometheus, as a managed service or Thanos behind an auth proxy is.
+    const seen = { authorized: 0, refused: 0 };
+    const gateway = createServer((req, res) => {
+      if (req.headers.authorization !== `Bearer ${token}`) {
+        seen.refused += 1;
+        res.writeHead(401).end('unauthorized');
+        return;
+      }
+      seen.authorized += 1;
+      fetch(`${prom.url}${req.url}`).then(async (r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text()), () => res.destroy());
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = `http://127.0.0.1:${(gateway.address() as { port: number }).port}`;
+      const watch = await w.bootstrap('prom-token');
+      const server = await candidate();
+      const file = spec('prom-token', server.url, {
+        monitor: {
+          window: '3s', analysis: [{
+            name: 'always-up', provider: { prometheus: { address, query: 'vector(1)', headers: [{ name: 'Authorization', secretKeyRef: { name: 'prometheus-token', key: 'header' } }] } },
+            successCondition: 'result == 1', interval: '1s', initialDelay: '0s',
+          }],
+        },
+      });
+      const refused = await w.cli(['start', '-f', file, '--wait']);
+      expect(refused.code).not.toBe(0);
+      expect((await w.status('prom-token'))?.reason).toBe(`inspect failed [PreflightRefused]: monitor.analysis[0].provider.prometheus.headers[0] (Authorization): Secret ${w.namespace}/prometheus-token has no key "header" (or does not exist)`);
+      expect(seen).toEqual({ authorized: 0, refused: 0 });
+
+      await w.kube.core.createNamespacedSecret({ namespace: w.namespace, body: { metadata: { name: 'prometheus-token' }, stringData: { header: `Bearer ${token}` } } });
+      const released = await w.cli(['start', '-f', file, '--wait']);
+      const done = await w.status('prom-token');
+      expect(released.code, done?.reason).toBe(0);
+      expect(done?.analysis).toMatchObject({ ok: true, checks: [expect.objectContaining({ name: 'prometheus always-up', ok: true })] });
+      expect(seen.authorized).toBeGreaterThanOrEqual(1);
+      expect(seen.refused).toBe(0);
+      const history = await w.client.workflow.getHandle(`bluegreen/${w.namespace}/prom-token`).fetchHistory();
+      expect(JSON.stringify(history)).not.toContain(token);
+      await watch.done();
+    } finally {
+      gateway.close();
+    }
   });
 
   describe('(g) an inconclusive analysis waits for a person', () => {

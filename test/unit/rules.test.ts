@@ -7,7 +7,7 @@ import { candidateDeployment, imageRepository } from '../../src/rules/objects.js
 import type { Listed } from '../../src/rules/around.js';
 import { candidateName, planRelease, type Observed } from '../../src/rules/plan.js';
 import { RefusedError } from '../../src/rules/refused.js';
-import { endpointsState, rolloutState, startupBudgetSeconds } from '../../src/rules/rollout.js';
+import { endpointsState, probeWarnings, rolloutState, startupBudgetSeconds } from '../../src/rules/rollout.js';
 import { checkStepped, peakPods, podsBesideLive, sharedSelector, stepsOf } from '../../src/rules/steps.js';
 import { servicesOnlyOn } from '../../src/rules/selectors.js';
 import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
@@ -563,6 +563,23 @@ describe('a stepped release', () => {
   it('says what a rollback from a standby waits for, by the probes\' bounds', () => {
     expect(startupBudgetSeconds({ containers: [{ name: 'a', startupProbe: { failureThreshold: 30, periodSeconds: 10 }, readinessProbe: { periodSeconds: 5 } }, { name: 'b' }] })).toBe(305);
     expect(startupBudgetSeconds({ containers: [{ name: 'a' }] })).toBe(0);
+  });
+
+  it('flags probes that restart a model before it could load in the time rolloutTimeout gives', () => {
+    const http = { httpGet: { path: '/health', port: 8000 } };
+    const warn = (containers: V1PodSpec['containers'], timeout = '30m') => probeWarnings({ containers }, timeout, 'template');
+    // A liveness probe alone, Kubernetes' defaults: restarted after 30s.
+    expect(warn([{ name: 'vllm', livenessProbe: http }])).toEqual([
+      'template: container vllm is restarted 30s after it starts if its model is still loading (livenessProbe, and no startupProbe: initialDelaySeconds 0 + failureThreshold 3 x periodSeconds 10), while rolloutTimeout (30m) gives a pod 1800s: a longer load restarts over and over; add a startupProbe so that failureThreshold x periodSeconds covers the load',
+    ]);
+    // A startup probe shorter than the timeout (it restarts the container too), named with its numbers.
+    expect(warn([{ name: 'tgi', startupProbe: { ...http, periodSeconds: 10, failureThreshold: 90 }, livenessProbe: http }])[0])
+      .toMatch(/^template: container tgi is restarted 900s after .*\(startupProbe: initialDelaySeconds 0 \+ failureThreshold 90 x periodSeconds 10\).*raise its failureThreshold/);
+    // Covered, or no probe that restarts: nothing to say.
+    expect(warn([{ name: 'tgi', startupProbe: { ...http, periodSeconds: 10, failureThreshold: 180 }, livenessProbe: http }])).toEqual([]);
+    expect(warn([{ name: 'fraud', readinessProbe: http }])).toEqual([]);
+    expect(warn([{ name: 'fraud', livenessProbe: { ...http, initialDelaySeconds: 600 } }], '10m')).toEqual([]);
+    expect(probeWarnings(undefined, '10m', 'template')).toEqual([]);
   });
 });
 
