@@ -5,7 +5,7 @@
 import { modelRequestMs } from '../release/bounds.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import type { CheckResult } from '../release/status.js';
-import { clip, compareJson, withoutFields } from '../rules/compare.js';
+import { clip, compareJson, textSimilarity, withoutFields } from '../rules/compare.js';
 import { breakingChanges, describeSignature, type Signature } from '../rules/signature.js';
 import { latencyVerdict, shadowVerdict, type ShadowTally } from '../rules/verdicts.js';
 import { baseOf, getOk, postJson, type Answer, type Fetch, type RequestOptions } from './http.js';
@@ -170,7 +170,7 @@ async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Pos
     ...spec.verify.requests.map((r, i) => ({ name: r.name ?? `request ${i}`, request: r })),
     ...shadow.inputs.map((r, i) => ({ name: r.name ?? `recorded ${i}`, request: r })),
   ];
-  const tally: ShadowTally = { inputs: inputs.length, compared: 0, agreed: 0, liveFailed: 0, examples: [] };
+  const tally: ShadowTally = { inputs: inputs.length, compared: 0, agreed: 0, exact: 0, liveFailed: 0, examples: [] };
   const disagree = (text: string) => { if (tally.examples.length < MAX_EXAMPLES) tally.examples.push(clip(text, 160)); };
   for (const { name, request } of inputs) {
     const [live, candidate] = await Promise.all([liveBase, base].map((b) => {
@@ -185,11 +185,14 @@ async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Pos
     for (const [output, liveData] of Object.entries(outputsOf(live.answer))) {
       tally.compared += 1;
       const candidateData = candidateOutputs[output];
-      // Labels (strings, booleans) must be equal, numbers within the tolerance.
+      // Labels (strings, booleans) must be equal, numbers within the tolerance; texts, alike enough when shadow.similarity is set.
       const diff = candidate.ok ? compareJson(liveData, candidateData, shadow.tolerance, '') : candidate.error;
-      if (diff === undefined) tally.agreed += 1;
+      const texts = shadow.similarity !== undefined && typeof liveData === 'string' && typeof candidateData === 'string';
+      const alike = texts ? textSimilarity(liveData, candidateData) : undefined;
+      if (diff === undefined) tally.exact += 1;
+      if (diff === undefined || (alike !== undefined && alike >= shadow.similarity!)) tally.agreed += 1;
       else if (!candidate.ok) disagree(`${name} ${output}: ${diff}`);
-      else disagree(`${name} ${output}: live ${JSON.stringify(liveData)}, candidate ${JSON.stringify(candidateData)}`);
+      else disagree(`${name} ${output}: ${alike === undefined ? '' : `similarity ${alike.toFixed(2)}: `}live ${JSON.stringify(liveData)}, candidate ${JSON.stringify(candidateData)}`);
     }
   }
   return shadowVerdict(shadow, tally);

@@ -38,6 +38,8 @@ export const shadowSpec = z.strictObject({
   minAgreement: z.number().min(0).max(1),
   /** numbers agree within this; labels (strings, booleans) must be equal */
   tolerance: z.number().nonnegative().max(1e6).default(1e-6),
+  /** texts (an LLM's answers) agree when this alike, word by word (1 - edit distance / words); unset: equal */
+  similarity: z.number().min(0).max(1).optional(),
 }).refine((s) => JSON.stringify(s.inputs).length <= MAX_SHADOW_INPUT_BYTES, {
   error: `inputs must be at most ${MAX_SHADOW_INPUT_BYTES / 1024} KiB as JSON (they are stored in the release's history)`,
 });

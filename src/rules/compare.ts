@@ -69,3 +69,28 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
 }
+
+/** Words compared at most: an answer longer than this is judged by its beginning (the table is words x words). */
+const MAX_WORDS = 2_000;
+
+/**
+ * How alike two texts are, word by word: 1 - the word edit distance over the
+ * longer text's words (1: the same words in the same order; 0: nothing shared).
+ * LLM answers differ by a word or two across batch sizes even at temperature 0.
+ */
+export function textSimilarity(a: string, b: string): number {
+  const [x, y] = [a, b].map((t) => t.split(/\s+/).filter((w) => w !== '').slice(0, MAX_WORDS));
+  const longer = Math.max(x!.length, y!.length);
+  if (longer === 0) return 1;
+  // One row of the edit-distance table at a time.
+  let row = Int32Array.from({ length: y!.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x!.length; i++) {
+    const next = new Int32Array(y!.length + 1);
+    next[0] = i;
+    for (let j = 1; j <= y!.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (x![i - 1] === y![j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return 1 - row[y!.length]! / longer;
+}

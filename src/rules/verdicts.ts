@@ -33,6 +33,8 @@ export interface ShadowTally {
   inputs: number;
   compared: number;
   agreed: number;
+  /** outputs equal (labels) or within the tolerance (numbers): with shadow.similarity, fewer than agreed */
+  exact: number;
   /** inputs the live model did not answer, left out */
   liveFailed: number;
   /** the first disagreements */
@@ -46,7 +48,8 @@ export function shadowVerdict(shadow: Shadow, tally: ShadowTally): CheckResult {
   if (compared === 0) return { name: 'shadow agreement', ok: false, detail: `nothing compared: the live model answered none of ${inputs} inputs`, bound };
   const rate = agreed / compared;
   const skipped = liveFailed > 0 ? ` (${liveFailed} inputs the live model did not answer are left out)` : '';
-  const head = `${agreed} of ${compared} outputs agree: ${(rate * 100).toFixed(1)}% ${rate >= shadow.minAgreement ? '>=' : '<'} ${(shadow.minAgreement * 100).toFixed(1)}%${skipped}`;
+  const how = shadow.similarity === undefined ? '' : ` (texts ${shadow.similarity} alike; ${tally.exact} exactly)`;
+  const head = `${agreed} of ${compared} outputs agree${how}: ${(rate * 100).toFixed(1)}% ${rate >= shadow.minAgreement ? '>=' : '<'} ${(shadow.minAgreement * 100).toFixed(1)}%${skipped}`;
   return {
     name: 'shadow agreement', ok: rate >= shadow.minAgreement, value: Number(rate.toFixed(4)), bound,
     detail: clip(examples.length === 0 ? head : `${head}; first disagreements: ${examples.join('; ')}`, 600),

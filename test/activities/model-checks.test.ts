@@ -172,6 +172,23 @@ describe('verifying an LLM server over the OpenAI API (the example server speaks
     }
   });
 
+  it('shadow agreement on texts: exact, or alike enough word by word (shadow.similarity), with both rates in the figure', async () => {
+    const [v1, v2] = await Promise.all([startModelServer('examples/model-server/models/fraud-v1.json'), startModelServer('examples/model-server/models/fraud-v2.json')]);
+    try {
+      // "fraud v1 heard:" against "fraud v2 heard:": one word of three differs.
+      const echo = { requests: [{ name: 'echo', prompt: 'say hello to the new model', maxTokens: 3, expected: { finishReason: 'length' as const } }] };
+      const exact = await verifyModel(llm({ ...echo, shadow: { minAgreement: 1 } }), { fetch, endpoint: v2.url, liveEndpoint: v1.url });
+      expect(byName(exact, 'shadow agreement')).toMatchObject({ ok: false, value: 0, detail: '0 of 1 outputs agree: 0.0% < 100.0%; first disagreements: echo text: live "fraud v1 heard:", candidate "fraud v2 heard:"' });
+      const alike = await verifyModel(llm({ ...echo, shadow: { minAgreement: 1, similarity: 0.6 } }), { fetch, endpoint: v2.url, liveEndpoint: v1.url });
+      expect(byName(alike, 'shadow agreement')).toMatchObject({ ok: true, value: 1, detail: '1 of 1 outputs agree (texts 0.6 alike; 0 exactly): 100.0% >= 100.0%' });
+      const strict = await verifyModel(llm({ ...echo, shadow: { minAgreement: 1, similarity: 0.9 } }), { fetch, endpoint: v2.url, liveEndpoint: v1.url });
+      expect(byName(strict, 'shadow agreement')?.detail).toBe('0 of 1 outputs agree (texts 0.9 alike; 0 exactly): 0.0% < 100.0%; first disagreements: echo text: similarity 0.67: live "fraud v1 heard:", candidate "fraud v2 heard:"');
+    } finally {
+      v1.stop();
+      v2.stop();
+    }
+  });
+
   it('a wrong answer, a late first token, or a model the server does not serve is refused, naming the check', async () => {
     const slow = await startModelServer('examples/model-server/models/fraud-v1.json', 400);
     try {

@@ -95,6 +95,8 @@ function spec(candidate: string): Partial<ReleaseSpecInput> {
         { name: 'complete', prompt: 'hello world', maxTokens: 8, expected: { matches: '\\S', finishReason: 'length' } },
       ],
       latency: { requests: 6, concurrency: 1, ttftP95Ms: 1_000 },
+      // The golden prompts to the live model too: answers alike word by word (an LLM's differ a little run to run).
+      shadow: { minAgreement: 1, similarity: 0.8 },
     },
     monitor: { window: '1s', interval: '1s', initialDelay: '0s', endpoint: candidate },
   };
@@ -111,11 +113,12 @@ describe('llama.cpp (llama-cpp-python 0.3.36) over the OpenAI API', () => {
       ['preview endpoints', true], ['health', true], ['signature', true],
       ['request classify', true], ['request classify (streamed)', true],
       ['request complete', true], ['request complete (streamed)', true],
-      ['latency', true],
+      ['latency', true], ['shadow agreement', true],
     ]);
     const checks = Object.fromEntries(status!.verification!.checks.map((c) => [c.name, c.detail]));
     expect(checks.signature).toBe(`compatible with the live model: inputs context TOKENS[-1]; outputs not declared`);
     expect(checks.latency).toMatch(/^ttft p95 \d+ ms <= 1000 over 6 requests at concurrency 1$/);
+    expect(checks['shadow agreement']).toBe('2 of 2 outputs agree (texts 0.8 alike; 2 exactly): 100.0% >= 100.0%');
   });
 
   it('a candidate whose structured answer breaks the JSON Schema is refused, naming the request and the value', async () => {
@@ -128,6 +131,8 @@ describe('llama.cpp (llama-cpp-python 0.3.36) over the OpenAI API', () => {
     expect(classify?.map((c) => [c.name, c.ok, c.detail])).toEqual(['request classify', 'request classify (streamed)'].map((name) => [name, false,
       expect.stringMatching(/^the answer does not fit the JSON Schema: \/label must be equal to one of the allowed values \("spam", "ham"\): "\{ ?\\"label\\" ?: ?\\"unsure\\" ?\}"$/)]));
     expect(status?.reason).toMatch(/^verification failed: request classify: the answer does not fit the JSON Schema: \/label must be equal to one of the allowed values/);
+    // Another model's words: nothing like the live model's.
+    expect(status?.verification?.checks.find((c) => c.name === 'shadow agreement')).toMatchObject({ ok: false, detail: expect.stringMatching(/^0 of 2 outputs agree \(texts 0\.8 alike; 0 exactly\): 0\.0% < 100\.0%; first disagreements: classify text: similarity 0\.\d\d: /) });
   });
 
   it(`a candidate ${SLOW_MS} ms slow to its first token is refused by the time-to-first-token bound`, async () => {

@@ -12,7 +12,7 @@ import { checkStepped, peakPods, podsBesideLive, sharedSelector, stepsOf } from 
 import { servicesOnlyOn } from '../../src/rules/selectors.js';
 import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
 import { analysisWarnings, verdictOf } from '../../src/rules/analysis.js';
-import { compareJson, withoutFields } from '../../src/rules/compare.js';
+import { compareJson, textSimilarity, withoutFields } from '../../src/rules/compare.js';
 import { judgeCompletion } from '../../src/rules/completion.js';
 import { drainWarnings, inFlightOf } from '../../src/rules/drain.js';
 import { inFlightMetrics } from '../../src/release/drain.js';
@@ -654,6 +654,20 @@ describe('draining a slot', () => {
     live.spec!.template!.spec!.containers = [{ name: 'log-shipper', image: 'fluent-bit:3' }, ...containers];
     const plan = planRelease(validateSpec({ ...spec, image: undefined, drain: { timeout: '1m' } }), t, observed({ service: svc('fraud', { app: 'fraud', slot: 'blue' }), deployments: [live] }));
     expect(plan.servingPort).toBe(9000);
+  });
+});
+
+describe('how alike two texts are, word by word', () => {
+  it.each([
+    ['the same words', 'the refund is allowed', 'the  refund is\nallowed', 1],
+    ['one word of four changed', 'the refund is allowed', 'the refund is refused', 0.75],
+    ['one word missing', 'the refund is allowed', 'the refund allowed', 0.75],
+    ['nothing shared', 'yes', 'no', 0],
+    ['both empty', '', '  ', 1],
+    ['one empty', 'yes', '', 0],
+  ])('%s', (_name, a, b, similarity) => {
+    expect(textSimilarity(a, b)).toBe(similarity);
+    expect(textSimilarity(b, a)).toBe(similarity);
   });
 });
 
