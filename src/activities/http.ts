@@ -83,8 +83,12 @@ export function sseEvents(text: string): unknown[] {
 }
 
 /** POSTs JSON and reads a JSON answer; a failure says what was sent where and what came back. */
-export const postJson = (fetch: Fetch, url: string, body: unknown, options: RequestOptions = {}): Promise<Answer> =>
-  requestJson(fetch, 'POST', url, { method: 'POST', headers: { ...options.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }, options);
+export const postJson = (fetch: Fetch, url: string, body: unknown, options: RequestOptions = {}, method: 'POST' | 'PUT' = 'POST'): Promise<Answer> =>
+  requestJson(fetch, method, url, { method, headers: { ...options.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }, options);
+
+/** Sends raw bytes (an image, a file) with their content type and reads a JSON answer, as postJson. */
+export const sendBytes = (fetch: Fetch, method: 'POST' | 'PUT', url: string, bytes: Uint8Array, contentType: string, options: RequestOptions = {}): Promise<Answer> =>
+  requestJson(fetch, method, url, { method, headers: { ...options.headers, 'content-type': contentType }, body: bytes }, options);
 
 /** GETs a JSON document, as postJson. */
 export const getJson = (fetch: Fetch, url: string, options: RequestOptions = {}): Promise<Answer> =>

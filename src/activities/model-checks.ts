@@ -8,8 +8,8 @@ import type { CheckResult } from '../release/status.js';
 import { clip, compareJson, textSimilarity, withoutFields } from '../rules/compare.js';
 import { breakingChanges, describeSignature, type Signature } from '../rules/signature.js';
 import { latencyVerdict, shadowVerdict, type ShadowTally } from '../rules/verdicts.js';
-import { baseOf, getOk, postJson, type Answer, type Fetch, type RequestOptions } from './http.js';
-import { protocolOf, type ModelProtocol } from './protocols/index.js';
+import { baseOf, getOk, postJson, sendBytes, type Answer, type Fetch, type RequestOptions } from './http.js';
+import { protocolOf, type ModelProtocol, type Outgoing } from './protocols/index.js';
 
 /** Disagreements quoted in the shadow check: enough to start looking, small in the history. */
 const MAX_EXAMPLES = 3;
@@ -24,13 +24,15 @@ export interface ProbeOptions {
   headers?: Record<string, string>;
 }
 
-/** POSTs a request's JSON to a model server, with the spec's headers and timeout. */
-type Post = (url: string, body: unknown) => Promise<Answer>;
+/** Sends a request (its JSON, or raw bytes) to a model server, with the spec's headers and timeout. */
+type Post = (out: Outgoing) => Promise<Answer>;
 
 const requestOptions = (spec: ReleaseSpec, options: ProbeOptions): RequestOptions => ({ timeoutMs: modelRequestMs(spec), headers: options.headers });
 const poster = (spec: ReleaseSpec, options: ProbeOptions): Post => {
   const request = requestOptions(spec, options);
-  return (url, body) => postJson(options.fetch, url, body, request);
+  return ({ url, body, raw, method }) => (raw === undefined
+    ? postJson(options.fetch, url, body, request, method)
+    : sendBytes(options.fetch, method ?? 'POST', url, raw.bytes, raw.contentType, request));
 };
 
 export interface ModelCheckOptions extends ProbeOptions {
@@ -95,8 +97,7 @@ async function goldenChecks(
   const sends = spec.verify.requests.flatMap((request, i) => (protocol.variants?.(request) ?? [{ label: '', request }])
     .map((v) => ({ name: `request ${request.name ?? i}${v.label}`, sent: v.request, expected: request.expected, tolerance: request.tolerance })));
   for (const { name, sent, expected, tolerance } of sends) {
-    const { url, body } = protocol.request(base, sent);
-    const res = await post(url, body);
+    const res = await post(protocol.request(base, sent));
     if (!res.ok) {
       checks.push({ name, ok: false, detail: res.error });
       continue;
@@ -142,7 +143,7 @@ async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Po
     while (next < latency.requests) {
       const request = requests[next % requests.length]!;
       next += 1;
-      const res = await post(request.url, request.body);
+      const res = await post(request);
       if (!res.ok) {
         errors.push(res.error);
         continue;
@@ -174,8 +175,7 @@ async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Pos
   const disagree = (text: string) => { if (tally.examples.length < MAX_EXAMPLES) tally.examples.push(clip(text, 160)); };
   for (const { name, request } of inputs) {
     const [live, candidate] = await Promise.all([liveBase, base].map((b) => {
-      const { url, body } = protocol.request(b, request);
-      return post(url, body);
+      return post(protocol.request(b, request));
     })) as [Answer, Answer];
     if (!live.ok) {
       tally.liveFailed += 1;

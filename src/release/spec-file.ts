@@ -11,7 +11,7 @@ export const MAX_SPEC_BYTES = 256 * 1024;
 const MAX_YAML_ALIASES = 50;
 
 /** Reads a file of at most MAX_SPEC_BYTES, checking the size before reading (`-f /dev/zero` must not hang). */
-export function readBounded(file: string, source: string, field = ''): string {
+export function readBounded(file: string, source: string, field = '', encoding: BufferEncoding = 'utf8'): string {
   let size: number;
   try {
     const stat = statSync(file);
@@ -22,7 +22,7 @@ export function readBounded(file: string, source: string, field = ''): string {
     throw new InvalidSpecError(source, [{ field, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
   }
   if (size > MAX_SPEC_BYTES) throw new InvalidSpecError(source, [{ field, message: `${file} is ${size} bytes; at most ${MAX_SPEC_BYTES} are allowed` }]);
-  return readFileSync(file, 'utf8');
+  return readFileSync(file, encoding);
 }
 
 function parseYaml(text: string, source: string): unknown {
@@ -103,10 +103,25 @@ function inlineShadowInputs(data: Record<string, unknown>, file: string): void {
   delete shadow.inputsFile;
 }
 
-/** Reads a spec file, inlines `templateFrom` and `verify.shadow.inputsFile` (relative to the spec file) and validates the result. */
+/** Inlines each golden request's `bodyFile` (relative to the spec file) as `bodyBase64`. */
+function inlineBodyFiles(data: Record<string, unknown>, file: string): void {
+  const requests = (data.verify as { requests?: unknown } | undefined)?.requests;
+  if (!Array.isArray(requests)) return;
+  requests.forEach((r: Record<string, unknown> | null, i) => {
+    if (typeof r !== 'object' || r === null || typeof r.bodyFile !== 'string') return;
+    const field = `verify.requests[${i}].bodyFile`;
+    r.bodyBase64 = readBounded(resolve(dirname(file), r.bodyFile), file, field, 'base64');
+    delete r.bodyFile;
+  });
+}
+
+/** Reads a spec file, inlines `templateFrom`, `verify.shadow.inputsFile` and request `bodyFile`s (relative to the spec file) and validates the result. */
 export function loadSpecFile(file: string): ReleaseSpec {
   const data = parseYaml(readBounded(file, file), file) as Record<string, unknown> | null;
-  if (data !== null && typeof data === 'object' && !Array.isArray(data)) inlineShadowInputs(data, file);
+  if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
+    inlineShadowInputs(data, file);
+    inlineBodyFiles(data, file);
+  }
   const from = (data as { templateFrom?: { file?: unknown } } | null)?.templateFrom;
   if (data !== null && typeof data === 'object' && from !== undefined && typeof from?.file === 'string') {
     const manifest = resolve(dirname(file), from.file);

@@ -63,6 +63,9 @@ export const openAiExpected = z.strictObject({
   finishReason: z.enum(['stop', 'length']).optional(),
 }).refine((e) => Object.keys(e).length > 0, { error: 'give at least one of contains, matches, json, finishReason' });
 
+/** Largest raw body of a golden request, as base64: it is stored in the release's history. */
+export const MAX_RAW_BODY_BASE64 = 128 * 1024;
+
 /** Body fields of an OpenAI request that the golden request's own fields set. */
 const OPENAI_SET = ['model', 'messages', 'prompt', 'stream', 'max_tokens'];
 
@@ -72,6 +75,14 @@ const goldenRequest = z.strictObject({
   inputs: z.array(tensor).min(1).optional(),
   /** protocol http: the JSON body posted to verify.path; openai: more fields of the request (response_format, stop, temperature) */
   body: z.unknown().optional(),
+  /** protocol http: raw bytes instead of JSON (an image for TorchServe), base64; the CLI reads bodyFile into it */
+  bodyBase64: z.base64({ error: 'must be base64' }).max(MAX_RAW_BODY_BASE64, { error: `must be at most ${MAX_RAW_BODY_BASE64 / 1024} KiB of base64 (${MAX_RAW_BODY_BASE64 * 3 / 4 / 1024} KiB of bytes): it is stored in the release's history` }).optional(),
+  /** protocol http: a file (relative to the spec file) whose bytes the CLI sends as bodyBase64 */
+  bodyFile: z.string().min(1).optional(),
+  /** protocol http: the raw body's content type (default application/octet-stream) */
+  contentType: z.string().max(256).regex(/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/, { error: 'must be a media type such as image/jpeg' }).optional(),
+  /** protocol http: POST (the default) or PUT, as TorchServe's `curl -T` sends */
+  method: z.enum(['POST', 'PUT']).optional(),
   /** protocol openai: a chat (POST /v1/chat/completions) */
   messages: z.array(chatMessage).min(1).max(100).optional(),
   /** protocol openai: a completion (POST /v1/completions) */
@@ -113,8 +124,18 @@ const verify = z.strictObject({
     if (v.protocol === 'v2' && r.inputs === undefined) {
       ctx.addIssue({ code: 'custom', path: ['requests', i, 'inputs'], message: 'is required when protocol is v2' });
     }
-    if (v.protocol === 'http' && r.body === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['requests', i, 'body'], message: 'is required when protocol is http' });
+    if (v.protocol === 'http' && r.body === undefined && r.bodyBase64 === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['requests', i, 'body'], message: 'is required when protocol is http (or raw bytes: bodyBase64, bodyFile)' });
+    }
+    if (v.protocol === 'http' && r.body !== undefined && r.bodyBase64 !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['requests', i], message: 'give either body (JSON) or bodyBase64 (raw bytes), not both' });
+    }
+    const httpOnly = (['bodyBase64', 'contentType', 'method'] as const).filter((k) => r[k] !== undefined);
+    if (v.protocol !== 'http' && httpOnly.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['requests', i, httpOnly[0]!], message: `is for protocol http (protocol is ${v.protocol})` });
+    }
+    if (r.bodyFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['requests', i, 'bodyFile'], message: 'is read by the CLI (bluegreen start -f): give bodyBase64 when starting a release another way' });
     }
     if (v.protocol === 'openai') {
       if ((r.messages === undefined) === (r.prompt === undefined)) {

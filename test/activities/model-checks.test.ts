@@ -126,6 +126,33 @@ describe('requests as servers need them', () => {
     }
   });
 
+  it('raw bytes with their content type, PUT as TorchServe\'s documented `curl -T kitten.jpg` sends them, and its JSON answer compared', async () => {
+    // A JPEG's first bytes: not text, not JSON.
+    const image = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x80, 0xfe]);
+    const got: { method?: string; type?: string; bytes?: Buffer }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url === '/ping') return void res.end('{"status":"Healthy"}');
+        got.push({ method: req.method, type: req.headers['content-type'], bytes: Buffer.concat(chunks) });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ tabby: 0.4101, tiger_cat: 0.3466 }));
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const torchserve = (expected: object) => validateSpec({
+      model: 'resnet', version: 'v2', image: 'x:1', readinessPath: '/ping',
+      verify: { protocol: 'http', path: '/predictions/resnet-18', requests: [{ name: 'kitten', method: 'PUT', bodyBase64: image.toString('base64'), contentType: 'image/jpeg', expected, tolerance: 0.001 }] },
+    });
+    const passed = await verifyModel(torchserve({ tabby: 0.41, tiger_cat: 0.347 }), { fetch, endpoint: url });
+    expect(passed.map((c) => [c.name, c.ok])).toEqual([['health', true], ['request kitten', true]]);
+    expect(got[0]).toEqual({ method: 'PUT', type: 'image/jpeg', bytes: image });
+    const wrong = await verifyModel(torchserve({ tabby: 0.9 }), { fetch, endpoint: url });
+    expect(byName(wrong, 'request kitten')).toMatchObject({ ok: false, detail: expect.stringMatching(/^tabby: expected 0\.9 ± 0\.001, got 0\.4101/) });
+  });
+
   it('verify.ignore leaves out what differs in every answer, so shadow agreement can compare the rest', async () => {
     let n = 0;
     // An OpenAI-shaped answer: an id and a time of its own each time, the same text.

@@ -112,7 +112,7 @@ const bad: [string, unknown, string][] = [
   ['resource quantity invalid', { ...base, resources: { limits: { memory: 'lots' } } }, 'resources.limits.memory: must be a Kubernetes quantity'],
   ['slotLabel invalid', { ...base, slotLabel: 'my slot' }, 'slotLabel: must be a label key'],
   ['v2 request without inputs', { ...base, verify: { requests: [{ expected: {} }] } }, 'verify.requests[0].inputs: is required when protocol is v2'],
-  ['http request without body', { ...base, verify: { protocol: 'http', requests: [{ expected: {} }] } }, 'verify.requests[0].body: is required when protocol is http'],
+  ['http request without body', { ...base, verify: { protocol: 'http', requests: [{ expected: {} }] } }, 'verify.requests[0].body: is required when protocol is http (or raw bytes: bodyBase64, bodyFile)'],
   ['verify endpoint not a URL', { ...base, verify: { endpoint: 'preview:8080' } }, 'verify.endpoint: must be an http(s) URL'],
   ['negative tolerance', { ...base, verify: { requests: [{ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], expected: {}, tolerance: -1 }] } }, 'verify.requests[0].tolerance: Too small'],
   ['not a mapping', ['model', 'fraud'], 'spec: must be a mapping of fields'],
@@ -142,6 +142,12 @@ const bad: [string, unknown, string][] = [
   ['an openai expectation whose JSON Schema is not one', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', expected: { json: { type: 'objekt' } } }] } }, 'verify.requests[0].expected.json: is not a JSON Schema: data/type must be equal to one of the allowed values'],
   ['an openai expectation whose JSON Schema is a string', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', expected: { json: 'object' } }] } }, 'verify.requests[0].expected.json: must be a JSON Schema (an object)'],
   ['an openai body that sets the prompt', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', body: { prompt: 'bye' }, expected: { contains: 'x' } }] } }, 'verify.requests[0].body.prompt: is set from the request\'s own fields (messages or prompt, maxTokens, stream, verify.modelName)'],
+  ['a raw body that is not base64', { ...base, verify: { protocol: 'http', requests: [{ bodyBase64: 'not base64!', expected: {} }] } }, 'verify.requests[0].bodyBase64: must be base64'],
+  ['a raw body and a JSON body', { ...base, verify: { protocol: 'http', requests: [{ body: {}, bodyBase64: 'AAEC', expected: {} }] } }, 'verify.requests[0]: give either body (JSON) or bodyBase64 (raw bytes), not both'],
+  ['a raw body over 128 KiB', { ...base, verify: { protocol: 'http', requests: [{ bodyBase64: 'A'.repeat(140_000), expected: {} }] } }, 'verify.requests[0].bodyBase64: must be at most 128 KiB of base64 (96 KiB of bytes): it is stored in the release\'s history'],
+  ['a raw body with protocol v2', { ...base, verify: { requests: [{ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], bodyBase64: 'AAEC', expected: {} }] } }, 'verify.requests[0].bodyBase64: is for protocol http (protocol is v2)'],
+  ['a content type that is not one', { ...base, verify: { protocol: 'http', requests: [{ bodyBase64: 'AAEC', contentType: 'jpeg', expected: {} }] } }, 'verify.requests[0].contentType: must be a media type such as image/jpeg'],
+  ['a body file outside the CLI', { ...base, verify: { protocol: 'http', requests: [{ bodyFile: 'kitten.jpg', expected: {} }] } }, 'verify.requests[0].bodyFile: is read by the CLI (bluegreen start -f): give bodyBase64 when starting a release another way'],
   ['a model name with a space', { ...base, verify: { modelName: 'fraud model' } }, 'verify.modelName: must be a model name as the server lists it: letters, digits, "-", "_", ".", ":", "/" (e.g. fraud or meta-llama/Llama-3.1-8B-Instruct)'],
   ['an openai body that is a list', { ...base, verify: { protocol: 'openai', requests: [{ prompt: 'hi', body: ['x'], expected: { contains: 'x' } }] } }, 'verify.requests[0].body: must be an object of request fields such as { response_format: { type: json_object } } when protocol is openai'],
   ['a chat sent with protocol v2', { ...base, verify: { requests: [{ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], messages: [{ role: 'user', content: 'hi' }], expected: {} }] } }, 'verify.requests[0].messages: is for protocol openai (protocol is v2)'],
@@ -210,6 +216,21 @@ describe('spec files', () => {
     ].join('\n'));
     writeFileSync(join(dir, 'release-sts.yaml'), 'model: tgi\nversion: v2\ntemplateFrom: {file: sts.yaml}\n');
     expect(() => loadSpecFile(join(dir, 'release-sts.yaml'))).toThrow(/templateFrom.file: .*sts.yaml holds StatefulSet tgi with volumeClaimTemplates \(data\), which a Deployment cannot have: create a claim per slot \(name it with \{\{slot\}\}, e.g. data-\{\{slot\}\}\)/);
+  });
+
+  it('inlines a golden request\'s bodyFile as its bytes in base64, relative to the spec file', () => {
+    const image = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46]);
+    writeFileSync(join(dir, 'kitten.jpg'), image);
+    writeFileSync(join(dir, 'release-torchserve.yaml'), [
+      'model: resnet', 'version: v2', 'image: pytorch/torchserve:0.12.0-cpu',
+      'verify:', '  protocol: http', '  path: /predictions/resnet-18',
+      '  requests: [{name: kitten, method: PUT, bodyFile: kitten.jpg, contentType: image/jpeg, expected: {tabby: 0.41}, tolerance: 0.01}]',
+    ].join('\n'));
+    const [request] = loadSpecFile(join(dir, 'release-torchserve.yaml')).verify.requests;
+    expect(request).toMatchObject({ method: 'PUT', contentType: 'image/jpeg', bodyBase64: image.toString('base64') });
+    expect(request?.bodyFile).toBeUndefined();
+    writeFileSync(join(dir, 'release-nofile.yaml'), 'model: resnet\nversion: v2\nverify: {protocol: http, requests: [{bodyFile: gone.jpg, expected: {}}]}\n');
+    expect(() => loadSpecFile(join(dir, 'release-nofile.yaml'))).toThrow(/verify.requests\[0\].bodyFile: cannot read .*gone.jpg: ENOENT/);
   });
 
   it('refuses a file that is not a regular file, or too big, before reading it', () => {

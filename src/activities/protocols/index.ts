@@ -8,7 +8,7 @@ import { openAi } from './openai.js';
 import type { ModelProtocol } from './protocol.js';
 import { openInference } from './v2.js';
 
-export type { ModelProtocol, ModelRequest } from './protocol.js';
+export type { ModelProtocol, ModelRequest, Outgoing } from './protocol.js';
 
 export function protocolOf(spec: ReleaseSpec, fetch: Fetch, request: RequestOptions = {}): ModelProtocol {
   const modelName = spec.verify.modelName ?? spec.model;

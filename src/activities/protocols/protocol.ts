@@ -5,12 +5,22 @@ import type { Signature } from '../../rules/signature.js';
 /** A golden or recorded request as the spec gives it: tensors (v2), a JSON body (http), or a chat or prompt (openai). */
 export interface ModelRequest {
   inputs?: unknown; body?: unknown;
+  /** protocol http: raw bytes instead of a JSON body, with their content type; the method */
+  bodyBase64?: string; contentType?: string; method?: 'POST' | 'PUT';
   messages?: unknown; prompt?: string; maxTokens?: number; stream?: boolean;
 }
 
+/** What is sent: JSON (`body`), or raw bytes (`raw`), POSTed unless `method` says PUT. */
+export interface Outgoing {
+  url: string;
+  body?: unknown;
+  raw?: { bytes: Uint8Array; contentType: string };
+  method?: 'POST' | 'PUT';
+}
+
 export interface ModelProtocol {
-  /** Where a request goes and the JSON it carries. */
-  request(base: string, request: ModelRequest): { url: string; body: unknown };
+  /** Where a request goes and what it carries. */
+  request(base: string, request: ModelRequest): Outgoing;
   /** The answer as a golden request's `expected` is written against it. */
   answerOf(answer: unknown): unknown;
   /** The answer as named outputs, which shadow agreement compares one by one. */
