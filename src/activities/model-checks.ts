@@ -51,6 +51,7 @@ export async function probeModel(spec: ReleaseSpec, options: ProbeOptions): Prom
 export async function verifyModel(spec: ReleaseSpec, options: ModelCheckOptions): Promise<CheckResult[]> {
   const post = poster(spec, options);
   const protocol = protocolOf(spec, options.fetch, requestOptions(spec, options));
+  const liveProtocol = protocolOf(spec, options.fetch, requestOptions(spec, options), 'live');
   const base = baseOf(options.endpoint);
   const live = options.liveEndpoint === undefined ? undefined : baseOf(options.liveEndpoint);
   const health = await healthWithRetries(spec, options);
@@ -61,14 +62,14 @@ export async function verifyModel(spec: ReleaseSpec, options: ModelCheckOptions)
     const read = await protocol.signature(base);
     if (typeof read === 'string') return [health, { name: 'signature', ok: false, detail: `the candidate's ${read}` }];
     signature = read;
-    if (live !== undefined) checks.push(signatureCheck(spec, await protocol.signature(live), read));
+    if (live !== undefined) checks.push(signatureCheck(spec, await liveProtocol.signature!(live), read));
   }
   checks.push(...await goldenChecks(spec, protocol, post, base, signature));
   if (spec.verify.latency !== undefined) checks.push(await latencyCheck(spec, protocol, post, base));
   if (spec.verify.shadow !== undefined) {
     checks.push(live === undefined
       ? { name: 'shadow agreement', ok: true, detail: 'not compared: a first release has no live model' }
-      : await shadowCheck(spec, protocol, post, base, live));
+      : await shadowCheck(spec, protocol, liveProtocol, post, base, live));
   }
   return [health, ...checks];
 }
@@ -161,7 +162,9 @@ async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Po
  * agree (per output of each input, or per answer with protocol http) against
  * shadow.minAgreement.
  */
-async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Post, base: string, liveBase: string): Promise<CheckResult> {
+async function shadowCheck(
+  spec: ReleaseSpec, protocol: ModelProtocol, liveProtocol: ModelProtocol, post: Post, base: string, liveBase: string,
+): Promise<CheckResult> {
   const shadow = spec.verify.shadow!;
   // An ignored path is an output's name (v2) or a field of an output (a whole JSON answer with http).
   const ignore = spec.verify.ignore ?? [];
@@ -174,9 +177,7 @@ async function shadowCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Pos
   const tally: ShadowTally = { inputs: inputs.length, compared: 0, agreed: 0, exact: 0, liveFailed: 0, examples: [] };
   const disagree = (text: string) => { if (tally.examples.length < MAX_EXAMPLES) tally.examples.push(clip(text, 160)); };
   for (const { name, request } of inputs) {
-    const [live, candidate] = await Promise.all([liveBase, base].map((b) => {
-      return post(protocol.request(b, request));
-    })) as [Answer, Answer];
+    const [live, candidate] = await Promise.all([post(liveProtocol.request(liveBase, request)), post(protocol.request(base, request))]);
     if (!live.ok) {
       tally.liveFailed += 1;
       continue;

@@ -23,7 +23,10 @@ export const shadowInput = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   inputs: z.array(z.strictObject({
     name: z.string().min(1), shape: z.array(z.number().int().nonnegative()), datatype: z.string().min(1), data: z.array(z.unknown()),
+    parameters: z.record(z.string(), z.unknown()).optional(),
   })).min(1).optional(),
+  /** protocol v2: the request's parameters, as a recorded Open Inference Protocol request has them */
+  parameters: z.record(z.string(), z.unknown()).optional(),
   body: z.unknown().optional(),
 });
 

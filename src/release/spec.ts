@@ -44,6 +44,8 @@ const tensor = z.strictObject({
   shape: z.array(z.number().int().nonnegative()),
   datatype: z.enum(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES']),
   data: z.array(z.unknown()),
+  /** the tensor's parameters, e.g. MLServer's { content_type: str } for a BYTES input of strings */
+  parameters: z.record(z.string(), z.unknown()).optional(),
 });
 
 const chatMessage = z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(64 * 1024) });
@@ -63,6 +65,8 @@ export const openAiExpected = z.strictObject({
   finishReason: z.enum(['stop', 'length']).optional(),
 }).refine((e) => Object.keys(e).length > 0, { error: 'give at least one of contains, matches, json, finishReason' });
 
+const modelVersion = z.string().max(63).regex(/^[A-Za-z0-9][-A-Za-z0-9_.]*$/, { error: 'must be a model version: letters, digits, "-", "_", "." (e.g. 2 or v1)' });
+
 /** Largest raw body of a golden request, as base64: it is stored in the release's history. */
 export const MAX_RAW_BODY_BASE64 = 128 * 1024;
 
@@ -73,6 +77,8 @@ const goldenRequest = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   /** protocol v2: the input tensors of POST /v2/models/{modelName}/infer */
   inputs: z.array(tensor).min(1).optional(),
+  /** protocol v2: the request's parameters */
+  parameters: z.record(z.string(), z.unknown()).optional(),
   /** protocol http: the JSON body posted to verify.path; openai: more fields of the request (response_format, stop, temperature) */
   body: z.unknown().optional(),
   /** protocol http: raw bytes instead of JSON (an image for TorchServe), base64; the CLI reads bodyFile into it */
@@ -103,6 +109,10 @@ const verify = z.strictObject({
   endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   protocol: z.enum(['v2', 'http', 'openai']).default('v2'),
   // LLM servers list models by their hub id (meta-llama/Llama-3.1-8B-Instruct) or with a tag (llama3:8b).
+  /** protocol v2: the candidate's model version (/v2/models/{modelName}/versions/{modelVersion}); unset: the version the server picks */
+  modelVersion: modelVersion.optional(),
+  /** protocol v2: the live model's version, for the signature and shadow checks; unset: the version its server picks */
+  liveModelVersion: modelVersion.optional(),
   modelName: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.:/]*$/, { error: 'must be a model name as the server lists it: letters, digits, "-", "_", ".", ":", "/" (e.g. fraud or meta-llama/Llama-3.1-8B-Instruct)' }).max(253).optional(),
   path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /predict' }).default('/predict'),
   requests: z.array(goldenRequest).max(100).default([]),
@@ -129,6 +139,9 @@ const verify = z.strictObject({
     }
     if (v.protocol === 'http' && r.body !== undefined && r.bodyBase64 !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['requests', i], message: 'give either body (JSON) or bodyBase64 (raw bytes), not both' });
+    }
+    if (v.protocol !== 'v2' && r.parameters !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['requests', i, 'parameters'], message: `is for protocol v2 (protocol is ${v.protocol}); with openai, request fields go in body` });
     }
     const httpOnly = (['bodyBase64', 'contentType', 'method'] as const).filter((k) => r[k] !== undefined);
     if (v.protocol !== 'http' && httpOnly.length > 0) {
@@ -157,6 +170,9 @@ const verify = z.strictObject({
       ctx.addIssue({ code: 'custom', path: ['requests', i, openAiOnly[0]!], message: `is for protocol openai (protocol is ${v.protocol})` });
     }
   });
+  for (const field of ['modelVersion', 'liveModelVersion'] as const) {
+    if (v[field] !== undefined && v.protocol !== 'v2') ctx.addIssue({ code: 'custom', path: [field], message: `is for protocol v2 (protocol is ${v.protocol})` });
+  }
   const ttft = v.latency !== undefined && (v.latency.ttftP50Ms !== undefined || v.latency.ttftP95Ms !== undefined);
   if (ttft && v.protocol !== 'openai') {
     ctx.addIssue({ code: 'custom', path: ['latency'], message: `time to first token (ttftP50Ms, ttftP95Ms) is measured on streamed answers: protocol openai (protocol is ${v.protocol})` });

@@ -104,6 +104,28 @@ describe('MLServer 1.7.1 with scikit-learn', () => {
     });
   }
 
+  it('a pinned model version (/versions/v1) with the request\'s and the tensor\'s parameters passes; a version the server does not serve is refused in its own words', async () => {
+    const pinned = (version: string) => {
+      const given = spec('iris-pinned', 'iris', [0, 1, 2]);
+      return {
+        ...given, verify: {
+          ...given.verify, modelVersion: version, liveModelVersion: 'v1',
+          requests: [{ name: 'three-flowers', inputs: [{ ...FLOWERS[0]!, parameters: { content_type: 'np' } }], parameters: { content_type: 'np' }, expected: { predict: [0, 1, 2] } }],
+        },
+      };
+    };
+    await w.cli(['start', '-f', w.specFile('iris-pinned', 'v1', pinned('v1')), '--wait']);
+    const run = await w.cli(['start', '-f', w.specFile('iris-pinned', 'v2', pinned('v1')), '--wait']);
+    const status = await w.status('iris-pinned');
+    expect(run.code, status?.reason).toBe(0);
+    expect(status?.verification?.checks.find((c) => c.name === 'request three-flowers')?.ok).toBe(true);
+    const missing = await w.cli(['start', '-f', w.specFile('iris-pinned', 'v2', pinned('v9')), '--wait']);
+    expect(missing.code).not.toBe(0);
+    const refused = await w.status('iris-pinned');
+    expect(refused?.phase).toBe('RolledBack');
+    expect(refused?.reason).toMatch(/^verification failed: signature: the candidate's model metadata could not be read: GET http:\S+\/v2\/models\/iris\/versions\/v9 answered HTTP 404: .*v9/);
+  });
+
   it('a wrong expectation is refused, naming the output and the values', async () => {
     await w.cli(['start', '-f', w.specFile('iris-wrong', 'v1', spec('iris-wrong', 'iris', [0, 1, 2])), '--wait']);
     const run = await w.cli(['start', '-f', w.specFile('iris-wrong', 'v2', spec('iris-wrong', 'iris', [0, 2, 2])), '--wait']);

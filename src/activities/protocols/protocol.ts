@@ -5,6 +5,8 @@ import type { Signature } from '../../rules/signature.js';
 /** A golden or recorded request as the spec gives it: tensors (v2), a JSON body (http), or a chat or prompt (openai). */
 export interface ModelRequest {
   inputs?: unknown; body?: unknown;
+  /** protocol v2: the request's parameters (MLServer's content_type, Triton's sequence_id) */
+  parameters?: unknown;
   /** protocol http: raw bytes instead of a JSON body, with their content type; the method */
   bodyBase64?: string; contentType?: string; method?: 'POST' | 'PUT';
   messages?: unknown; prompt?: string; maxTokens?: number; stream?: boolean;
