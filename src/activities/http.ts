@@ -3,6 +3,7 @@
 import { Context } from '@temporalio/activity';
 import { REQUEST_TIMEOUT_MS } from '../release/bounds.js';
 import { clip } from '../rules/compare.js';
+import { tokenTimings } from '../rules/completion.js';
 
 export type Fetch = typeof fetch;
 
@@ -66,9 +67,10 @@ export const baseOf = (endpoint: string): string => endpoint.replace(/\/+$/, '')
 /**
  * A JSON answer, or a streamed one (server-sent events, as LLM servers stream
  * tokens): then `answer` is `{ events: [...] }`, each event's JSON data in
- * order, and `firstEventMs` when its first event arrived.
+ * order, `firstEventMs` when its first token arrived and `interEventMs` the
+ * mean time between its tokens (tokenTimings).
  */
-export type Answer = { ok: true; answer: unknown; latencyMs: number; firstEventMs?: number } | { ok: false; error: string };
+export type Answer = { ok: true; answer: unknown; latencyMs: number; firstEventMs?: number; interEventMs?: number } | { ok: false; error: string };
 
 /** The JSON data of each event of a server-sent event stream, up to `data: [DONE]`. */
 export function sseEvents(text: string): unknown[] {
@@ -100,13 +102,21 @@ async function requestJson(fetch: Fetch, method: string, url: string, init: Requ
     const res = await fetch(url, { ...init, redirect: 'manual', signal: requestSignal(options.timeoutMs) });
     if (isRedirect(res)) return { ok: false, error: clip(`${method} ${url} ${redirected(res)}`) };
     const streamed = res.ok && (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
-    let firstEventMs: number | undefined;
+    // When each event arrived (ms since the request), as its chunk arrives.
+    const arrivals: number[] = [];
+    let pending = '';
     const text = await readCapped(res, streamed ? (chunk) => {
-      if (firstEventMs === undefined && Buffer.from(chunk).includes('data:')) firstEventMs = Math.round(performance.now() - started);
+      pending += Buffer.from(chunk).toString('utf8');
+      const done = pending.split(/\r?\n\r?\n/);
+      pending = done.pop()!;
+      const at = performance.now() - started;
+      for (const block of done) if (/^data:/m.test(block)) arrivals.push(at);
     } : undefined);
     if (!res.ok) return { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
     const latencyMs = Math.round(performance.now() - started);
-    return streamed ? { ok: true, answer: { events: sseEvents(text) }, latencyMs, firstEventMs } : { ok: true, answer: JSON.parse(text), latencyMs };
+    if (!streamed) return { ok: true, answer: JSON.parse(text), latencyMs };
+    const events = sseEvents(text);
+    return { ok: true, answer: { events }, latencyMs, ...tokenTimings(events, arrivals) };
   } catch (err) {
     return { ok: false, error: clip(`${method} ${url} failed: ${errorText(err, options.timeoutMs)}`) };
   }

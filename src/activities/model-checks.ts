@@ -3,6 +3,7 @@
 // Verification before the switch runs them all (verifyModel); the monitor's
 // probe runs health and the golden set (probeModel). Verdicts are rules/'s.
 import { modelRequestMs } from '../release/bounds.js';
+import { streamedLatency } from '../release/model-checks.js';
 import type { ReleaseSpec } from '../release/spec.js';
 import type { CheckResult } from '../release/status.js';
 import { clip, compareJson, textSimilarity, withoutFields } from '../rules/compare.js';
@@ -133,11 +134,12 @@ function signatureCheck(spec: ReleaseSpec, live: Signature | string, candidate: 
 /** N requests over the golden inputs, `concurrency` at a time; percentiles against their bounds. */
 async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Post, base: string): Promise<CheckResult> {
   const latency = spec.verify.latency!;
-  // Time to first token is measured on streamed answers.
-  const streamed = latency.ttftP50Ms !== undefined || latency.ttftP95Ms !== undefined;
+  // Time to first token and between tokens are measured on streamed answers.
+  const streamed = streamedLatency(latency);
   const requests = spec.verify.requests.map((r) => protocol.request(base, streamed ? { ...r, stream: true } : r));
   const times: number[] = [];
   const firstTokens: number[] = [];
+  const interTokens: number[] = [];
   const errors: string[] = [];
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -151,10 +153,11 @@ async function latencyCheck(spec: ReleaseSpec, protocol: ModelProtocol, post: Po
       }
       times.push(res.latencyMs);
       if (res.firstEventMs !== undefined) firstTokens.push(res.firstEventMs);
+      if (res.interEventMs !== undefined) interTokens.push(res.interEventMs);
     }
   };
   await Promise.all(Array.from({ length: Math.min(latency.concurrency, latency.requests) }, lane));
-  return latencyVerdict(latency, times, errors, firstTokens);
+  return latencyVerdict(latency, times, errors, firstTokens, interTokens);
 }
 
 /**

@@ -16,7 +16,16 @@ export const latencySpec = z.strictObject({
   /** protocol openai: time to the first token of streamed answers */
   ttftP50Ms: z.number().positive().max(600_000).optional(),
   ttftP95Ms: z.number().positive().max(600_000).optional(),
-}).refine((l) => [l.p50Ms, l.p95Ms, l.p99Ms, l.ttftP50Ms, l.ttftP95Ms].some((b) => b !== undefined), { error: 'give at least one bound: p50Ms, p95Ms, p99Ms, ttftP50Ms or ttftP95Ms' });
+  /** protocol openai: inter-token latency, each streamed answer's mean time between tokens (1000 / tokens per second) */
+  itlP50Ms: z.number().positive().max(600_000).optional(),
+  itlP95Ms: z.number().positive().max(600_000).optional(),
+}).refine((l) => [l.p50Ms, l.p95Ms, l.p99Ms, l.ttftP50Ms, l.ttftP95Ms, l.itlP50Ms, l.itlP95Ms].some((b) => b !== undefined), {
+  error: 'give at least one bound: p50Ms, p95Ms, p99Ms, ttftP50Ms, ttftP95Ms, itlP50Ms or itlP95Ms',
+});
+
+/** Whether latency is measured on streamed answers: a bound on the time to first token or between tokens. */
+export const streamedLatency = (l: { ttftP50Ms?: number; ttftP95Ms?: number; itlP50Ms?: number; itlP95Ms?: number }): boolean =>
+  [l.ttftP50Ms, l.ttftP95Ms, l.itlP50Ms, l.itlP95Ms].some((b) => b !== undefined);
 
 /** One recorded request: the inputs (protocol v2) or the body (protocol http). */
 export const shadowInput = z.strictObject({

@@ -7,7 +7,7 @@ import { oneOf, oneValue, requestHeaders, secretKeyRef } from './secrets.js';
 import {
   DNS1035_LABEL, DNS1123_LABEL, ENV_VAR_NAME, LABEL_VALUE, QUANTITY, isImageReference, isQualifiedName,
 } from './k8s-names.js';
-import { analysisMetric, latencySpec, shadowSpec } from './model-checks.js';
+import { analysisMetric, latencySpec, shadowSpec, streamedLatency } from './model-checks.js';
 import { MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
 import { MAX_VERIFICATION_MS, modelRequestMs, verificationBoundMs } from './bounds.js';
 import { IN_FLIGHT_PRESETS, METRIC_NAME } from './drain.js';
@@ -173,9 +173,8 @@ const verify = z.strictObject({
   for (const field of ['modelVersion', 'liveModelVersion'] as const) {
     if (v[field] !== undefined && v.protocol !== 'v2') ctx.addIssue({ code: 'custom', path: [field], message: `is for protocol v2 (protocol is ${v.protocol})` });
   }
-  const ttft = v.latency !== undefined && (v.latency.ttftP50Ms !== undefined || v.latency.ttftP95Ms !== undefined);
-  if (ttft && v.protocol !== 'openai') {
-    ctx.addIssue({ code: 'custom', path: ['latency'], message: `time to first token (ttftP50Ms, ttftP95Ms) is measured on streamed answers: protocol openai (protocol is ${v.protocol})` });
+  if (v.latency !== undefined && streamedLatency(v.latency) && v.protocol !== 'openai') {
+    ctx.addIssue({ code: 'custom', path: ['latency'], message: `time to first token and between tokens (ttftP50Ms, ttftP95Ms, itlP50Ms, itlP95Ms) are measured on streamed answers: protocol openai (protocol is ${v.protocol})` });
   }
   if (v.latency !== undefined && v.requests.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['latency'], message: 'needs golden requests (verify.requests) to send' });

@@ -56,3 +56,23 @@ export function modelsSignature(listing: unknown, modelName: string): Signature 
   const context = Number.isInteger(served.max_model_len) ? served.max_model_len as number : -1;
   return { inputs: [{ name: 'context', datatype: 'TOKENS', shape: [context] }], outputs: [], undeclared: { outputs: true } };
 }
+
+/**
+ * When a streamed answer's first token came, and the mean time between its
+ * tokens, from each event's arrival (ms since the request, in event order).
+ * A token is an event with text: the first event of an OpenAI stream carries
+ * only the role, sent before any work, and the last only the finish reason.
+ * A stream of other events (no text in any) is timed by its events.
+ */
+export function tokenTimings(events: readonly unknown[], arrivals: readonly number[]): { firstEventMs?: number; interEventMs?: number } {
+  const texts = events.map((e) => {
+    const c = firstChoice(e);
+    const t = c?.delta?.content ?? c?.text;
+    return typeof t === 'string' && t !== '';
+  });
+  const timed = texts.some(Boolean) ? arrivals.filter((_, i) => texts[i]) : arrivals;
+  if (timed.length === 0) return {};
+  const first = timed[0]!;
+  const between = timed.length > 1 ? { interEventMs: Math.round(((timed.at(-1)! - first) / (timed.length - 1)) * 10) / 10 } : {};
+  return { firstEventMs: Math.round(first), ...between };
+}

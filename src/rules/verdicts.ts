@@ -11,14 +11,19 @@ type Shadow = NonNullable<ReleaseSpec['verify']['shadow']>;
 /**
  * Latencies (ms, any order) and errors of `latency.requests` requests, judged
  * against the spec's percentile bounds; with streamed answers, their times to
- * the first token against the ttft bounds too.
+ * the first token and between tokens (each answer's mean) against the ttft
+ * and itl bounds too.
  */
-export function latencyVerdict(latency: Latency, latencies: readonly number[], errors: readonly string[], firstTokens: readonly number[] = []): CheckResult {
-  const times = [...latencies].sort((a, b) => a - b);
-  const ttfts = [...firstTokens].sort((a, b) => a - b);
+export function latencyVerdict(
+  latency: Latency, latencies: readonly number[], errors: readonly string[], firstTokens: readonly number[] = [], interTokens: readonly number[] = [],
+): CheckResult {
+  const [times, ttfts, itls] = [latencies, firstTokens, interTokens].map((v) => [...v].sort((a, b) => a - b)) as [number[], number[], number[]];
   const over = `over ${latency.requests} requests at concurrency ${latency.concurrency}`;
   if (errors.length > 0) return { name: 'latency', ok: false, detail: clip(`${errors.length} of ${latency.requests} requests failed ${over}; first: ${errors[0]}`) };
-  const figures = ([['p50', times, latency.p50Ms], ['p95', times, latency.p95Ms], ['p99', times, latency.p99Ms], ['ttft p50', ttfts, latency.ttftP50Ms], ['ttft p95', ttfts, latency.ttftP95Ms]] as const)
+  const figures = ([
+    ['p50', times, latency.p50Ms], ['p95', times, latency.p95Ms], ['p99', times, latency.p99Ms],
+    ['ttft p50', ttfts, latency.ttftP50Ms], ['ttft p95', ttfts, latency.ttftP95Ms], ['itl p50', itls, latency.itlP50Ms], ['itl p95', itls, latency.itlP95Ms],
+  ] as const)
     .filter(([, , bound]) => bound !== undefined)
     .map(([what, values, bound]) => ({ what, value: percentile(values, Number(what.slice(-2))), bound: bound! }));
   // A server that streamed no event has no time to first token: that fails its bound.

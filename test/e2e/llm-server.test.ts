@@ -15,13 +15,14 @@ import { World } from './world.js';
 
 const MODELS = { good: 1234, unsure: 99 } as const;
 const SERVED = 'tiny';
-/** What the slow candidate's link adds before its answers start. */
+/** What the slow candidates' links add: before an answer starts, and between its streamed events. */
 const SLOW_MS = 1_500;
+const DRIP_MS = 400;
 
 let w: World;
 const servers: ChildProcess[] = [];
-const url: Record<keyof typeof MODELS | 'slow', string> = { good: '', unsure: '', slow: '' };
-let slowLink: Server | undefined;
+const url: Record<keyof typeof MODELS | 'slow' | 'drip', string> = { good: '', unsure: '', slow: '', drip: '' };
+const links: Server[] = [];
 
 async function startLlm(bin: string, model: string): Promise<string> {
   const port = await freePort();
@@ -37,21 +38,36 @@ async function startLlm(bin: string, model: string): Promise<string> {
   return base;
 }
 
-/** A link that holds every request `SLOW_MS` before passing it on: a candidate slow to its first token. */
-async function startSlowLink(upstream: string): Promise<string> {
+/**
+ * A link to `upstream` that holds every request `startMs` before passing it on
+ * (a candidate slow to its first token), or passes a streamed answer's events
+ * on `eventMs` apart (a candidate slow between tokens).
+ */
+async function startSlowLink(upstream: string, { startMs = 0, eventMs = 0 }): Promise<string> {
   const to = new URL(upstream);
-  slowLink = createServer((req, res) => {
+  const link = createServer((req, res) => {
     setTimeout(() => {
       const out = request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        if (eventMs === 0 || !String(answer.headers['content-type']).startsWith('text/event-stream')) return void answer.pipe(res);
+        // One event at a time, each `eventMs` after the one before.
+        let buffered = '';
+        let queue = Promise.resolve();
+        answer.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString('utf8');
+          const events = buffered.split('\n\n');
+          buffered = events.pop()!;
+          for (const event of events) queue = queue.then(() => new Promise((r) => setTimeout(r, eventMs))).then(() => void res.write(`${event}\n\n`));
+        });
+        answer.on('end', () => void queue.then(() => res.end(buffered)));
       });
       out.on('error', () => res.destroy());
       req.pipe(out);
-    }, SLOW_MS);
+    }, startMs);
   });
-  await new Promise<void>((resolve) => slowLink!.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(slowLink.address() as { port: number }).port}`;
+  links.push(link);
+  await new Promise<void>((resolve) => link.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(link.address() as { port: number }).port}`;
 }
 
 beforeAll(async () => {
@@ -65,10 +81,11 @@ beforeAll(async () => {
     expect(written.stdout.trim(), written.stderr).toBe(file);
     url[name as keyof typeof MODELS] = await startLlm(bin, file);
   }
-  url.slow = await startSlowLink(url.good);
+  url.slow = await startSlowLink(url.good, { startMs: SLOW_MS });
+  url.drip = await startSlowLink(url.good, { eventMs: DRIP_MS });
 }, 300_000);
 afterAll(async () => {
-  slowLink?.close();
+  for (const link of links) link.close();
   await Promise.all(servers.map((s) => stop(s)));
   await w?.close();
 });
@@ -94,7 +111,7 @@ function spec(candidate: string): Partial<ReleaseSpecInput> {
         // Free text runs to the token limit (the model never picks its end token).
         { name: 'complete', prompt: 'hello world', maxTokens: 8, expected: { matches: '\\S', finishReason: 'length' } },
       ],
-      latency: { requests: 6, concurrency: 1, ttftP95Ms: 1_000 },
+      latency: { requests: 6, concurrency: 1, ttftP95Ms: 1_000, itlP95Ms: 250 },
       // The golden prompts to the live model too: answers alike word by word (an LLM's differ a little run to run).
       shadow: { minAgreement: 1, similarity: 0.8 },
     },
@@ -117,7 +134,8 @@ describe('llama.cpp (llama-cpp-python 0.3.36) over the OpenAI API', () => {
     ]);
     const checks = Object.fromEntries(status!.verification!.checks.map((c) => [c.name, c.detail]));
     expect(checks.signature).toBe(`compatible with the live model: inputs context TOKENS[-1]; outputs not declared`);
-    expect(checks.latency).toMatch(/^ttft p95 \d+ ms <= 1000 over 6 requests at concurrency 1$/);
+    expect(checks.latency).toMatch(/^ttft p95 \d+ ms <= 1000, itl p95 [\d.]+ ms <= 250 over 6 requests at concurrency 1$/);
+    console.log(`llm server (llama.cpp) latency: ${checks.latency}`);
     expect(checks['shadow agreement']).toBe('2 of 2 outputs agree (texts 0.8 alike; 2 exactly): 100.0% >= 100.0%');
   });
 
@@ -142,9 +160,24 @@ describe('llama.cpp (llama-cpp-python 0.3.36) over the OpenAI API', () => {
     const status = await w.status('llm-slow');
     expect(status?.phase).toBe('RolledBack');
     const latency = status?.verification?.checks.find((c) => c.name === 'latency');
-    expect(latency).toMatchObject({ ok: false, bound: 'ttft p95 <= 1000 ms', detail: expect.stringMatching(/^ttft p95 (1[5-9]\d\d|[2-9]\d{3}|\d{5,}) ms > 1000 over 6 requests/) });
+    expect(latency).toMatchObject({ ok: false, bound: 'ttft p95 <= 1000 ms', detail: expect.stringMatching(/^ttft p95 (1[5-9]\d\d|[2-9]\d{3}|\d{5,}) ms > 1000, itl p95 [\d.]+ ms <= 250 over 6 requests/) });
     // Its answers are the good model's: only the time failed.
     expect(status?.verification?.checks.filter((c) => c.name.startsWith('request')).every((c) => c.ok)).toBe(true);
     expect(status?.reason).toMatch(/^verification failed: latency: ttft p95 \d+ ms > 1000/);
+  });
+
+  it(`a candidate whose tokens come ${DRIP_MS} ms apart is refused by the inter-token bound`, async () => {
+    await w.cli(['start', '-f', w.specFile('llm-drip', 'v1', spec(url.good)), '--wait']);
+    const dripping = spec(url.drip);
+    // Fewer requests: each streamed answer takes seconds through this link.
+    const file = w.specFile('llm-drip', 'v2', { ...dripping, verify: { ...dripping.verify, latency: { requests: 2, concurrency: 1, ttftP95Ms: 1_000, itlP95Ms: 250 } } });
+    const run = await w.cli(['start', '-f', file, '--wait']);
+    expect(run.code).not.toBe(0);
+    const status = await w.status('llm-drip');
+    expect(status?.phase).toBe('RolledBack');
+    expect(status?.verification?.checks.find((c) => c.name === 'latency')).toMatchObject({
+      ok: false, bound: 'itl p95 <= 250 ms', detail: expect.stringMatching(/^ttft p95 \d+ ms <= 1000, itl p95 (3[5-9]\d|[4-9]\d\d|\d{4,})(\.\d)? ms > 250 over 2 requests/),
+    });
+    expect(status?.reason).toMatch(/^verification failed: latency: .*itl p95 [\d.]+ ms > 250/);
   });
 });

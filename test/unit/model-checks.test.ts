@@ -159,7 +159,7 @@ describe('the spec of the checks', () => {
         ],
       },
     })).toEqual(expect.arrayContaining([
-      'verify.latency: give at least one bound: p50Ms, p95Ms, p99Ms, ttftP50Ms or ttftP95Ms',
+      'verify.latency: give at least one bound: p50Ms, p95Ms, p99Ms, ttftP50Ms, ttftP95Ms, itlP50Ms or itlP95Ms',
       'verify.shadow.minAgreement: Too big: expected number to be <=1',
       'monitor.analysis[0].name: must be a DNS-1123 label such as error-rate',
       'monitor.analysis[0].provider.prometheus.address: must be an http(s) URL such as http://prometheus.monitoring:9090',

@@ -12,8 +12,9 @@ import { checkStepped, peakPods, podsBesideLive, sharedSelector, stepsOf } from 
 import { servicesOnlyOn } from '../../src/rules/selectors.js';
 import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
 import { analysisWarnings, verdictOf } from '../../src/rules/analysis.js';
+import { latencyVerdict } from '../../src/rules/verdicts.js';
 import { compareJson, textSimilarity, withoutFields } from '../../src/rules/compare.js';
-import { judgeCompletion } from '../../src/rules/completion.js';
+import { judgeCompletion, tokenTimings } from '../../src/rules/completion.js';
 import { drainWarnings, inFlightOf } from '../../src/rules/drain.js';
 import { inFlightMetrics } from '../../src/release/drain.js';
 import type { Fetch } from '../../src/activities/http.js';
@@ -654,6 +655,34 @@ describe('draining a slot', () => {
     live.spec!.template!.spec!.containers = [{ name: 'log-shipper', image: 'fluent-bit:3' }, ...containers];
     const plan = planRelease(validateSpec({ ...spec, image: undefined, drain: { timeout: '1m' } }), t, observed({ service: svc('fraud', { app: 'fraud', slot: 'blue' }), deployments: [live] }));
     expect(plan.servingPort).toBe(9000);
+  });
+});
+
+describe('latency of streamed answers', () => {
+  const latency = { requests: 4, concurrency: 1, ttftP95Ms: 500, itlP95Ms: 40 };
+  it('judges the time to the first token and between tokens, each against its bound, naming the one that failed', () => {
+    expect(latencyVerdict(latency, [900, 950, 1000, 1100], [], [100, 120, 130, 150], [20, 22, 25, 30])).toEqual({
+      name: 'latency', ok: true, value: 30, bound: 'itl p95 <= 40 ms',
+      detail: 'ttft p95 150 ms <= 500, itl p95 30 ms <= 40 over 4 requests at concurrency 1',
+    });
+    expect(latencyVerdict(latency, [900, 950, 1000, 1100], [], [100, 120, 130, 150], [20, 22, 25, 80.5])).toMatchObject({
+      ok: false, value: 80.5, bound: 'itl p95 <= 40 ms', detail: 'ttft p95 150 ms <= 500, itl p95 80.5 ms > 40 over 4 requests at concurrency 1',
+    });
+    // Answers of one event each have no time between tokens: that fails its bound.
+    expect(latencyVerdict(latency, [900], [], [100], [])).toMatchObject({ ok: false, detail: expect.stringContaining('itl p95 none (no event streamed) > 40') });
+  });
+});
+
+describe('when a streamed answer\'s tokens came', () => {
+  const chunk = (delta: object, finish: string | null = null) => ({ choices: [{ index: 0, delta, finish_reason: finish }] });
+  it('times the events that carry text: not the role sent before any work, nor the finish', () => {
+    const events = [chunk({ role: 'assistant' }), chunk({ content: 'Pa' }), chunk({ content: 'ris' }), chunk({ content: '.' }), chunk({}, 'stop')];
+    expect(tokenTimings(events, [3, 120, 150, 190, 191, 192])).toEqual({ firstEventMs: 120, interEventMs: 35 });
+    // Completions stream text; one token has no time between tokens.
+    expect(tokenTimings([{ choices: [{ text: 'ok' }] }], [40.4])).toEqual({ firstEventMs: 40 });
+    // A stream of other events is timed by its events.
+    expect(tokenTimings([{ progress: 1 }, { progress: 2 }], [10, 30])).toEqual({ firstEventMs: 10, interEventMs: 20 });
+    expect(tokenTimings([], [])).toEqual({});
   });
 });
 
