@@ -11,7 +11,8 @@
 // The same model over the OpenAI API, as LLM servers (vLLM, TGI, llama.cpp) answer it: GET /v1/models,
 // POST /v1/chat/completions and /v1/completions, streamed (SSE) when asked. A prompt holding a JSON
 // array of the features is answered "The fraud probability is P."; anything else is echoed. One word is
-// one token; max_tokens cuts the answer (finish_reason "length"); --delay-ms delays the first token.
+// one token, TOKEN_MS apart (env, default 5): streamed one by one, or whole when the last is ready;
+// max_tokens cuts the answer (finish_reason "length"); --delay-ms delays the first token.
 // POST /admin/health {"ready": false} makes it report not ready (for trying analysis failures);
 // --not-ready starts it reporting not ready (a candidate whose readiness probe never passes).
 //
@@ -119,7 +120,7 @@ function completion(prompt) {
 }
 
 let completions = 0;
-/** An OpenAI-API request: [status, payload] to answer at once, or { stream: [chunks], answer } to stream. */
+/** An OpenAI-API request: [status, payload, ms to generate it] to answer whole, or { stream: [chunks], answer } to stream. */
 function openAi(path, body) {
   const chat = path === '/v1/chat/completions';
   if (body?.model !== model.name) return [404, { error: { message: `The model \`${body?.model}\` does not exist.`, type: 'NotFoundError', code: 404 } }];
@@ -138,7 +139,8 @@ function openAi(path, body) {
     return { stream: [...tokens.map((t, i) => ({ ...head, object, choices: [choice(i === 0 ? t : ` ${t}`, null)] })), { ...head, object, choices: [choice('', finish)] }] };
   }
   const usage = { prompt_tokens: prompt.split(' ').length, completion_tokens: tokens.length, total_tokens: prompt.split(' ').length + tokens.length };
-  return [200, { ...head, object: chat ? 'chat.completion' : 'text_completion', choices: [choice(tokens.join(' '), finish)], usage }];
+  // Whole, it comes when its last token would have streamed: a long answer is a slow request.
+  return [200, { ...head, object: chat ? 'chat.completion' : 'text_completion', choices: [choice(tokens.join(' '), finish)], usage }, tokens.length * TOKEN_MS];
 }
 
 function route(method, path, body) {
@@ -186,12 +188,12 @@ const server = createServer((req, res) => {
       res.on('close', () => { inFlight -= 1; });
     }
     if (!Array.isArray(answer)) return stream(res, answer.stream, started);
-    const [status, payload] = answer;
+    const [status, payload, generateMs = 0] = answer;
     setTimeout(() => {
       res.writeHead(status, { 'content-type': 'application/json', ...(stopping ? { connection: 'close' } : {}) });
       res.end(JSON.stringify(payload));
       if (inference) observe(status < 400 ? 'success' : 'error', (performance.now() - started) / 1000);
-    }, inference ? faults.delayMs : 0);
+    }, inference ? faults.delayMs + generateMs : 0);
   });
 });
 /** Server-sent events, one chunk per token: the first after --delay-ms, the rest TOKEN_MS apart. */

@@ -1,6 +1,7 @@
 // Clients as they really are, on the real node: keep-alive connections (a
 // pool of 4, a request every 10 ms, as a `requests.Session` would) and streamed
-// OpenAI chat answers of 5, 12 and 30 seconds held open across a release, an
+// OpenAI chat answers of 5, 12 and 30 seconds held open across a release (with
+// plain requests of 5 and 12 seconds beside them, the answer whole), an
 // abort after the switch, and a drain that runs out of time. After the switch
 // these clients stay on the old pods (node proxies keep an open connection where
 // it is): only the drain moves them, when the old pods stop and the server closes
@@ -72,6 +73,8 @@ describe.skipIf(!realNode)(`keep-alive and streaming clients on a real node${rea
     await probe.stop();
     const keepAlive = watchTraffic(ip, port, 10, 4);
     const streams = watchStreams(ip, port, STREAMS);
+    // Plain requests as slow as the streams, answered whole: in flight at the switch and at the drain.
+    const slow = watchStreams(ip, port, [50, 120], { whole: true });
     await keepAlive.until('v1');
     await new Promise((r) => setTimeout(r, 3_000)); // every stream is mid-answer
 
@@ -81,10 +84,14 @@ describe.skipIf(!realNode)(`keep-alive and streaming clients on a real node${rea
     // The 30 s streams begun before the switch kept the old pods busy: the drain waited for them.
     await keepAlive.until('v2');
     const streamed = await streams.stop();
+    const plain = await slow.stop();
     const report = await keepAlive.stop();
     figures('a release', report, streamed, done);
+    console.log(`long clients (a release): slow plain requests ${plain.started} started, ${plain.completed} answered, ${plain.broken} failed, answers ${JSON.stringify(plain.versions)}, longest ${plain.longestMs} ms${plain.examples.map((e) => `\n  ${e}`).join('')}`);
     expect(report.failed, report.examples.join('; ')).toBe(0);
     expect(streamed.broken, streamed.examples.join('; ')).toBe(0);
+    expect(plain.broken, plain.examples.join('; ')).toBe(0);
+    expect(plain.versions.v1).toBeGreaterThan(0);
     expect(report.sequence.at(-1)).toBe('v2');
     expect(streamed.versions.v1).toBeGreaterThan(0);
     expect(done?.timeline.map((e) => e.event)).toEqual(expect.arrayContaining(['draining', 'drained', 'deleted']));

@@ -100,9 +100,9 @@ export interface StreamReport {
 const PAUSE_MS = 200;
 
 /** One streamed chat answer of `words` tokens: the version that answered, or why it broke. */
-function chatStream(host: string, port: number, agent: Agent, words: number): Promise<string> {
+function chatStream(host: string, port: number, agent: Agent, words: number, whole = false): Promise<string> {
   const prompt = Array.from({ length: words }, (_, i) => `w${i}`).join(' ');
-  const body = JSON.stringify({ model: 'fraud', stream: true, messages: [{ role: 'user', content: prompt }] });
+  const body = JSON.stringify({ model: 'fraud', stream: !whole, messages: [{ role: 'user', content: prompt }] });
   return new Promise((resolve, reject) => {
     const req = request({
       host, port, method: 'POST', path: '/v1/chat/completions', agent, timeout: 15_000,
@@ -115,12 +115,14 @@ function chatStream(host: string, port: number, agent: Agent, words: number): Pr
       res.on('aborted', () => reject(new Error(`stream cut after ${text.split('data:').length - 1} events`)));
       res.on('end', () => {
         if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}`));
+        // A whole answer: "fraud v2 heard: w0 w1 ...".
+        if (whole) return resolve((JSON.parse(text) as { choices: { message: { content: string } }[] }).choices[0]!.message.content.split(' ')[1] ?? 'unknown');
         if (!text.includes('data: [DONE]')) return reject(new Error(`stream ended without [DONE] after ${text.split('data:').length - 1} events`));
         const first = text.match(/"content":"([^"]*)"/g)?.slice(0, 2).map((c) => c.slice(11, -1).trim()) ?? [];
         resolve(first[1] ?? 'unknown');
       });
     });
-    req.on('timeout', () => req.destroy(new Error('no event for 15s')));
+    req.on('timeout', () => req.destroy(new Error(whole ? 'no answer for 15s' : 'no event for 15s')));
     req.on('error', reject);
     req.end(body);
   });
@@ -129,9 +131,10 @@ function chatStream(host: string, port: number, agent: Agent, words: number): Pr
 /**
  * `lengths.length` clients, each streaming chat answers of `lengths[i]` tokens
  * (the server's TOKEN_MS apart) one after another, PAUSE_MS between, on a
- * kept-alive connection, as an LLM client's pool does.
+ * kept-alive connection, as an LLM client's pool does. With `whole`, each asks
+ * for the answer whole: a plain request as long as the stream would be.
  */
-export function watchStreams(host: string, port: number, lengths: number[]) {
+export function watchStreams(host: string, port: number, lengths: number[], { whole = false } = {}) {
   const report: StreamReport = { started: 0, completed: 0, broken: 0, versions: {}, longestMs: 0, examples: [] };
   let running = true;
   const agent = new Agent({ keepAlive: true, maxSockets: lengths.length });
@@ -140,13 +143,13 @@ export function watchStreams(host: string, port: number, lengths: number[]) {
       const started = Date.now();
       report.started += 1;
       try {
-        const version = await chatStream(host, port, agent, words);
+        const version = await chatStream(host, port, agent, words, whole);
         report.completed += 1;
         report.versions[version] = (report.versions[version] ?? 0) + 1;
         report.longestMs = Math.max(report.longestMs, Date.now() - started);
       } catch (err) {
         report.broken += 1;
-        if (report.examples.length < 5) report.examples.push(`${new Date().toISOString()} ${words}-token stream: ${(err as Error).message}`);
+        if (report.examples.length < 5) report.examples.push(`${new Date().toISOString()} ${words}-token ${whole ? 'request' : 'stream'}: ${(err as Error).message}`);
       }
       await new Promise((r) => setTimeout(r, PAUSE_MS));
     }
