@@ -9,16 +9,19 @@ import type { ReleaseSpec } from '../release/spec.js';
 import type { AnalysisResult, CheckResult, Slot } from '../release/status.js';
 import { previewServiceName, targetOf } from '../release/target.js';
 import {
-  analysisResult, count, monitorMetrics, probeValue, prometheusValue, startProgress, verdictOf, type Metric, type MetricProgress,
+  analysisResult, count, monitorMetrics, probeValue, prometheusValue, startProgress, trafficShareCheck, verdictOf, type Metric, type MetricProgress, type Served,
 } from '../rules/analysis.js';
+import { requestCounters } from '../release/drain.js';
+import { inFlightOf } from '../rules/drain.js';
+import { apiReads, deploymentPods, readDeployment } from './cluster.js';
 import { beat, resumed } from './attempts.js';
 import { ErrorTypes } from '../release/errors.js';
 import { analysisHeaders, guardEndpoints, requestHeaders, serviceUrl, type ActivityContext } from './context.js';
-import { getJson, type Fetch } from './http.js';
+import { getJson, getText, type Fetch } from './http.js';
 import { probeModel } from './model-checks.js';
 import { heartbeating, sleep, sleepBeating } from './waits.js';
 
-type Window = { startedAt: number; metrics: MetricProgress[] };
+type Window = { startedAt: number; metrics: MetricProgress[]; served?: Served };
 /** What a worker before the single engine heartbeated for the default monitor. */
 type OldWindow = { startedAt: number; runs: number; failures: number };
 
@@ -34,12 +37,14 @@ export interface MonitorInput {
    * asks the candidate alone, as verification did (verify.endpoint, else the preview Service).
    */
   candidateOnly?: boolean;
+  /** monitor.traffic: the old slot's Deployment, and the port of each pod's metrics page */
+  traffic?: { oldDeployment: string; port: number };
 }
 
 /** The window where an earlier attempt left it (also as a worker before the single engine left it), or a new one. */
 function resumeWindow(spec: ReleaseSpec, metrics: readonly Metric[]): Window {
   const before = resumed<Window & OldWindow>();
-  if (before?.metrics !== undefined && before.startedAt !== undefined) return { startedAt: before.startedAt, metrics: before.metrics };
+  if (before?.metrics !== undefined && before.startedAt !== undefined) return { startedAt: before.startedAt, metrics: before.metrics, ...(before.served === undefined ? {} : { served: before.served }) };
   const startedAt = before?.startedAt ?? Date.now();
   const progress = startProgress(spec, metrics, startedAt);
   if (before?.runs !== undefined && progress[0] !== undefined) {
@@ -62,10 +67,40 @@ async function measureOnce(
   return { value, ...(failed === undefined ? {} : { query: failed }) };
 }
 
+/** Requests answered since `start`, per slot (a counter that went back, a pod restarted, counts from 0). */
+const since = (start: number | undefined, end: number | undefined): number | undefined =>
+  (start === undefined || end === undefined ? undefined : end >= start ? end - start : end);
+
+/** The analysis with the window's traffic share: below monitor.traffic.minShare, a passed analysis is inconclusive. */
+function withTraffic(result: AnalysisResult, start: Served, end: Served, minShare: number | undefined, where: string): AnalysisResult {
+  const window = { candidate: since(start.candidate, end.candidate), old: since(start.old, end.old) };
+  const check = trafficShareCheck(window, minShare, where);
+  const counts = window.candidate === undefined || window.old === undefined ? {} : { traffic: { candidate: window.candidate, old: window.old } };
+  return { ...result, ...counts, checks: [...result.checks, check], ...(result.ok && !check.ok ? { inconclusive: true } : {}) };
+}
+
+/** A metrics page that takes longer is read as unknown. */
+const METRICS_TIMEOUT_MS = 2_000;
+
 export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
+  /** The requests a Deployment's pods have answered, by their counters; undefined when no pod's page could be read. */
+  async function servedBy(namespace: string, name: string, names: readonly string[], port: number, path: string): Promise<number | undefined> {
+    const deployment = await readDeployment(kube, { namespace }, name);
+    if (deployment === undefined) return undefined;
+    const pods = await deploymentPods(apiReads(kube, namespace), deployment);
+    const counts = await Promise.all(pods.map(async (pod) => {
+      const ip = pod.status?.podIP;
+      if (ip === undefined) return undefined;
+      const page = await getText(fetch, `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}${path}`, { timeoutMs: METRICS_TIMEOUT_MS });
+      return page.ok ? inFlightOf(page.text, names) : undefined;
+    }));
+    const known = counts.filter((c): c is number => c !== undefined);
+    return known.length === 0 ? undefined : known.reduce((a, b) => a + b, 0);
+  }
+
   return {
     /** Analysis over the monitor window (see the file's comment). */
-    async monitor({ spec, port, slot, deployment, argoFailureLimit, candidateOnly }: MonitorInput): Promise<AnalysisResult> {
+    async monitor({ spec, port, slot, deployment, argoFailureLimit, candidateOnly, traffic }: MonitorInput): Promise<AnalysisResult> {
       const t = targetOf(spec);
       guardEndpoints(deps, spec, t);
       const servicePort = port ?? spec.port ?? 8080;
@@ -78,6 +113,18 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       };
       const metrics = monitorMetrics(spec, argoFailureLimit !== true);
       const progress = resumeWindow(spec, metrics);
+      // monitor.traffic: each slot's counters now (kept in the heartbeat), and again at the window's end.
+      const counted = spec.monitor.traffic;
+      const served = async (): Promise<Served> => {
+        if (counted === undefined || traffic === undefined || deployment === undefined) return {};
+        const names = requestCounters(counted.requests);
+        const [candidate, old] = await Promise.all([deployment, traffic.oldDeployment].map((d) => servedBy(t.namespace, d, names, counted.port ?? traffic.port, counted.path)));
+        return { candidate, old };
+      };
+      if (counted !== undefined && progress.served === undefined) {
+        progress.served = await served();
+        beat(progress);
+      }
       const endsAt = progress.startedAt + durationMs(spec.monitor.window);
       // The first probe allows for a node proxy that has not synced yet (a Service just created routes only then).
       const headers = await requestHeaders(kube, spec, t, ErrorTypes.AnalysisFailed);
@@ -96,6 +143,7 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
         // Measurements due at the window's end are taken before it is judged ended.
         const ended = Date.now() >= endsAt;
         const current = analysisResult(metrics, progress.metrics, ended);
+        if (ended && counted !== undefined) return withTraffic(current, progress.served ?? {}, await served(), counted.minShare, `http://POD:${counted.port ?? traffic?.port}${counted.path}`);
         if (ended || !current.ok || current.inconclusive === true) return current;
         // Measurements stop at `count`, but the window is the time the release bakes.
         const due = progress.metrics.filter((_, i) => running(i)).map((p) => p.nextAt);

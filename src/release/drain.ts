@@ -1,5 +1,6 @@
 // The vocabulary of draining a slot before it goes: the in-flight gauges of the
-// servers users run, and what a drain reports.
+// servers users run (and their request counters, for the monitor window's
+// traffic share), and what a drain reports.
 import type { Slot } from './status.js';
 import type { Target } from './target.js';
 
@@ -15,8 +16,18 @@ export const IN_FLIGHT_METRICS = {
   tgi: ['tgi_batch_current_size', 'tgi_queue_size'],
   example: ['model_requests_in_flight'],
 } as const;
+/** Ready-made request counters, summed per pod: what the monitor window's traffic share counts. */
+export const REQUEST_COUNTERS = {
+  vllm: ['vllm:request_success_total'],
+  tgi: ['tgi_request_count'],
+  example: ['model_requests_total'],
+} as const;
 type Preset = keyof typeof IN_FLIGHT_METRICS;
 export const IN_FLIGHT_PRESETS = Object.keys(IN_FLIGHT_METRICS) as [Preset, ...Preset[]];
+
+/** The metric names a spec's `monitor.traffic.requests` stands for. */
+export const requestCounters = (requests: Preset | readonly string[]): readonly string[] =>
+  typeof requests === 'string' ? REQUEST_COUNTERS[requests] : requests;
 
 /** The metric names a spec's `drain.inFlight` stands for. */
 export const inFlightMetrics = (inFlight: Preset | readonly string[] | undefined): readonly string[] =>

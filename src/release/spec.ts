@@ -343,6 +343,22 @@ export const ReleaseSpecSchema = z.strictObject({
      * `{ provider: { probe: {} } }` to keep it.
      */
     analysis: z.array(analysisMetric(duration('1h', 3_600_000))).max(20).optional(),
+    /**
+     * The candidate's share of the requests both slots answered in the window,
+     * from each pod's request counters: keep-alive clients stay on the old pods
+     * after the switch, so a candidate may be judged on a trickle. Below
+     * minShare the analysis is inconclusive and a person decides.
+     */
+    traffic: z.strictObject({
+      requests: z.union([
+        z.enum(IN_FLIGHT_PRESETS, { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` }),
+        z.array(z.string().regex(METRIC_NAME, { error: 'must be a Prometheus metric name such as model_requests_total or vllm:request_success_total' })).min(1).max(10),
+      ], { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` }),
+      minShare: z.number().min(0).max(1).optional(),
+      /** Where each pod serves its metrics: default the serving port, /metrics. */
+      port: z.number().int().min(1).max(65535).optional(),
+      path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /metrics' }).default('/metrics'),
+    }).optional(),
   }).superRefine((m, ctx) => {
     const names = new Set<string>();
     m.analysis?.forEach((a, i) => {

@@ -46,6 +46,8 @@ export interface AnalysisResult {
   checks: CheckResult[];
   /** monitor.analysis: a metric was inconclusive, and a person decides */
   inconclusive?: boolean;
+  /** monitor.traffic: requests each slot answered in the window, by their pods' counters */
+  traffic?: { candidate: number; old: number };
 }
 
 /** Where the release waits for a person, if it does; `analysis`: monitor.analysis was inconclusive; approve promotes, abort rolls back. */

@@ -174,3 +174,27 @@ export function analysisResult(metrics: readonly Metric[], progress: readonly Me
     ...(!failed && verdicts.includes('Inconclusive') ? { inconclusive: true } : {}),
   };
 }
+
+/** Requests each slot answered in the window (undefined: no pod's counters could be read). */
+export interface Served { candidate?: number; old?: number }
+
+/**
+ * The candidate's share of the requests both slots answered in the monitor
+ * window, against monitor.traffic.minShare: below it, or unknown, the
+ * candidate was judged on too little to promote it by itself.
+ */
+export function trafficShareCheck(served: Served, minShare: number | undefined, where: string): CheckResult {
+  const name = 'traffic share';
+  if (served.candidate === undefined || served.old === undefined) {
+    const unread = served.candidate === undefined ? 'the candidate\'s' : 'the old slot\'s';
+    return { name, ok: minShare === undefined, detail: `unknown: none of ${unread} pods' request counters could be read at ${where}` };
+  }
+  const total = served.candidate + served.old;
+  const share = total === 0 ? 0 : served.candidate / total;
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const figure = `the candidate answered ${served.candidate} of the ${total} requests both slots answered in the window (${pct(share)})`;
+  const value = Number(share.toFixed(4));
+  if (minShare === undefined) return { name, ok: true, detail: figure, value };
+  const ok = total > 0 && share >= minShare;
+  return { name, ok, value, bound: `>= ${minShare}`, detail: ok ? `${figure} >= ${pct(minShare)}` : `${figure} < monitor.traffic.minShare ${pct(minShare)}: judged on a trickle` };
+}

@@ -459,9 +459,12 @@ async function monitor(run: Run): Promise<void> {
   run.enter('Monitoring', `window ${spec.monitor.window}, ${analysed}`);
   status.waitingFor = 'afterSwitch';
   const analysisScope = new CancellationScope();
-  const { port, candidate } = plannedOf(run);
+  const { port, candidate, live, servingPort } = plannedOf(run);
   const argoFailureLimit = run.argoFailureLimit ? { argoFailureLimit: true } : {};
-  const input = { spec, port, slot: candidate.slot, deployment: candidate.deployment, ...argoFailureLimit };
+  // monitor.traffic counts the requests each slot's pods answer in the window: a first release has no old slot.
+  const counted = spec.monitor.traffic;
+  const traffic = counted !== undefined && live !== undefined ? { traffic: { oldDeployment: live.deployment, port: counted.port ?? servingPort ?? DEFAULT_PORT } } : {};
+  const input = { spec, port, slot: candidate.slot, deployment: candidate.deployment, ...argoFailureLimit, ...traffic };
   const analysis = analysisScope.run(() => run.act.monitorWait.monitor(input));
   const first = await Promise.race([
     analysis.then((result) => ({ approved: false as const, result })),

@@ -78,9 +78,16 @@ describe.skipIf(!realNode)(`keep-alive and streaming clients on a real node${rea
     await keepAlive.until('v1');
     await new Promise((r) => setTimeout(r, 3_000)); // every stream is mid-answer
 
-    const release = await start(spec('v2'));
-    expect(release.code).toBe(0);
-    const done = await w.status('chat');
+    // The window counts what each slot answered: the keep-alive clients stay on v1, so v2 is judged on a trickle.
+    const release = await start(spec('v2', { monitor: { window: '3s', interval: '1s', traffic: { requests: 'example', minShare: 0.5 } } }), false);
+    expect(release.code, release.stderr).toBe(0);
+    const waiting = await w.waitFor('chat', (s) => s.waitingFor === 'analysis', 'the traffic share gate', 120_000);
+    const share = waiting.analysis?.checks.find((c) => c.name === 'traffic share');
+    console.log(`long clients (a release): ${share?.detail}`);
+    expect(share).toMatchObject({ ok: false, bound: '>= 0.5', detail: expect.stringMatching(/^the candidate answered \d+ of the \d+ requests both slots answered in the window \(\d+\.\d%\) < monitor\.traffic\.minShare 50\.0%: judged on a trickle$/) });
+    expect(waiting.analysis?.traffic?.old).toBeGreaterThan(waiting.analysis!.traffic!.candidate);
+    expect((await w.cli(['approve', 'chat', '-n', w.namespace, '--comment', 'the keep-alive clients move at the drain'])).code).toBe(0);
+    const done = await w.waitForPhase('chat', 'Succeeded', 180_000);
     // The 30 s streams begun before the switch kept the old pods busy: the drain waited for them.
     await keepAlive.until('v2');
     const streamed = await streams.stop();

@@ -11,7 +11,7 @@ import { endpointsState, probeWarnings, rolloutState, startupBudgetSeconds } fro
 import { checkStepped, peakPods, podsBesideLive, sharedSelector, stepsOf } from '../../src/rules/steps.js';
 import { servicesOnlyOn } from '../../src/rules/selectors.js';
 import { decideSwitch, minReadyOf } from '../../src/rules/switch.js';
-import { analysisWarnings, verdictOf } from '../../src/rules/analysis.js';
+import { analysisWarnings, trafficShareCheck, verdictOf } from '../../src/rules/analysis.js';
 import { latencyVerdict } from '../../src/rules/verdicts.js';
 import { compareJson, textSimilarity, withoutFields } from '../../src/rules/compare.js';
 import { judgeCompletion, tokenTimings } from '../../src/rules/completion.js';
@@ -670,6 +670,19 @@ describe('latency of streamed answers', () => {
     });
     // Answers of one event each have no time between tokens: that fails its bound.
     expect(latencyVerdict(latency, [900], [], [100], [])).toMatchObject({ ok: false, detail: expect.stringContaining('itl p95 none (no event streamed) > 40') });
+  });
+});
+
+describe('the candidate\'s share of the traffic in the monitor window', () => {
+  const at = 'http://POD:8080/metrics';
+  it.each([
+    ['a fair share', { candidate: 300, old: 100 }, 0.5, { ok: true, value: 0.75, detail: 'the candidate answered 300 of the 400 requests both slots answered in the window (75.0%) >= 50.0%' }],
+    ['a trickle', { candidate: 1, old: 303 }, 0.5, { ok: false, value: 0.0033, detail: 'the candidate answered 1 of the 304 requests both slots answered in the window (0.3%) < monitor.traffic.minShare 50.0%: judged on a trickle' }],
+    ['no requests at all', { candidate: 0, old: 0 }, 0, { ok: false, value: 0 }],
+    ['no bound: said, never failed', { candidate: 1, old: 303 }, undefined, { ok: true, detail: 'the candidate answered 1 of the 304 requests both slots answered in the window (0.3%)' }],
+    ['counters unread', { candidate: 5 }, 0.5, { ok: false, detail: 'unknown: none of the old slot\'s pods\' request counters could be read at http://POD:8080/metrics' }],
+  ] as const)('%s', (_name, served, minShare, want) => {
+    expect(trafficShareCheck(served, minShare, at)).toMatchObject({ name: 'traffic share', ...want });
   });
 });
 
