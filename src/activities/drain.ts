@@ -5,28 +5,19 @@
 // left is named and told to stop at once.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { DrainInput, DrainReport, DrainingPod } from '../release/drain.js';
-import { inFlightOf } from '../rules/drain.js';
 import { beat, resumed } from './attempts.js';
 import { apiReads, deletePodNow, deploymentPods, scaleDeployment } from './cluster.js';
 import type { ActivityContext } from './context.js';
-import { getText } from './http.js';
+import { podMetricSum } from './pod-metrics.js';
 import { retirable } from './slots.js';
 import { sleep } from './waits.js';
 
 /** How often the pods and their metrics are read. */
 const DRAIN_POLL_MS = 1_000;
-/** A metrics page that takes longer is read as unknown this round. */
-const METRICS_TIMEOUT_MS = 2_000;
 
 export function drainActivities({ kube, fetch }: ActivityContext) {
   /** A pod's requests in flight, or undefined when its metrics cannot be read (not started, already closed). */
-  async function inFlightOn(pod: V1Pod, { port, path, metrics }: DrainInput): Promise<number | undefined> {
-    const ip = pod.status?.podIP;
-    if (ip === undefined || metrics.length === 0) return undefined;
-    const host = ip.includes(':') ? `[${ip}]` : ip;
-    const page = await getText(fetch, `http://${host}:${port}${path}`, { timeoutMs: METRICS_TIMEOUT_MS });
-    return page.ok ? inFlightOf(page.text, metrics) : undefined;
-  }
+  const inFlightOn = (pod: V1Pod, { port, path, metrics }: DrainInput) => podMetricSum(fetch, pod, port, path, metrics);
 
   return {
     /**

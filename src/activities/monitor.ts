@@ -12,12 +12,12 @@ import {
   analysisResult, count, monitorMetrics, probeValue, prometheusValue, startProgress, trafficShareCheck, verdictOf, type Metric, type MetricProgress, type Served,
 } from '../rules/analysis.js';
 import { requestCounters } from '../release/drain.js';
-import { inFlightOf } from '../rules/drain.js';
 import { apiReads, deploymentPods, readDeployment } from './cluster.js';
 import { beat, resumed } from './attempts.js';
 import { ErrorTypes } from '../release/errors.js';
 import { analysisHeaders, guardEndpoints, requestHeaders, serviceUrl, type ActivityContext } from './context.js';
-import { getJson, getText, type Fetch } from './http.js';
+import { getJson, type Fetch } from './http.js';
+import { podMetricSum } from './pod-metrics.js';
 import { probeModel } from './model-checks.js';
 import { heartbeating, sleep, sleepBeating } from './waits.js';
 
@@ -79,21 +79,13 @@ function withTraffic(result: AnalysisResult, start: Served, end: Served, minShar
   return { ...result, ...counts, checks: [...result.checks, check], ...(result.ok && !check.ok ? { inconclusive: true } : {}) };
 }
 
-/** A metrics page that takes longer is read as unknown. */
-const METRICS_TIMEOUT_MS = 2_000;
-
 export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
   /** The requests a Deployment's pods have answered, by their counters; undefined when no pod's page could be read. */
   async function servedBy(namespace: string, name: string, names: readonly string[], port: number, path: string): Promise<number | undefined> {
     const deployment = await readDeployment(kube, { namespace }, name);
     if (deployment === undefined) return undefined;
     const pods = await deploymentPods(apiReads(kube, namespace), deployment);
-    const counts = await Promise.all(pods.map(async (pod) => {
-      const ip = pod.status?.podIP;
-      if (ip === undefined) return undefined;
-      const page = await getText(fetch, `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}${path}`, { timeoutMs: METRICS_TIMEOUT_MS });
-      return page.ok ? inFlightOf(page.text, names) : undefined;
-    }));
+    const counts = await Promise.all(pods.map((pod) => podMetricSum(fetch, pod, port, path, names)));
     const known = counts.filter((c): c is number => c !== undefined);
     return known.length === 0 ? undefined : known.reduce((a, b) => a + b, 0);
   }

@@ -10,7 +10,7 @@ const DEFAULT_GRACE_SECONDS = 30;
  * The sum of the samples of `names` on a Prometheus text page (every label set);
  * undefined when the page has none of them (a server that does not export them).
  */
-export function inFlightOf(page: string, names: readonly string[]): number | undefined {
+export function metricSum(page: string, names: readonly string[]): number | undefined {
   let sum: number | undefined;
   for (const line of page.split('\n')) {
     if (line.startsWith('#')) continue;

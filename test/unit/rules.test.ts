@@ -15,7 +15,7 @@ import { analysisWarnings, trafficShareCheck, verdictOf } from '../../src/rules/
 import { latencyVerdict } from '../../src/rules/verdicts.js';
 import { compareJson, textSimilarity, withoutFields } from '../../src/rules/compare.js';
 import { judgeCompletion, tokenTimings } from '../../src/rules/completion.js';
-import { drainWarnings, inFlightOf } from '../../src/rules/drain.js';
+import { drainWarnings, metricSum } from '../../src/rules/drain.js';
 import { inFlightMetrics } from '../../src/release/drain.js';
 import type { Fetch } from '../../src/activities/http.js';
 import type { AnalysisResult } from '../../src/release/status.js';
@@ -615,10 +615,10 @@ describe('draining a slot', () => {
   ].join('\n');
 
   it('sums the in-flight gauges of every label set, and knows a page without them', () => {
-    expect(inFlightOf(page, inFlightMetrics('vllm'))).toBe(7);
-    expect(inFlightOf(page, ['vllm:num_requests_running'])).toBe(3);
-    expect(inFlightOf('model_requests_in_flight{model="fraud",version="v1"} 0\n', inFlightMetrics('example'))).toBe(0);
-    expect(inFlightOf(page, inFlightMetrics('tgi'))).toBeUndefined();
+    expect(metricSum(page, inFlightMetrics('vllm'))).toBe(7);
+    expect(metricSum(page, ['vllm:num_requests_running'])).toBe(3);
+    expect(metricSum('model_requests_in_flight{model="fraud",version="v1"} 0\n', inFlightMetrics('example'))).toBe(0);
+    expect(metricSum(page, inFlightMetrics('tgi'))).toBeUndefined();
     expect(inFlightMetrics(['a_b', 'c:d'])).toEqual(['a_b', 'c:d']);
     expect(inFlightMetrics(undefined)).toEqual([]);
   });
