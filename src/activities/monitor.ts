@@ -106,7 +106,8 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       const metrics = monitorMetrics(spec, argoFailureLimit !== true);
       const progress = resumeWindow(spec, metrics);
       // monitor.traffic: each slot's counters now (kept in the heartbeat), and again at the window's end.
-      const counted = spec.monitor.traffic;
+      // Only with an old slot beside the candidate (the workflow passes it): a first release has none.
+      const counted = traffic !== undefined && deployment !== undefined ? spec.monitor.traffic : undefined;
       const served = async (): Promise<Served> => {
         if (counted === undefined || traffic === undefined || deployment === undefined) return {};
         const names = requestCounters(counted.requests);
