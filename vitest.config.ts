@@ -6,7 +6,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * started first, so the short ones fill the time beside them. vitest would order
  * by the last run's times, which a clean clone (CI) does not have.
  */
-const slowest = ['traffic', 'release', 'crash', 'long-clients', 'faults', 'person', 'model-checks'].map((name) => `test/e2e/${name}.test.ts`);
+const slowest = ['traffic', 'release', 'crash', 'long-clients', 'faults', 'llm-server', 'person', 'model-checks'].map((name) => `test/e2e/${name}.test.ts`);
 
 class SlowestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

@@ -5,7 +5,7 @@
 #   mlserver  MLServer with its scikit-learn runtime (the default)
 #   kserve    KServe's Python model server, for a custom model over the v2 protocol
 #   llama     llama-cpp-python's OpenAI-compatible server and the gguf package.
-#             PyPI has only its source, so llama.cpp is compiled once (about 6
+#             PyPI has only its source, so llama.cpp is compiled once (3 to 6
 #             minutes on 2 cores) into a wheel cached by version and build flags.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,7 +24,7 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.installed" ]; then
     flags="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF"
     wheels="$cache/llama-cpp-python-$version-$(echo "$flags" | sha256sum | cut -c1-8)"
     if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-      echo "building llama-cpp-python $version from source (about 6 minutes on 2 cores)" >&2
+      echo "building llama-cpp-python $version from source (3 to 6 minutes on 2 cores)" >&2
       # Its build backend and tools come from PyPI as pip resolves them; cmake, ninja and a compiler from Debian.
       rm -rf "$wheels.tmp"
       CMAKE_ARGS="$flags" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
