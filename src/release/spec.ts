@@ -108,11 +108,11 @@ const ignoredField = z.string().min(1).max(256).regex(/^[^.\s]+(\.[^.\s]+)*$/, {
 const verify = z.strictObject({
   endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   protocol: z.enum(['v2', 'http', 'openai']).default('v2'),
-  // LLM servers list models by their hub id (meta-llama/Llama-3.1-8B-Instruct) or with a tag (llama3:8b).
   /** protocol v2: the candidate's model version (/v2/models/{modelName}/versions/{modelVersion}); unset: the version the server picks */
   modelVersion: modelVersion.optional(),
   /** protocol v2: the live model's version, for the signature and shadow checks; unset: the version its server picks */
   liveModelVersion: modelVersion.optional(),
+  // LLM servers list models by their hub id (meta-llama/Llama-3.1-8B-Instruct) or with a tag (llama3:8b).
   modelName: z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_.:/]*$/, { error: 'must be a model name as the server lists it: letters, digits, "-", "_", ".", ":", "/" (e.g. fraud or meta-llama/Llama-3.1-8B-Instruct)' }).max(253).optional(),
   path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /predict' }).default('/predict'),
   requests: z.array(goldenRequest).max(100).default([]),
