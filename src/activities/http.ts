@@ -70,7 +70,9 @@ export const baseOf = (endpoint: string): string => endpoint.replace(/\/+$/, '')
  * order, `firstEventMs` when its first token arrived and `interEventMs` the
  * mean time between its tokens (tokenTimings).
  */
-export type Answer = { ok: true; answer: unknown; latencyMs: number; firstEventMs?: number; interEventMs?: number } | { ok: false; error: string };
+export type Answer =
+  | { ok: true; answer: unknown; latencyMs: number; firstEventMs?: number; interEventMs?: number }
+  | { ok: false; error: string };
 
 /** The JSON data of each event of a server-sent event stream, up to `data: [DONE]`. */
 export function sseEvents(text: string): unknown[] {
@@ -85,12 +87,18 @@ export function sseEvents(text: string): unknown[] {
 }
 
 /** POSTs JSON and reads a JSON answer; a failure says what was sent where and what came back. */
-export const postJson = (fetch: Fetch, url: string, body: unknown, options: RequestOptions = {}, method: 'POST' | 'PUT' = 'POST'): Promise<Answer> =>
-  requestJson(fetch, method, url, { method, headers: { ...options.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }, options);
+export const postJson = (
+  fetch: Fetch, url: string, body: unknown, options: RequestOptions = {}, method: 'POST' | 'PUT' = 'POST',
+): Promise<Answer> => requestJson(fetch, method, url, {
+  method, headers: { ...options.headers, 'content-type': 'application/json' }, body: JSON.stringify(body),
+}, options);
 
 /** Sends raw bytes (an image, a file) with their content type and reads a JSON answer, as postJson. */
-export const sendBytes = (fetch: Fetch, method: 'POST' | 'PUT', url: string, bytes: Uint8Array, contentType: string, options: RequestOptions = {}): Promise<Answer> =>
-  requestJson(fetch, method, url, { method, headers: { ...options.headers, 'content-type': contentType }, body: bytes }, options);
+export const sendBytes = (
+  fetch: Fetch, method: 'POST' | 'PUT', url: string, bytes: Uint8Array, contentType: string, options: RequestOptions = {},
+): Promise<Answer> => requestJson(fetch, method, url, {
+  method, headers: { ...options.headers, 'content-type': contentType }, body: bytes,
+}, options);
 
 /** GETs a JSON document, as postJson. */
 export const getJson = (fetch: Fetch, url: string, options: RequestOptions = {}): Promise<Answer> =>

@@ -9,7 +9,8 @@ import type { ReleaseSpec } from '../release/spec.js';
 import type { AnalysisResult, CheckResult, Slot } from '../release/status.js';
 import { previewServiceName, targetOf } from '../release/target.js';
 import {
-  analysisResult, count, monitorMetrics, probeValue, prometheusValue, startProgress, trafficShareCheck, verdictOf, type Metric, type MetricProgress, type Served,
+  analysisResult, count, monitorMetrics, probeValue, prometheusValue, startProgress, trafficShareCheck, verdictOf,
+  type Metric, type MetricProgress, type Served,
 } from '../rules/analysis.js';
 import { requestCounters } from '../release/drain.js';
 import { apiReads, deploymentPods, readDeployment } from './cluster.js';
@@ -44,7 +45,9 @@ export interface MonitorInput {
 /** The window where an earlier attempt left it (also as a worker before the single engine left it), or a new one. */
 function resumeWindow(spec: ReleaseSpec, metrics: readonly Metric[]): Window {
   const before = resumed<Window & OldWindow>();
-  if (before?.metrics !== undefined && before.startedAt !== undefined) return { startedAt: before.startedAt, metrics: before.metrics, ...(before.served === undefined ? {} : { served: before.served }) };
+  if (before?.metrics !== undefined && before.startedAt !== undefined) {
+    return { startedAt: before.startedAt, metrics: before.metrics, ...(before.served === undefined ? {} : { served: before.served }) };
+  }
   const startedAt = before?.startedAt ?? Date.now();
   const progress = startProgress(spec, metrics, startedAt);
   if (before?.runs !== undefined && progress[0] !== undefined) {
@@ -75,13 +78,16 @@ const since = (start: number | undefined, end: number | undefined): number | und
 function withTraffic(result: AnalysisResult, start: Served, end: Served, minShare: number | undefined, where: string): AnalysisResult {
   const window = { candidate: since(start.candidate, end.candidate), old: since(start.old, end.old) };
   const check = trafficShareCheck(window, minShare, where);
-  const counts = window.candidate === undefined || window.old === undefined ? {} : { traffic: { candidate: window.candidate, old: window.old } };
+  const counts = window.candidate === undefined || window.old === undefined
+    ? {} : { traffic: { candidate: window.candidate, old: window.old } };
   return { ...result, ...counts, checks: [...result.checks, check], ...(result.ok && !check.ok ? { inconclusive: true } : {}) };
 }
 
 export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
   /** The requests a Deployment's pods have answered, by their counters; undefined when no pod's page could be read. */
-  async function servedBy(namespace: string, name: string, names: readonly string[], port: number, path: string): Promise<number | undefined> {
+  async function servedBy(
+    namespace: string, name: string, names: readonly string[], port: number, path: string,
+  ): Promise<number | undefined> {
     const deployment = await readDeployment(kube, { namespace }, name);
     if (deployment === undefined) return undefined;
     const pods = await deploymentPods(apiReads(kube, namespace), deployment);
@@ -111,7 +117,8 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       const served = async (): Promise<Served> => {
         if (counted === undefined || traffic === undefined || deployment === undefined) return {};
         const names = requestCounters(counted.requests);
-        const [candidate, old] = await Promise.all([deployment, traffic.oldDeployment].map((d) => servedBy(t.namespace, d, names, counted.port ?? traffic.port, counted.path)));
+        const count = (d: string) => servedBy(t.namespace, d, names, counted.port ?? traffic.port, counted.path);
+        const [candidate, old] = await Promise.all([count(deployment), count(traffic.oldDeployment)]);
         return { candidate, old };
       };
       if (counted !== undefined && progress.served === undefined) {
@@ -129,14 +136,17 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
           const p = progress.metrics[i]!;
           if (p.nextAt > Date.now() || p.nextAt > endsAt || !running(i)) continue;
           const now = Date.now();
-          const { value, query } = await heartbeating(() => measureOnce(fetch, metric, args, probe(p.measurements === 0), queryHeaders[i]), progress);
+          const measured = () => measureOnce(fetch, metric, args, probe(p.measurements === 0), queryHeaders[i]);
+          const { value, query } = await heartbeating(measured, progress);
           count(spec, metric, p, now, value, query);
           beat(progress);
         }
         // Measurements due at the window's end are taken before it is judged ended.
         const ended = Date.now() >= endsAt;
         const current = analysisResult(metrics, progress.metrics, ended);
-        if (ended && counted !== undefined) return withTraffic(current, progress.served ?? {}, await served(), counted.minShare, `http://POD:${counted.port ?? traffic?.port}${counted.path}`);
+        if (ended && counted !== undefined) {
+          return withTraffic(current, progress.served ?? {}, await served(), counted.minShare, `http://POD:${counted.port ?? traffic?.port}${counted.path}`);
+        }
         if (ended || !current.ok || current.inconclusive === true) return current;
         // Measurements stop at `count`, but the window is the time the release bakes.
         const due = progress.metrics.filter((_, i) => running(i)).map((p) => p.nextAt);

@@ -8,7 +8,9 @@ import { getText, type Fetch } from './http.js';
 const METRICS_TIMEOUT_MS = 2_000;
 
 /** The sum of `names` on a pod's metrics page, or undefined when it cannot be read (not started, already closed) or has none. */
-export async function podMetricSum(fetch: Fetch, pod: V1Pod, port: number, path: string, names: readonly string[]): Promise<number | undefined> {
+export async function podMetricSum(
+  fetch: Fetch, pod: V1Pod, port: number, path: string, names: readonly string[],
+): Promise<number | undefined> {
   const ip = pod.status?.podIP;
   if (ip === undefined || names.length === 0) return undefined;
   const page = await getText(fetch, `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}${path}`, { timeoutMs: METRICS_TIMEOUT_MS });

@@ -26,7 +26,8 @@ function compile(schema: object | boolean): ValidateFunction {
 
 /** Why `schema` is not a usable JSON Schema, or undefined. */
 export function schemaError(schema: unknown): string | undefined {
-  if (typeof schema !== 'boolean' && (typeof schema !== 'object' || schema === null || Array.isArray(schema))) return 'must be a JSON Schema (an object)';
+  const object = typeof schema === 'object' && schema !== null && !Array.isArray(schema);
+  if (typeof schema !== 'boolean' && !object) return 'must be a JSON Schema (an object)';
   try {
     compile(schema);
     return undefined;
@@ -37,7 +38,8 @@ export function schemaError(schema: unknown): string | undefined {
 
 const said = (e: ErrorObject): string => {
   const at = e.instancePath === '' ? 'the answer' : e.instancePath;
-  const allowed = e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')})` : '';
+  const values = e.keyword === 'enum' ? (e.params as { allowedValues: unknown[] }).allowedValues : undefined;
+  const allowed = values === undefined ? '' : ` (${values.map((v) => JSON.stringify(v)).join(', ')})`;
   return `${at} ${e.message ?? 'does not fit'}${allowed}`;
 };
 

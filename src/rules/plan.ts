@@ -240,7 +240,8 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   refuseCrossing(t, services, podLabels, liveLabels);
   refuseShared(adopted?.deployment.spec?.template, object.spec?.template, observed.claims ?? []);
   warnings.push(...slotSelectingWarnings(around, t, liveLabels));
-  warnings.push(...probeWarnings(object.spec?.template.spec, spec.rolloutTimeout, spec.template === undefined ? 'the live pod template' : 'template'));
+  const template = spec.template === undefined ? 'the live pod template' : 'template';
+  warnings.push(...probeWarnings(object.spec?.template.spec, spec.rolloutTimeout, template));
   // The old slot drains after promotion, the candidate on a rollback (and as the next release's old slot).
   warnings.push(...drainWarnings(spec.drain, [
     ...(live === undefined ? [] : [{ deployment: live.deployment, spec: adopted?.deployment.spec?.template?.spec }]),

@@ -15,14 +15,17 @@ type Shadow = NonNullable<ReleaseSpec['verify']['shadow']>;
  * and itl bounds too.
  */
 export function latencyVerdict(
-  latency: Latency, latencies: readonly number[], errors: readonly string[], firstTokens: readonly number[] = [], interTokens: readonly number[] = [],
+  latency: Latency, latencies: readonly number[], errors: readonly string[],
+  firstTokens: readonly number[] = [], interTokens: readonly number[] = [],
 ): CheckResult {
-  const [times, ttfts, itls] = [latencies, firstTokens, interTokens].map((v) => [...v].sort((a, b) => a - b)) as [number[], number[], number[]];
+  const sorted = (v: readonly number[]) => [...v].sort((a, b) => a - b);
+  const [times, ttfts, itls] = [sorted(latencies), sorted(firstTokens), sorted(interTokens)];
   const over = `over ${latency.requests} requests at concurrency ${latency.concurrency}`;
   if (errors.length > 0) return { name: 'latency', ok: false, detail: clip(`${errors.length} of ${latency.requests} requests failed ${over}; first: ${errors[0]}`) };
   const figures = ([
     ['p50', times, latency.p50Ms], ['p95', times, latency.p95Ms], ['p99', times, latency.p99Ms],
-    ['ttft p50', ttfts, latency.ttftP50Ms], ['ttft p95', ttfts, latency.ttftP95Ms], ['itl p50', itls, latency.itlP50Ms], ['itl p95', itls, latency.itlP95Ms],
+    ['ttft p50', ttfts, latency.ttftP50Ms], ['ttft p95', ttfts, latency.ttftP95Ms],
+    ['itl p50', itls, latency.itlP50Ms], ['itl p95', itls, latency.itlP95Ms],
   ] as const)
     .filter(([, , bound]) => bound !== undefined)
     .map(([what, values, bound]) => ({ what, value: percentile(values, Number(what.slice(-2))), bound: bound! }));

@@ -463,7 +463,8 @@ async function monitor(run: Run): Promise<void> {
   const argoFailureLimit = run.argoFailureLimit ? { argoFailureLimit: true } : {};
   // monitor.traffic counts the requests each slot's pods answer in the window: a first release has no old slot.
   const counted = spec.monitor.traffic;
-  const traffic = counted !== undefined && live !== undefined ? { traffic: { oldDeployment: live.deployment, port: counted.port ?? servingPort ?? DEFAULT_PORT } } : {};
+  const traffic = counted !== undefined && live !== undefined
+    ? { traffic: { oldDeployment: live.deployment, port: counted.port ?? servingPort ?? DEFAULT_PORT } } : {};
   const input = { spec, port, slot: candidate.slot, deployment: candidate.deployment, ...argoFailureLimit, ...traffic };
   const analysis = analysisScope.run(() => run.act.monitorWait.monitor(input));
   const first = await Promise.race([

@@ -11,7 +11,9 @@ import { openInference } from './v2.js';
 export type { ModelProtocol, ModelRequest, Outgoing } from './protocol.js';
 
 /** The protocol as one side speaks it: the candidate, or the live model (whose model version may differ). */
-export function protocolOf(spec: ReleaseSpec, fetch: Fetch, request: RequestOptions = {}, side: 'candidate' | 'live' = 'candidate'): ModelProtocol {
+export function protocolOf(
+  spec: ReleaseSpec, fetch: Fetch, request: RequestOptions = {}, side: 'candidate' | 'live' = 'candidate',
+): ModelProtocol {
   const modelName = spec.verify.modelName ?? spec.model;
   switch (spec.verify.protocol) {
     case 'http': return plainHttp(spec.verify.path);

@@ -10,7 +10,8 @@ export const openInference = (modelName: string, fetch: Fetch, request: RequestO
   const model = `/v2/models/${encodeURIComponent(modelName)}${version === undefined ? '' : `/versions/${encodeURIComponent(version)}`}`;
   return {
     request: (base, request) => ({
-      url: `${base}${model}/infer`, body: { inputs: request.inputs, ...(request.parameters === undefined ? {} : { parameters: request.parameters }) },
+      url: `${base}${model}/infer`,
+      body: { inputs: request.inputs, ...(request.parameters === undefined ? {} : { parameters: request.parameters }) },
     }),
     answerOf: v2Outputs,
     outputsOf: v2Outputs,
