@@ -112,17 +112,15 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       const metrics = monitorMetrics(spec, argoFailureLimit !== true);
       const progress = resumeWindow(spec, metrics);
       // monitor.traffic: each slot's counters now (kept in the heartbeat), and again at the window's end.
-      // Only with an old slot beside the candidate (the workflow passes it): a first release has none.
-      const counted = traffic !== undefined && deployment !== undefined ? spec.monitor.traffic : undefined;
-      const served = async (): Promise<Served> => {
-        if (counted === undefined || traffic === undefined || deployment === undefined) return {};
-        const names = requestCounters(counted.requests);
-        const count = (d: string) => servedBy(t.namespace, d, names, counted.port ?? traffic.port, counted.path);
-        const [candidate, old] = await Promise.all([count(deployment), count(traffic.oldDeployment)]);
-        return { candidate, old };
+      // Only with an old slot beside the candidate (the workflow passes it, its port resolved): a first release has none.
+      const counting = traffic !== undefined && deployment !== undefined && spec.monitor.traffic !== undefined
+        ? { ...spec.monitor.traffic, ...traffic, deployment, names: requestCounters(spec.monitor.traffic.requests) } : undefined;
+      const served = async ({ deployment: candidate, oldDeployment, names, port, path }: NonNullable<typeof counting>): Promise<Served> => {
+        const [now, old] = await Promise.all([candidate, oldDeployment].map((d) => servedBy(t.namespace, d, names, port, path)));
+        return { candidate: now, old };
       };
-      if (counted !== undefined && progress.served === undefined) {
-        progress.served = await served();
+      if (counting !== undefined && progress.served === undefined) {
+        progress.served = await served(counting);
         beat(progress);
       }
       const endsAt = progress.startedAt + durationMs(spec.monitor.window);
@@ -144,8 +142,8 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
         // Measurements due at the window's end are taken before it is judged ended.
         const ended = Date.now() >= endsAt;
         const current = analysisResult(metrics, progress.metrics, ended);
-        if (ended && counted !== undefined) {
-          return withTraffic(current, progress.served ?? {}, await served(), counted.minShare, `http://POD:${counted.port ?? traffic?.port}${counted.path}`);
+        if (ended && counting !== undefined) {
+          return withTraffic(current, progress.served ?? {}, await served(counting), counting.minShare, `http://POD:${counting.port}${counting.path}`);
         }
         if (ended || !current.ok || current.inconclusive === true) return current;
         // Measurements stop at `count`, but the window is the time the release bakes.

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { conditionError } from './condition.js';
 import { DNS1123_LABEL } from './k8s-names.js';
-import { requestHeaders } from './secrets.js';
+import { requestHeaderList } from './secrets.js';
 
 export const latencySpec = z.strictObject({
   /** requests sent, cycling over the golden inputs */
@@ -85,7 +85,7 @@ export const analysisMetric = (duration: z.ZodType<string>) => z.strictObject({
           }
         }),
         /** sent with each query: a token for a Prometheus behind auth (Thanos, a managed service), from a Secret */
-        headers: requestHeaders.optional(),
+        headers: requestHeaderList.optional(),
       }),
     }),
     /** the golden requests against the live endpoint; result is the fraction of checks that pass */

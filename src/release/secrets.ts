@@ -27,5 +27,5 @@ const requestHeader = z.strictObject({
 }).refine(oneOf, oneValue);
 
 /** Headers every request carries: an API key, a gateway's or Prometheus' token. */
-export const requestHeaders = z.array(requestHeader).max(20)
+export const requestHeaderList = z.array(requestHeader).max(20)
   .refine((hs) => new Set(hs.map((h) => h.name.toLowerCase())).size === hs.length, { error: 'names a header twice' });

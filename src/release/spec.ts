@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { schemaError } from './json-schema.js';
-import { oneOf, oneValue, requestHeaders, secretKeyRef } from './secrets.js';
+import { oneOf, oneValue, requestHeaderList, secretKeyRef } from './secrets.js';
 import {
   DNS1035_LABEL, DNS1123_LABEL, ENV_VAR_NAME, LABEL_VALUE, QUANTITY, isImageReference, isQualifiedName,
 } from './k8s-names.js';
@@ -67,6 +67,18 @@ export const openAiExpected = z.strictObject({
 
 const modelVersion = z.string().max(63).regex(/^[A-Za-z0-9][-A-Za-z0-9_.]*$/, { error: 'must be a model version: letters, digits, "-", "_", "." (e.g. 2 or v1)' });
 
+/** Metrics read on each pod's own page: a server's ready-made set (vllm, tgi, example) or metric names. */
+const serverMetrics = (example: string) => z.union([
+  z.enum(IN_FLIGHT_PRESETS, { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` }),
+  z.array(z.string().regex(METRIC_NAME, { error: `must be a Prometheus metric name such as ${example}` })).min(1).max(10),
+], { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` });
+
+/** Where each pod serves its metrics: default the serving port, /metrics. */
+const metricsPage = {
+  port: z.number().int().min(1).max(65535).optional(),
+  path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /metrics' }).default('/metrics'),
+};
+
 /** Largest raw body of a golden request, as base64: it is stored in the release's history. */
 export const MAX_RAW_BODY_BASE64 = 128 * 1024;
 
@@ -126,7 +138,7 @@ const verify = z.strictObject({
   /** How long each request to a model server may take (10s when unset): an LLM's long answer needs more. */
   timeout: duration('10m', 600_000).refine((s) => (parseDuration(s) ?? 1_000) >= 100, { error: 'must be at least 100ms' }).optional(),
   /** Headers every request to the model servers carries: an API key, a gateway's token. */
-  headers: requestHeaders.optional(),
+  headers: requestHeaderList.optional(),
   /** Fields that differ in every answer (an id, a timestamp), left out of the golden and shadow comparisons. */
   ignore: z.array(ignoredField).max(50).optional(),
 }).superRefine((v, ctx) => {
@@ -287,13 +299,8 @@ export const ReleaseSpecSchema = z.strictObject({
   drain: z.strictObject({
     timeout: duration('6h', 6 * 3_600_000).default('2m'),
     /** Gauges summed on each pod's metrics page: a server's ready-made set (vllm, tgi, example) or metric names. */
-    inFlight: z.union([
-      z.enum(IN_FLIGHT_PRESETS, { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` }),
-      z.array(z.string().regex(METRIC_NAME, { error: 'must be a Prometheus metric name such as model_requests_in_flight or vllm:num_requests_running' })).min(1).max(10),
-    ], { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` }).optional(),
-    /** Where each pod serves its metrics: default the serving port, /metrics. */
-    port: z.number().int().min(1).max(65535).optional(),
-    path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /metrics' }).default('/metrics'),
+    inFlight: serverMetrics('model_requests_in_flight or vllm:num_requests_running').optional(),
+    ...metricsPage,
   }).optional(),
   /** Owners a release goes on beside knowingly (each is recorded in the timeline); Helm is always a warning. */
   owners: z.strictObject({
@@ -350,14 +357,9 @@ export const ReleaseSpecSchema = z.strictObject({
      * minShare the analysis is inconclusive and a person decides.
      */
     traffic: z.strictObject({
-      requests: z.union([
-        z.enum(IN_FLIGHT_PRESETS, { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` }),
-        z.array(z.string().regex(METRIC_NAME, { error: 'must be a Prometheus metric name such as model_requests_total or vllm:request_success_total' })).min(1).max(10),
-      ], { error: `must be one of ${IN_FLIGHT_PRESETS.join(', ')}, or a list of metric names` }),
+      requests: serverMetrics('model_requests_total or vllm:request_success_total'),
       minShare: z.number().min(0).max(1).optional(),
-      /** Where each pod serves its metrics: default the serving port, /metrics. */
-      port: z.number().int().min(1).max(65535).optional(),
-      path: z.string().regex(/^\/[^\s]*$/, { error: 'must be an absolute path such as /metrics' }).default('/metrics'),
+      ...metricsPage,
     }).optional(),
   }).superRefine((m, ctx) => {
     const names = new Set<string>();
