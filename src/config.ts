@@ -200,5 +200,8 @@ export function uiAuth(env: NodeJS.ProcessEnv = process.env): { userHeader?: str
 /** Every worker setting read at once, so a bad one stops the worker at its start, named, before it connects. */
 export function checkWorkerSettings(env: NodeJS.ProcessEnv = process.env): void {
   requireNamespaceAllowlist(env);
-  for (const read of [logFormat, shutdownGraceMs, connectTimeoutMs, maxCachedReleases, metricsAddress, temporalConfig, notifyWebhooks, uiUrl]) read(env);
+  const settings = [
+    logFormat, shutdownGraceMs, connectTimeoutMs, maxCachedReleases, metricsAddress, temporalConfig, notifyWebhooks, uiUrl,
+  ];
+  for (const read of settings) read(env);
 }

@@ -35,7 +35,11 @@ export function autoscalerActivities({ kube }: ActivityContext) {
       }
       try {
         await kube.objects.patch(
-          { ...ref, metadata: { ...ref.metadata, resourceVersion: found.metadata?.resourceVersion }, spec: { scaleTargetRef: { name: to } } },
+          {
+            ...ref,
+            metadata: { ...ref.metadata, resourceVersion: found.metadata?.resourceVersion },
+            spec: { scaleTargetRef: { name: to } },
+          },
           undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch,
         );
       } catch (err) {

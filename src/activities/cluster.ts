@@ -130,7 +130,8 @@ export async function namespaceObjects(kube: Kube, namespace: string): Promise<{
 export async function nodesAndPods(kube: Kube): Promise<{ nodes: V1Node[]; pods: V1Pod[] }> {
   const [nodes, pods] = await Promise.all([
     freshShared(kube, 'Nodes', () => read('list Nodes', () => kube.core.listNode())),
-    freshShared(kube, 'Pods of the cluster', () => read('list Pods of the cluster', () => kube.core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }))),
+    freshShared(kube, 'Pods of the cluster', () => read('list Pods of the cluster', () =>
+      kube.core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }))),
   ]);
   return { nodes: nodes.items, pods: pods.items };
 }

@@ -42,7 +42,8 @@ export function drainActivities({ kube, fetch }: ActivityContext) {
         const pods = await deploymentPods(reads, deployment);
         most = Math.max(most, pods.length);
         if (pods.length === 0) return { drained: true, tookMs: Date.now() - since, pods: most, cut: [] };
-        const draining: DrainingPod[] = await Promise.all(pods.map(async (p) => ({ pod: p.metadata?.name ?? '', inFlight: await inFlightOn(p, input) })));
+        const draining: DrainingPod[] = await Promise.all(pods.map(async (p) =>
+          ({ pod: p.metadata?.name ?? '', inFlight: await inFlightOn(p, input) })));
         const known = draining.filter((d) => d.inFlight !== undefined);
         const inFlight = known.length === 0 ? undefined : known.reduce((n, d) => n + d.inFlight!, 0);
         beat({ since, most, progress: { pods: pods.length, ...(inFlight === undefined ? {} : { inFlight }) } });

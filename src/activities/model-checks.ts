@@ -28,7 +28,10 @@ export interface ProbeOptions {
 /** Sends a request (its JSON, or raw bytes) to a model server, with the spec's headers and timeout. */
 type Post = (out: Outgoing) => Promise<Answer>;
 
-const requestOptions = (spec: ReleaseSpec, options: ProbeOptions): RequestOptions => ({ timeoutMs: modelRequestMs(spec), headers: options.headers });
+const requestOptions = (spec: ReleaseSpec, options: ProbeOptions): RequestOptions => ({
+  timeoutMs: modelRequestMs(spec),
+  headers: options.headers,
+});
 const poster = (spec: ReleaseSpec, options: ProbeOptions): Post => {
   const request = requestOptions(spec, options);
   return ({ url, body, raw, method }) => (raw === undefined
@@ -45,7 +48,8 @@ export interface ModelCheckOptions extends ProbeOptions {
 export async function probeModel(spec: ReleaseSpec, options: ProbeOptions): Promise<CheckResult[]> {
   const health = await healthWithRetries(spec, options);
   if (!health.ok) return [health];
-  return [health, ...await goldenChecks(spec, protocolOf(spec, options.fetch, requestOptions(spec, options)), poster(spec, options), baseOf(options.endpoint))];
+  const protocol = protocolOf(spec, options.fetch, requestOptions(spec, options));
+  return [health, ...await goldenChecks(spec, protocol, poster(spec, options), baseOf(options.endpoint))];
 }
 
 /** Every check of verification, in order; the first failed health check ends it. */
@@ -171,8 +175,10 @@ async function shadowCheck(
   const shadow = spec.verify.shadow!;
   // An ignored path is an output's name (v2) or a field of an output (a whole JSON answer with http).
   const ignore = spec.verify.ignore ?? [];
-  const outputsOf = (answer: unknown) => Object.fromEntries(Object.entries(withoutFields(protocol.outputsOf(answer), ignore) as Record<string, unknown>)
-    .map(([output, data]) => [output, withoutFields(data, ignore)]));
+  const outputsOf = (answer: unknown) => {
+    const outputs = withoutFields(protocol.outputsOf(answer), ignore) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(outputs).map(([output, data]) => [output, withoutFields(data, ignore)]));
+  };
   const inputs = [
     ...spec.verify.requests.map((r, i) => ({ name: r.name ?? `request ${i}`, request: r })),
     ...shadow.inputs.map((r, i) => ({ name: r.name ?? `recorded ${i}`, request: r })),

@@ -13,7 +13,7 @@ import {
   type Metric, type MetricProgress, type Served,
 } from '../rules/analysis.js';
 import { requestCounters } from '../release/drain.js';
-import { apiReads, deploymentPods, readDeployment } from './cluster.js';
+import { apiReads, deploymentPods, readDeployment, type Kube } from './cluster.js';
 import { beat, resumed } from './attempts.js';
 import { ErrorTypes } from '../release/errors.js';
 import { analysisHeaders, guardEndpoints, requestHeaders, serviceUrl, type ActivityContext } from './context.js';
@@ -83,6 +83,21 @@ function withTraffic(result: AnalysisResult, start: Served, end: Served, minShar
   return { ...result, ...counts, checks: [...result.checks, check], ...(result.ok && !check.ok ? { inconclusive: true } : {}) };
 }
 
+/** Where the monitor's probes go: the live Service, or the preview while only the candidate is judged. */
+async function monitoredEndpoint(kube: Kube, spec: ReleaseSpec, port: number, candidateOnly: boolean): Promise<string> {
+  const t = targetOf(spec);
+  return candidateOnly
+    ? spec.verify.endpoint ?? await serviceUrl(kube, t, previewServiceName(t), port)
+    : spec.monitor.endpoint ?? await serviceUrl(kube, t, t.service, port);
+}
+
+/** monitor.traffic with the slots it compares and the counters it reads; undefined without an old slot beside the candidate. */
+function countingOf(spec: ReleaseSpec, traffic: MonitorInput['traffic'], deployment: string | undefined) {
+  if (traffic === undefined || deployment === undefined || spec.monitor.traffic === undefined) return undefined;
+  return { ...spec.monitor.traffic, ...traffic, deployment, names: requestCounters(spec.monitor.traffic.requests) };
+}
+type Counting = NonNullable<ReturnType<typeof countingOf>>;
+
 export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
   /** The requests a Deployment's pods have answered, by their counters; undefined when no pod's page could be read. */
   async function servedBy(
@@ -101,10 +116,7 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
     async monitor({ spec, port, slot, deployment, argoFailureLimit, candidateOnly, traffic }: MonitorInput): Promise<AnalysisResult> {
       const t = targetOf(spec);
       guardEndpoints(deps, spec, t);
-      const servicePort = port ?? spec.port ?? 8080;
-      const endpoint = candidateOnly
-        ? spec.verify.endpoint ?? await serviceUrl(kube, t, previewServiceName(t), servicePort)
-        : spec.monitor.endpoint ?? await serviceUrl(kube, t, t.service, servicePort);
+      const endpoint = await monitoredEndpoint(kube, spec, port ?? spec.port ?? 8080, candidateOnly === true);
       const args = {
         model: spec.model, namespace: t.namespace, service: t.service, version: spec.version,
         slot: slot ?? '', deployment: deployment ?? '',
@@ -113,9 +125,8 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       const progress = resumeWindow(spec, metrics);
       // monitor.traffic: each slot's counters now (kept in the heartbeat), and again at the window's end.
       // Only with an old slot beside the candidate (the workflow passes it, its port resolved): a first release has none.
-      const counting = traffic !== undefined && deployment !== undefined && spec.monitor.traffic !== undefined
-        ? { ...spec.monitor.traffic, ...traffic, deployment, names: requestCounters(spec.monitor.traffic.requests) } : undefined;
-      const served = async ({ deployment: candidate, oldDeployment, names, port, path }: NonNullable<typeof counting>): Promise<Served> => {
+      const counting = countingOf(spec, traffic, deployment);
+      const served = async ({ deployment: candidate, oldDeployment, names, port, path }: Counting): Promise<Served> => {
         const [now, old] = await Promise.all([candidate, oldDeployment].map((d) => servedBy(t.namespace, d, names, port, path)));
         return { candidate: now, old };
       };
@@ -127,7 +138,8 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       // The first probe allows for a node proxy that has not synced yet (a Service just created routes only then).
       const headers = await requestHeaders(kube, spec, t, ErrorTypes.AnalysisFailed);
       const queryHeaders = await analysisHeaders(kube, spec, t, ErrorTypes.AnalysisFailed);
-      const probe = (first: boolean) => () => probeModel(spec, { fetch, endpoint, healthRetries: first ? HEALTH_RETRIES : 0, sleep, headers });
+      const probe = (first: boolean) => () =>
+        probeModel(spec, { fetch, endpoint, healthRetries: first ? HEALTH_RETRIES : 0, sleep, headers });
       const running = (i: number) => verdictOf(metrics[i]!, progress.metrics[i]!) === 'Running';
       for (;;) {
         for (const [i, metric] of metrics.entries()) {

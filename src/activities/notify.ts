@@ -25,8 +25,9 @@ export function notifyActivities({ deps, fetch }: ActivityContext) {
         if (sent.has(i)) continue;
         beat({ sent: [...sent] });
         const headers = { 'idempotency-key': notice.key, 'x-bluegreen-event': notice.kind };
+        const body = bodyFor(hook, notice, page);
         const out = await heartbeating(
-          () => requestText(fetch, hook.url, { body: bodyFor(hook, notice, page), headers, timeoutMs: SEND_TIMEOUT_MS }), { sent: [...sent] },
+          () => requestText(fetch, hook.url, { body, headers, timeoutMs: SEND_TIMEOUT_MS }), { sent: [...sent] },
         );
         if (out.ok) {
           sent.add(i);

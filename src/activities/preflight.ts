@@ -50,7 +50,9 @@ async function checkRoom(kube: Kube, spec: ReleaseSpec, plan: Plan): Promise<voi
     return;
   }
   try {
-    refuseNoRoom(template, podsBesideLive(spec, plan.replicas, plan.live?.replicas), seen.nodes, seen.pods, plan.candidate.deployment, spec.stepped !== undefined && plan.live !== undefined);
+    const beside = podsBesideLive(spec, plan.replicas, plan.live?.replicas);
+    const stepped = spec.stepped !== undefined && plan.live !== undefined;
+    refuseNoRoom(template, beside, seen.nodes, seen.pods, plan.candidate.deployment, stepped);
   } catch (err) {
     if (!(err instanceof RefusedError) || spec.capacity?.whenShort !== 'wait') throw err;
     // The pods wait Pending, which is what makes a cluster autoscaler add nodes.
@@ -86,7 +88,8 @@ export function preflightActivities({ deps, kube }: ActivityContext) {
         const [observed, around] = await Promise.all([observe(kube, t), listAround(kube, t.namespace)]);
         // Claims are read only when a template mounts one: most model servers mount none.
         const templates = [spec.template as V1PodTemplateSpec | undefined, ...observed.deployments.map((d) => d.spec?.template)];
-        const claims = templates.some((tpl) => tpl?.spec?.volumes?.some((v) => v.persistentVolumeClaim)) ? await listClaims(kube, t.namespace) : [];
+        const mountsClaim = templates.some((tpl) => tpl?.spec?.volumes?.some((v) => v.persistentVolumeClaim));
+        const claims = mountsClaim ? await listClaims(kube, t.namespace) : [];
         plan = planRelease(spec, t, { ...observed, around, claims });
         await checkRoom(kube, spec, plan);
       } catch (err) {

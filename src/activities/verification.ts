@@ -33,11 +33,14 @@ export function verificationActivities({ deps, kube, fetch, pollMs }: ActivityCo
       // Through the preview's ClusterIP, requests reach the new endpoints only once the node proxies have them.
       // (A clock ahead of the control plane's waits no longer than PROXY_SYNC_MS.)
       const sinceChange = endpoints.changedAt === undefined ? PROXY_SYNC_MS : Date.now() - endpoints.changedAt;
-      if (spec.verify.endpoint === undefined && sinceChange < PROXY_SYNC_MS) await sleep(Math.min(PROXY_SYNC_MS, PROXY_SYNC_MS - sinceChange));
+      if (spec.verify.endpoint === undefined && sinceChange < PROXY_SYNC_MS) {
+        await sleep(Math.min(PROXY_SYNC_MS, PROXY_SYNC_MS - sinceChange));
+      }
       const endpoint = spec.verify.endpoint ?? await serviceUrl(kube, t, preview, port);
       const liveEndpoint = hasLive === true ? spec.verify.liveEndpoint ?? await serviceUrl(kube, t, t.service, port) : undefined;
       const headers = await requestHeaders(kube, spec, t, ErrorTypes.VerificationFailed);
-      const probes = await heartbeating(() => verifyModel(spec, { fetch, endpoint, liveEndpoint, healthRetries: HEALTH_RETRIES, sleep, headers }));
+      const probes = await heartbeating(() =>
+        verifyModel(spec, { fetch, endpoint, liveEndpoint, healthRetries: HEALTH_RETRIES, sleep, headers }));
       const checks: CheckResult[] = [
         { name: 'preview endpoints', ok: true, detail: `${endpoints.ready} ready endpoints, all pods of ${name}` },
         ...probes,

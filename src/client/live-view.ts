@@ -47,16 +47,23 @@ export function analysisOf(metrics: unknown): RunningStep['analysis'] {
   if (!Array.isArray(metrics)) return undefined;
   return metrics.flatMap((m: { name?: unknown; provider?: unknown; series?: unknown }) => {
     if (typeof m?.name !== 'string' || typeof m.provider !== 'string') return [];
-    const series = Array.isArray(m.series) ? m.series.filter((p): p is [number, number] => Array.isArray(p) && p.every(Number.isFinite)) : [];
+    const isPoint = (p: unknown): p is [number, number] => Array.isArray(p) && p.every(Number.isFinite);
+    const series = Array.isArray(m.series) ? m.series.filter(isPoint) : [];
     return [{ name: `${m.provider} ${m.name}`, series }];
   });
+}
+
+/** A running step's heartbeat as the page reads it: any field may be missing or of another shape. */
+interface BeatSeen {
+  metrics?: unknown;
+  progress?: { ready?: unknown; total?: unknown; unschedulable?: unknown; pods?: unknown; inFlight?: unknown };
 }
 
 export async function runningSteps(client: Client, ref: ReleaseRef): Promise<RunningStep[]> {
   const handle = client.workflow.getHandle(workflowIdOf(ref), ref.runId);
   const described = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.describe());
   return (described.raw.pendingActivities ?? []).map((a) => {
-    const beat = decode(a.heartbeatDetails?.payloads?.[0]) as { metrics?: unknown; progress?: { ready?: unknown; total?: unknown; unschedulable?: unknown; pods?: unknown; inFlight?: unknown } } | undefined;
+    const beat = decode(a.heartbeatDetails?.payloads?.[0]) as BeatSeen | undefined;
     const analysis = analysisOf(beat?.metrics);
     const { ready, total, unschedulable, pods, inFlight } = beat?.progress ?? {};
     return {

@@ -183,7 +183,8 @@ function statusCommand(program: Command, io: Io): void {
         }
         const status = await withSenderIdentities(client, await readStatus(client, ref));
         // What the running step waits on is in its heartbeat, on the server: pods ready, the scheduler's message.
-        const running = FINAL_PHASES.includes(status.phase) ? [] : await runningSteps(client, { ...ref, runId: status.releaseId.split('/').at(-1) }).catch(() => []);
+        const runId = status.releaseId.split('/').at(-1);
+        const running = FINAL_PHASES.includes(status.phase) ? [] : await runningSteps(client, { ...ref, runId }).catch(() => []);
         if (json) io.out(JSON.stringify(running.length > 0 ? { ...status, running } : status, null, 2));
         else printStatus(status, io, running);
         if (!opts.watch) return;

@@ -47,7 +47,8 @@ export function verificationBoundMs(spec: Pick<Work, 'verify'>): number {
   const latencyRounds = latency === undefined ? 0 : Math.ceil(latency.requests / Math.min(latency.concurrency, latency.requests));
   // Shadow sends each input to both models at once.
   const shadowInputs = shadow === undefined ? 0 : requests.length + shadow.inputs.length;
-  return PREVIEW_WAIT_MS + PROXY_SYNC_MS + healthMs + (signature + golden + latencyRounds + shadowInputs) * modelRequestMs(spec) + MARGIN_MS;
+  const sends = signature + golden + latencyRounds + shadowInputs;
+  return PREVIEW_WAIT_MS + PROXY_SYNC_MS + healthMs + sends * modelRequestMs(spec) + MARGIN_MS;
 }
 
 /** The longest measurement of the monitor: a probe round (health, golden requests) or a query. */
@@ -64,7 +65,10 @@ export const monitorBoundMs = (spec: Work): number =>
  * cluster autoscaler adds nodes for the Pending pods). Specs recorded before
  * the field have no `capacity`.
  */
-export const rolloutBoundMs = (spec: { rolloutTimeout: string; capacity?: { whenShort: string; timeout: string } }, short: boolean): number => {
+export const rolloutBoundMs = (
+  spec: { rolloutTimeout: string; capacity?: { whenShort: string; timeout: string } },
+  short: boolean,
+): number => {
   const capacity = short && spec.capacity?.whenShort === 'wait' ? spec.capacity : undefined;
   return Math.max(durationMs(spec.rolloutTimeout), capacity === undefined ? 0 : durationMs(capacity.timeout));
 };

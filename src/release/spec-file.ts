@@ -115,7 +115,10 @@ function inlineBodyFiles(data: Record<string, unknown>, file: string): void {
   });
 }
 
-/** Reads a spec file, inlines `templateFrom`, `verify.shadow.inputsFile` and request `bodyFile`s (relative to the spec file) and validates the result. */
+/**
+ * Reads a spec file, inlines `templateFrom`, `verify.shadow.inputsFile` and
+ * request `bodyFile`s (relative to the spec file) and validates the result.
+ */
 export function loadSpecFile(file: string): ReleaseSpec {
   const data = parseYaml(readBounded(file, file), file) as Record<string, unknown> | null;
   if (data !== null && typeof data === 'object' && !Array.isArray(data)) {

@@ -50,12 +50,21 @@ const tensor = z.strictObject({
 
 const chatMessage = z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(64 * 1024) });
 
+const isRegExp = (re: string): boolean => {
+  try {
+    new RegExp(re);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** What an answer over the OpenAI API must hold (protocol openai). */
 export const openAiExpected = z.strictObject({
   /** text the answer contains */
   contains: z.string().min(1).max(4096).optional(),
   /** a regular expression the answer matches */
-  matches: z.string().min(1).max(1024).refine((re) => { try { new RegExp(re); return true; } catch { return false; } }, { error: 'must be a regular expression' }).optional(),
+  matches: z.string().min(1).max(1024).refine(isRegExp, { error: 'must be a regular expression' }).optional(),
   /** a JSON Schema (inline) the answer, parsed as JSON, must fit; {} for any JSON */
   json: z.unknown().superRefine((schema, ctx) => {
     const error = schemaError(schema);
@@ -109,7 +118,10 @@ const goldenRequest = z.strictObject({
   maxTokens: z.number().int().min(1).max(100_000).optional(),
   /** protocol openai: send it streamed, not, or (unset) both ways, each a check of its own */
   stream: z.boolean().optional(),
-  /** v2: output name -> expected data; http: the expected JSON; openai: contains, matches, json, finishReason. Numbers compare within tolerance. */
+  /**
+   * v2: output name -> expected data; http: the expected JSON; openai:
+   * contains, matches, json, finishReason. Numbers compare within tolerance.
+   */
   expected: z.unknown(),
   tolerance: z.number().nonnegative().max(1e6).default(1e-6),
 });
@@ -171,7 +183,9 @@ const verify = z.strictObject({
       const unknown = typeof r.expected === 'object' && r.expected !== null ? Object.keys(r.expected).filter((k) => !known.includes(k)) : [];
       for (const key of unknown) ctx.addIssue({ code: 'custom', path: [...at, key], message: `is not a known field (${known.join(', ')})` });
       const expected = unknown.length > 0 ? undefined : openAiExpected.safeParse(r.expected);
-      for (const issue of expected?.error?.issues ?? []) ctx.addIssue({ code: 'custom', path: [...at, ...issue.path.map(String)], message: issue.message });
+      for (const issue of expected?.error?.issues ?? []) {
+        ctx.addIssue({ code: 'custom', path: [...at, ...issue.path.map(String)], message: issue.message });
+      }
       const fields = r.body === undefined || (typeof r.body === 'object' && r.body !== null && !Array.isArray(r.body));
       if (!fields) ctx.addIssue({ code: 'custom', path: ['requests', i, 'body'], message: 'must be an object of request fields such as { response_format: { type: json_object } } when protocol is openai' });
       const set = fields ? Object.keys(r.body ?? {}).filter((k) => OPENAI_SET.includes(k)) : [];

@@ -135,7 +135,10 @@ export function count(spec: ReleaseSpec, metric: Metric, p: MetricProgress, now:
   if (m.phase === 'Failed') p.failures += 1;
   if (m.phase === 'Inconclusive') p.inconclusives += 1;
   p.last = { ...m, ...(query === undefined ? {} : { query: clip(query, 300) }) };
-  if (m.value !== undefined && Number.isFinite(m.value)) p.series = [...p.series ?? [], [now, Number(m.value.toPrecision(6))] as [number, number]].slice(-SERIES_KEPT);
+  if (m.value !== undefined && Number.isFinite(m.value)) {
+    const point: [number, number] = [now, Number(m.value.toPrecision(6))];
+    p.series = [...p.series ?? [], point].slice(-SERIES_KEPT);
+  }
   p.nextAt = Math.max(p.nextAt, now) + durationMs(metric.interval ?? spec.monitor.interval);
 }
 

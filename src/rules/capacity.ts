@@ -17,7 +17,8 @@ export function quantity(value: string | number | undefined): number {
   const m = /^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(value.trim());
   if (m === null) return Number.NaN;
   const scale: Record<string, number> = {
-    m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+    m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+    Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
   };
   return Number(m[1]) * (m[2] === undefined ? 1 : scale[m[2]]!);
 }
@@ -27,7 +28,10 @@ const add = (into: Amounts, from: Amounts): Amounts => {
   return into;
 };
 
-/** What one pod requests: its containers' requests summed (an extended resource's limit is its request), or its largest init container's. */
+/**
+ * What one pod requests: its containers' requests summed (an extended
+ * resource's limit is its request), or its largest init container's.
+ */
 export function podRequests(spec: V1PodSpec | undefined): Amounts {
   const of = (c: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }): Amounts => {
     const out: Amounts = {};
@@ -67,17 +71,24 @@ export function excludedBy(spec: V1PodSpec | undefined, node: V1Node): string | 
   const selector = Object.entries(spec?.nodeSelector ?? {}).find(([k, v]) => labels[k] !== v);
   if (selector !== undefined) return `nodeSelector ${selector[0]}=${selector[1]}`;
   const terms = spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-  if (terms !== undefined && terms.length > 0 && !terms.some((t) => (t.matchExpressions ?? []).every((e) => matchesExpression(labels, e)))) {
+  const termHolds = (t: { matchExpressions?: V1NodeSelectorRequirement[] }) =>
+    (t.matchExpressions ?? []).every((e) => matchesExpression(labels, e));
+  if (terms !== undefined && terms.length > 0 && !terms.some(termHolds)) {
     return 'required node affinity';
   }
-  const taint = (node.spec?.taints ?? []).find((t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && !tolerates(spec?.tolerations ?? [], t));
+  const repels = (t: V1Taint) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && !tolerates(spec?.tolerations ?? [], t);
+  const taint = (node.spec?.taints ?? []).find(repels);
   return taint === undefined ? undefined : `taint ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`;
 }
 
 export interface NodeRoom { node: string; free: Amounts; allocatable: Amounts; fits: number }
 
 /** What each node the pod may land on has free, and how many such pods fit there. */
-export function roomOn(spec: V1PodSpec | undefined, nodes: readonly V1Node[], pods: readonly V1Pod[]): { rooms: NodeRoom[]; excluded: string[] } {
+export function roomOn(
+  spec: V1PodSpec | undefined,
+  nodes: readonly V1Node[],
+  pods: readonly V1Pod[],
+): { rooms: NodeRoom[]; excluded: string[] } {
   const need = podRequests(spec);
   const used = new Map<string, Amounts>();
   for (const pod of pods) {

@@ -57,7 +57,11 @@ function without(value: unknown, path: readonly string[]): unknown {
   if (typeof value !== 'object' || value === null || path.length === 0) return value;
   const [head, ...rest] = path as [string, ...string[]];
   const matches = (key: string) => head === '*' || head === key;
-  if (Array.isArray(value)) return rest.length === 0 ? value.filter((_, i) => !matches(String(i))) : value.map((v, i) => (matches(String(i)) ? without(v, rest) : v));
+  if (Array.isArray(value)) {
+    return rest.length === 0
+      ? value.filter((_, i) => !matches(String(i)))
+      : value.map((v, i) => (matches(String(i)) ? without(v, rest) : v));
+  }
   const entries = Object.entries(value as Record<string, unknown>);
   return Object.fromEntries(rest.length === 0
     ? entries.filter(([key]) => !matches(key))

@@ -58,7 +58,8 @@ export function slackBody(n: Notice, page: string | undefined): Record<string, u
     blocks.push(section(`\`\`\`${mrkdwn(releaseCommands(n).join('\n'))}\`\`\``));
   }
   if (page !== undefined) {
-    blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: n.kind === 'waiting' ? 'Review and decide' : 'Open the release' }, url: page }] });
+    const text = { type: 'plain_text', text: n.kind === 'waiting' ? 'Review and decide' : 'Open the release' };
+    blocks.push({ type: 'actions', elements: [{ type: 'button', text, url: page }] });
   }
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(`${n.releaseId} · ${n.phase} · ${n.key}`) }] });
   return { text, blocks };

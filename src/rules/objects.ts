@@ -54,8 +54,9 @@ export function servingContainer(template: V1PodTemplateSpec, spec: ShortForms):
     const which = matching.length === 0 ? 'no container' : `${matching.length} containers`;
     throw new RefusedError(`image ${spec.image}: ${which} of the pod template run ${repository} (containers: ${listed}): name the serving container with container:`);
   }
-  const forms = [spec.args !== undefined && 'args', spec.env.length > 0 && 'env', spec.resources !== undefined && 'resources', spec.port !== undefined && 'port']
-    .filter((f): f is string => f !== false);
+  const forms = [
+    spec.args !== undefined && 'args', spec.env.length > 0 && 'env', spec.resources !== undefined && 'resources', spec.port !== undefined && 'port',
+  ].filter((f): f is string => f !== false);
   if (forms.length > 0) {
     throw new RefusedError(`${forms.join(', ')} set the serving container, and the pod template has ${containers.length} (${listed}): name it with container:`);
   }

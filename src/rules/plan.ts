@@ -220,7 +220,9 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   const warnings = checkOwners(spec, [['Service', service], ['Deployment', adopted?.deployment], ['Service', preview]]);
   const live = adopted?.live;
   const candidateSlot = live === undefined ? 'blue' : otherSlot(live.slot);
-  const candidateSelector = live === undefined ? slotSelector(t, candidateSlot) : { ...live.unslotted ?? live.selector, [t.slotLabel]: candidateSlot };
+  const candidateSelector = live === undefined
+    ? slotSelector(t, candidateSlot)
+    : { ...live.unslotted ?? live.selector, [t.slotLabel]: candidateSlot };
   const name = candidateName(t, live?.deployment, live?.slot);
   refuseClashes(t, name, candidateSelector, live, deployments);
   if (adopted === undefined && spec.template === undefined && spec.image === undefined) {

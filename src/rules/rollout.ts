@@ -1,6 +1,6 @@
 // Judgments over a slot's pods: whether a rollout is done or failed, which pods
 // a Deployment runs, and what a Service's EndpointSlices hold.
-import type { V1Deployment, V1EndpointSlice, V1Pod, V1PodSpec, V1Probe, V1ReplicaSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1Pod, V1PodCondition, V1PodSpec, V1Probe, V1ReplicaSet } from '@kubernetes/client-node';
 import { durationMs } from '../release/duration.js';
 
 /** A pod that serves: Ready, and not on its way out. */
@@ -42,7 +42,8 @@ export function rolloutState(deployment: V1Deployment, pods: readonly Pick<V1Pod
   if (stalled !== undefined) return { done: false, ready, total, failure: `${name}: ProgressDeadlineExceeded (${stalled.message ?? 'no progress'})` };
   const observed = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1);
   const done = observed && (status.updatedReplicas ?? 0) === total && ready >= total && (status.replicas ?? 0) === total;
-  const unplaced = pods.flatMap((p) => p.status?.conditions?.filter((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable') ?? [])[0];
+  const unschedulable = (c: V1PodCondition) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable';
+  const unplaced = pods.flatMap((p) => p.status?.conditions?.filter(unschedulable) ?? [])[0];
   return { done, ready, total, ...(unplaced === undefined || done ? {} : { unschedulable: unplaced.message ?? 'Unschedulable' }) };
 }
 
@@ -105,7 +106,9 @@ export function startupBudgetSeconds(spec: V1PodSpec | undefined): number {
   const budgets = (spec?.containers ?? []).map((c) => {
     const startup = c.startupProbe;
     const ready = c.readinessProbe;
-    const start = startup === undefined ? 0 : (startup.initialDelaySeconds ?? 0) + (startup.failureThreshold ?? 3) * (startup.periodSeconds ?? 10);
+    const start = startup === undefined
+      ? 0
+      : (startup.initialDelaySeconds ?? 0) + (startup.failureThreshold ?? 3) * (startup.periodSeconds ?? 10);
     return start + (ready === undefined ? 0 : (ready.initialDelaySeconds ?? 0) + (ready.periodSeconds ?? 10));
   });
   return Math.max(0, ...budgets);

@@ -32,7 +32,10 @@ export function signatureOf(metadata: unknown): Signature | string {
   const outputs = tensors(m?.outputs, 'outputs');
   if (typeof inputs === 'string') return inputs;
   if (typeof outputs === 'string') return outputs;
-  const undeclared = { ...(inputs.length === 0 ? { inputs: true as const } : {}), ...(outputs.length === 0 ? { outputs: true as const } : {}) };
+  const undeclared = {
+    ...(inputs.length === 0 ? { inputs: true as const } : {}),
+    ...(outputs.length === 0 ? { outputs: true as const } : {}),
+  };
   return { inputs, outputs, ...(Object.keys(undeclared).length > 0 ? { undeclared } : {}) };
 }
 

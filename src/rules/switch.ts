@@ -48,7 +48,8 @@ export interface SwitchSeen {
   matching: { pods: V1Pod[]; sets: V1ReplicaSet[] };
 }
 
-export function decideSwitch({ target, from, to, back, minReady, service, toDeployment, alsoDeployment, matching }: SwitchSeen): SwitchDecision {
+export function decideSwitch(seen: SwitchSeen): SwitchDecision {
+  const { target, from, to, back, minReady, service, toDeployment, alsoDeployment, matching } = seen;
   const where = `Service ${target.namespace}/${target.service}`;
   const current = service?.spec?.selector;
   if (service === undefined && from !== undefined) {

@@ -64,7 +64,8 @@ th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line
 td.num { text-align: right; font-variant-numeric: tabular-nums; } td.detail { color: var(--muted); font-size: 12px; }
 .facts th { width: 90px; color: var(--muted); font-weight: normal; }
 .phase { display: inline-block; padding: 1px 8px; border-radius: 10px; background: #eaeef2; font-weight: 600; }
-.phase.Succeeded { background: #dafbe1; color: var(--ok); } .phase.RolledBack, .phase.Failed, .phase.RollingBack { background: #ffebe9; color: var(--fail); }
+.phase.Succeeded { background: #dafbe1; color: var(--ok); }
+.phase.RolledBack, .phase.Failed, .phase.RollingBack { background: #ffebe9; color: var(--fail); }
 .phase.AwaitingApproval, .phase.Monitoring { background: #fff8c5; color: var(--wait); }
 .waits { color: var(--wait); font-weight: 600; } .muted, time { color: var(--muted); }
 .version { color: var(--live); } .reason { color: var(--fail); }
@@ -78,7 +79,8 @@ button:disabled { background: #eaeef2; color: var(--muted); cursor: not-allowed;
 #answer.ok { color: var(--ok); } #answer.fail { color: var(--fail); } #answer.note { color: var(--wait); }
 .timeline { font: 12px/1.5 ui-monospace, monospace; padding-left: 22px; background: #fff; border: 1px solid var(--line); }
 pre.commands { background: #fff; border: 1px solid var(--line); padding: 8px; }
-.charts { display: flex; gap: 18px; flex-wrap: wrap; } figure { margin: 0; background: #fff; border: 1px solid var(--line); padding: 6px 10px; }
+.charts { display: flex; gap: 18px; flex-wrap: wrap; }
+figure { margin: 0; background: #fff; border: 1px solid var(--line); padding: 6px 10px; }
 figcaption { font-size: 12px; } .chart { color: var(--live); display: block; } .range { font-size: 11px; color: var(--muted); }
 progress { width: 160px; vertical-align: middle; }
 `;

@@ -13,7 +13,11 @@ export class Html {
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
-  const part = (v: unknown): string => (v instanceof Html ? v.text : Array.isArray(v) ? v.map(part).join('') : v === undefined || v === false || v === null ? '' : esc(v));
+  const part = (v: unknown): string => {
+    if (v instanceof Html) return v.text;
+    if (Array.isArray(v)) return v.map(part).join('');
+    return v === undefined || v === false || v === null ? '' : esc(v);
+  };
   return new Html(strings.reduce((out, s, i) => out + s + (i < values.length ? part(values[i]) : ''), ''));
 }
 

@@ -31,7 +31,8 @@ export interface ListFilters { namespace?: string; model?: string; phase?: strin
 export interface ListRow extends ReleaseListing { waitingFor?: ReleaseStatus['waitingFor'] }
 
 export function listPage(rows: readonly ListRow[], filters: ListFilters, user: string, now: number, note?: string): string {
-  const sorted = [...rows].sort((a, b) => Number(b.status === 'RUNNING') - Number(a.status === 'RUNNING') || b.startTime.getTime() - a.startTime.getTime());
+  const running = (r: ListRow) => Number(r.status === 'RUNNING');
+  const sorted = [...rows].sort((a, b) => running(b) - running(a) || b.startTime.getTime() - a.startTime.getTime());
   const option = (p: string) => html`<option value="${p}"${filters.phase === p ? html` selected` : ''}>${p}</option>`;
   const line = (r: ListRow) => {
     const ref = parseWorkflowId(r.workflowId);
@@ -53,7 +54,8 @@ export function listPage(rows: readonly ListRow[], filters: ListFilters, user: s
 <button type="submit">Filter</button></form>
 ${note === undefined ? '' : html`<p class="note">${note}</p>`}
 ${sorted.length === 0 ? html`<p class="empty">${filters.all || filters.phase ? 'No releases match.' : 'No running releases.'}</p>` : html`<table class="releases">
-<thead><tr><th>service</th><th>namespace</th><th>model</th><th>version</th><th>phase</th><th>age</th><th>waits for</th><th></th></tr></thead>
+<thead><tr><th>service</th><th>namespace</th><th>model</th><th>version</th><th>phase</th><th>age</th><th>waits for</th>
+<th></th></tr></thead>
 <tbody>${sorted.map(line)}</tbody></table>`}`);
 }
 
@@ -63,7 +65,8 @@ export interface Steering { canApprove: boolean; canAbort: boolean; phase: strin
 export function steeringOf(status: ReleaseStatus): Steering {
   const ended = FINAL_PHASES.includes(status.phase);
   // Abort is refused once the old slot is being deleted (Finalizing, past the point of no return) and after the end.
-  const canAbort = !ended && status.phase !== 'RollingBack' && !status.timeline.some((e) => e.event === 'draining' || e.event === 'deleted');
+  const pastReturn = status.timeline.some((e) => e.event === 'draining' || e.event === 'deleted');
+  const canAbort = !ended && status.phase !== 'RollingBack' && !pastReturn;
   return {
     canApprove: status.waitingFor !== undefined, canAbort, phase: status.phase, version: status.version,
     runId: parseReleaseId(status.releaseId).runId, ended,
@@ -71,12 +74,14 @@ export function steeringOf(status: ReleaseStatus): Steering {
 }
 
 const checkRow = (stage: string, c: CheckResult) => html`<tr class="${c.ok ? 'ok' : 'fail'}"><td>${stage}</td><td>${c.ok ? 'ok' : 'FAIL'}</td>
-<td>${c.name}</td><td class="num">${c.value ?? (c.latencyMs === undefined ? '' : `${c.latencyMs} ms`)}</td><td>${c.bound ?? ''}</td><td class="detail">${c.detail}</td></tr>`;
+<td>${c.name}</td><td class="num">${c.value ?? (c.latencyMs === undefined ? '' : `${c.latencyMs} ms`)}</td><td>${c.bound ?? ''}</td>
+<td class="detail">${c.detail}</td></tr>`;
 
 /** The analysis metrics with their measurements: from the status once judged, from the running monitor's heartbeat before. */
 function charts(status: ReleaseStatus, steps: readonly RunningStep[]): Html {
   const live = steps.flatMap((s) => s.analysis ?? []);
-  const judged = (status.analysis?.checks ?? []).filter((c) => c.series !== undefined).map((c) => ({ name: c.name, series: c.series!, bound: c.bound }));
+  const judged = (status.analysis?.checks ?? []).flatMap((c) =>
+    (c.series === undefined ? [] : [{ name: c.name, series: c.series, bound: c.bound }]));
   const metrics = live.length > 0 ? live.map((m) => ({ ...m, bound: judged.find((j) => j.name === m.name)?.bound })) : judged;
   if (metrics.length === 0) return html``;
   return html`<section><h2>Analysis over time</h2><div class="charts">${metrics.map((m) => html`<figure><figcaption>${m.name}${m.bound ? html` <span class="muted">(${m.bound})</span>` : ''}</figcaption>${sparkline(m.series)}</figure>`)}</div></section>`;
@@ -94,29 +99,51 @@ export function releaseView(status: ReleaseStatus, steps: readonly RunningStep[]
   const entered = [...status.timeline].reverse().find((e) => e.event === 'phase');
   const since = entered === undefined ? '' : ` for ${age(Date.parse(entered.at), now)}`;
   const target = parseWorkflowId(parseReleaseId(status.releaseId).workflowId) ?? { namespace: status.namespace, service: status.model };
-  const a = status.analysis;
-  const checks = [
-    ...(status.verification?.checks ?? []).map((c) => checkRow('verify', c)),
-    ...(a?.checks ?? []).map((c) => checkRow('analysis', c)),
-  ];
   return html`<h1>${target.namespace}/${target.service} <span class="version">${status.version}</span></h1>
 <p class="status"><span class="phase ${status.phase}" data-phase="${status.phase}">${status.phase}</span>${since}
 ${status.waitingFor === undefined ? '' : html` <span class="waits" data-waiting="${status.waitingFor}">waiting ${gateText(status.waitingFor)}</span>`}</p>
 ${status.reason ? html`<p class="reason">${status.reason}</p>` : ''}
 <table class="facts">
-<tr><th>slots</th><td>old ${status.oldSlot ?? '-'}${status.oldDeployment ? ` (${status.oldDeployment})` : ''} · candidate ${status.candidateSlot ?? '-'}${status.candidateDeployment ? ` (${status.candidateDeployment})` : ''} · live <b>${status.liveSlot ?? '-'}</b></td></tr>
+<tr><th>slots</th><td>${slotsOf(status)}</td></tr>
 ${status.steps ? html`<tr><th>steps</th><td>${status.steps.done} done: candidate ${status.steps.candidate} pods, old ${status.steps.old}</td></tr>` : ''}
 ${status.standby ? html`<tr><th>standby</th><td>old slot at ${status.standby.replicas} pods; a rollback starts ${status.standby.toStart}</td></tr>` : ''}
-<tr><th>people</th><td>${[status.startedBy && `started by ${status.startedBy}`, status.approvedBy && `approved by ${status.approvedBy}`, status.abortedBy && `aborted by ${status.abortedBy}`].filter(Boolean).join(' · ') || '-'}</td></tr>
+<tr><th>people</th><td>${peopleOf(status)}</td></tr>
 <tr><th>release</th><td><code>${status.releaseId}</code> · <a href="${historyHref(target)}">history of ${target.service}</a></td></tr>
 </table>
 ${steps.length === 0 ? '' : html`<section><h2>Running</h2><ul class="steps">${steps.map(progress)}</ul></section>`}
-${checks.length === 0 ? '' : html`<section><h2>Checks</h2>${a === undefined ? '' : html`<p>analysis ${a.ok ? (a.inconclusive ? 'INCONCLUSIVE' : 'ok') : 'FAILED'}: ${a.runs} runs, ${a.failures} failed</p>`}
-<table class="checks"><thead><tr><th></th><th></th><th>check</th><th>figure</th><th>bound</th><th>detail</th></tr></thead><tbody>${checks}</tbody></table></section>`}
+${checksSection(status)}
 ${charts(status, steps)}
-<section><h2>Timeline</h2><ol class="timeline">${status.timeline.map((e) => html`<li class="${e.accepted === false ? 'ignored' : ''}"><time>${e.at}</time> ${timelineLine(e).slice(e.at.length + 2)}</li>`)}</ol></section>
-<section><h2>From a terminal</h2><pre class="commands">${releaseCommands({ ...target, version: status.version, releaseId: status.releaseId }).join('\n')}</pre></section>`.text;
+<section><h2>Timeline</h2><ol class="timeline">${status.timeline.map(timelineItem)}</ol></section>
+<section><h2>From a terminal</h2>
+<pre class="commands">${releaseCommands({ ...target, version: status.version, releaseId: status.releaseId }).join('\n')}</pre></section>`.text;
 }
+
+const slotsOf = (s: ReleaseStatus): Html => {
+  const old = html`old ${s.oldSlot ?? '-'}${s.oldDeployment ? ` (${s.oldDeployment})` : ''}`;
+  const candidate = html`candidate ${s.candidateSlot ?? '-'}${s.candidateDeployment ? ` (${s.candidateDeployment})` : ''}`;
+  return html`${old} · ${candidate} · live <b>${s.liveSlot ?? '-'}</b>`;
+};
+
+const peopleOf = (s: ReleaseStatus): string => [
+  s.startedBy && `started by ${s.startedBy}`, s.approvedBy && `approved by ${s.approvedBy}`, s.abortedBy && `aborted by ${s.abortedBy}`,
+].filter(Boolean).join(' · ') || '-';
+
+/** Every check of verification and analysis, with the analysis verdict above them. */
+function checksSection(status: ReleaseStatus): Html | '' {
+  const a = status.analysis;
+  const checks = [
+    ...(status.verification?.checks ?? []).map((c) => checkRow('verify', c)),
+    ...(a?.checks ?? []).map((c) => checkRow('analysis', c)),
+  ];
+  if (checks.length === 0) return '';
+  const verdict = a === undefined ? '' : a.ok ? (a.inconclusive ? 'INCONCLUSIVE' : 'ok') : 'FAILED';
+  return html`<section><h2>Checks</h2>${a === undefined ? '' : html`<p>analysis ${verdict}: ${a.runs} runs, ${a.failures} failed</p>`}
+<table class="checks"><thead><tr><th></th><th></th><th>check</th><th>figure</th><th>bound</th><th>detail</th></tr></thead>
+<tbody>${checks}</tbody></table></section>`;
+}
+
+const timelineItem = (e: ReleaseStatus['timeline'][number]): Html =>
+  html`<li class="${e.accepted === false ? 'ignored' : ''}"><time>${e.at}</time> ${timelineLine(e).slice(e.at.length + 2)}</li>`;
 
 /** The page around the view: the approve and abort forms, pinned to the run and version shown. */
 export function releasePage(status: ReleaseStatus, steps: readonly RunningStep[], user: string, now: number): string {
@@ -131,10 +158,20 @@ export function releasePage(status: ReleaseStatus, steps: readonly RunningStep[]
 <p id="answer" role="status" aria-live="polite"></p></section></div>`);
 }
 
-export function historyPage(target: { namespace: string; service: string; cluster?: string }, past: readonly PastRelease[], user: string): string {
+/** Who started, approved and aborted a past release, with the identity each signal came from. */
+const whoWithIdentities = (r: PastRelease): string => [
+  r.startedBy ? `started by ${r.startedBy}` : '',
+  ...r.messages.map((m) => `${m.kind === 'approve' ? 'approved' : 'aborted'} by ${m.by}${m.identity ? ` [${m.identity}]` : ''}`),
+].filter(Boolean).join(', ');
+
+export function historyPage(
+  target: { namespace: string; service: string; cluster?: string },
+  past: readonly PastRelease[],
+  user: string,
+): string {
   const row = (r: PastRelease) => html`<tr><td><a href="${releaseHref(r.releaseId)}">${r.version}</a></td><td><span class="phase ${r.outcome}">${r.outcome}</span></td>
 <td>${r.startedAt.replace(/\.\d+Z$/, 'Z')}</td><td>${r.durationSeconds === undefined ? 'running' : `${r.durationSeconds}s`}</td>
-<td>${[r.startedBy ? `started by ${r.startedBy}` : '', ...r.messages.map((m) => `${m.kind === 'approve' ? 'approved' : 'aborted'} by ${m.by}${m.identity ? ` [${m.identity}]` : ''}`)].filter(Boolean).join(', ')}</td>
+<td>${whoWithIdentities(r)}</td>
 <td>${why(r)}</td></tr>`;
   const title = `${target.namespace}/${target.service}${target.cluster ? `@${target.cluster}` : ''}`;
   return layout(`History of ${target.service}`, user, html`<h1>History of ${title}</h1>

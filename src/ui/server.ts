@@ -115,157 +115,180 @@ function checkSameOrigin(req: IncomingMessage): void {
 
 const text = (v: unknown, max: number): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : undefined);
 
+/** What every route needs: the options, and a Temporal client per user. */
+interface Ui {
+  opts: UiOptions;
+  pollMs: number;
+  clientFor: (user: string) => Client;
+}
+
 export function uiServer(opts: UiOptions): Server {
-  const pollMs = opts.pollMs ?? 1_000;
   // One Temporal client per user, on the one connection: the signal's identity names who sent it.
   const clients = new Map<string, Client>();
   const clientFor = (user: string): Client => {
     let c = clients.get(user);
     if (c === undefined) {
-      c = new Client({ connection: opts.client.connection, namespace: opts.client.options.namespace, identity: `${user} via bluegreen ui` });
+      const { connection, options } = opts.client;
+      c = new Client({ connection, namespace: options.namespace, identity: `${user} via bluegreen ui` });
       clients.set(user, c);
     }
     return c;
   };
-
-  const send = (res: ServerResponse, code: number, type: string, body: string, more: Record<string, string> = {}) => {
-    res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': type, ...more });
-    res.end(body);
-  };
-  const json = (res: ServerResponse, code: number, body: unknown) => send(res, code, 'application/json; charset=utf-8', JSON.stringify(body));
-
-  async function list(url: URL, user: string): Promise<{ rows: ListRow[]; filters: ListFilters }> {
-    const phase = url.searchParams.get('phase') || undefined;
-    if (phase !== undefined && !(PHASES as readonly string[]).includes(phase)) throw new HttpError(400, `phase "${phase}" is not one of ${PHASES.join(', ')}`);
-    const filters: ListFilters = {
-      namespace: url.searchParams.get('namespace') || undefined, model: url.searchParams.get('model') || undefined, phase,
-      all: url.searchParams.get('all') === '1',
-    };
-    const listed = await listReleases(clientFor(user), { ...filters, all: filters.all === true || phase !== undefined, limit: 200 });
-    // What a running release waits for is in its status; read for the first 50 running.
-    const rows = await Promise.all(listed.map(async (r, i): Promise<ListRow> => {
-      const target = parseWorkflowId(r.workflowId);
-      if (r.status !== 'RUNNING' || target === undefined || i >= 50) return r;
-      const status = await readStatus(clientFor(user), { ...target, runId: r.runId }).catch(() => undefined);
-      return status?.waitingFor === undefined ? r : { ...r, waitingFor: status.waitingFor };
-    }));
-    return { rows, filters };
-  }
-
-  async function view(user: string, ref: ReleaseRef) {
-    const client = clientFor(user);
-    const status = await readStatus(client, ref);
-    const steps = FINAL_PHASES.includes(status.phase) ? [] : await runningSteps(client, ref).catch(() => []);
-    return { status, steps };
-  }
-
-  /** Server-sent events: the view each time it changes, until the release ends or the page goes. */
-  async function follow(res: ServerResponse, user: string, ref: ReleaseRef): Promise<void> {
-    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
-    let open = true;
-    // The response closes when the page goes away (the request closes once read, at once for a GET).
-    res.on('close', () => { open = false; });
-    const event = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-    let last = '';
-    let quietSince = Date.now();
-    while (open) {
-      try {
-        const { status, steps } = await view(user, ref);
-        const fragment = releaseView(status, steps, Date.now());
-        // The age in the view changes each second; send when anything else did, or every 5s for the age.
-        const key = fragment.replace(/ for \d+[smhd]\S*/, '');
-        if (key !== last || Date.now() - quietSince > 5_000) {
-          event('view', { html: fragment, steering: steeringOf(status) });
-          last = key;
-          quietSince = Date.now();
-        }
-        if (FINAL_PHASES.includes(status.phase)) {
-          event('end', status.phase);
-          break;
-        }
-      } catch (err) {
-        event('note', `cannot read the release (${(err as Error).message.split('\n')[0]}); retrying: the release goes on in the worker`);
-      }
-      await new Promise((r) => setTimeout(r, pollMs));
-    }
-    res.end();
-  }
-
-  async function steer(req: IncomingMessage, res: ServerResponse, user: string, kind: 'approve' | 'abort'): Promise<void> {
-    checkSameOrigin(req);
-    const body = await readBody(req);
-    const ref = refOf(new URL(`http://x/?id=${encodeURIComponent(String(body.id ?? ''))}`));
-    const version = text(body.version, 63);
-    const comment = text(body.comment, 2000);
-    const reason = text(body.reason, 2000);
-    if (kind === 'abort' && reason === undefined) throw new HttpError(400, 'an abort needs a reason');
-    const message = kind === 'approve'
-      ? { kind, by: user, ...(comment === undefined ? {} : { comment }), ...(version === undefined ? {} : { version }) }
-      : { kind, by: user, reason: reason!, ...(version === undefined ? {} : { version }) };
-    const out = await sendMessage(clientFor(user), ref, message);
-    if ('pending' in out) {
-      return json(res, 202, { accepted: false, pending: true, message: `${kind} recorded, but no worker has acted on it yet: it is acted on when one runs the release` });
-    }
-    const said = out.accepted ? `${kind} acted on by the release (phase ${out.entry.phase}), recorded as by ${user}` : `${kind} not acted on: ${out.entry.detail ?? 'see the timeline'}`;
-    json(res, 200, { accepted: out.accepted, message: said, entry: out.entry });
-  }
-
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://ui.local');
-    const who = userOf(req, url, opts);
-    if ('login' in who) {
-      // The token travels once in the link; from then on in a cookie no other site's request carries.
-      url.searchParams.delete('token');
-      return send(res, 303, 'text/plain', 'signed in', {
-        location: `${url.pathname}${url.search}`, 'set-cookie': `${COOKIE}=${who.login}; HttpOnly; SameSite=Strict; Path=/`,
-      });
-    }
-    if ('refused' in who) return send(res, 401, 'text/plain; charset=utf-8', `bluegreen ui: ${who.refused}\n`);
-    const { user } = who;
-    const get = req.method === 'GET' || req.method === 'HEAD';
-    if (!get && req.method !== 'POST') throw new HttpError(405, `${req.method} is not served`);
-    const path = url.pathname;
-    if (get && path === '/ui.js') return send(res, 200, 'text/javascript; charset=utf-8', SCRIPT);
-    if (get && path === '/ui.css') return send(res, 200, 'text/css; charset=utf-8', STYLE);
-    if (get && path === '/') {
-      const { rows, filters } = await list(url, user);
-      return send(res, 200, 'text/html; charset=utf-8', listPage(rows, filters, user, Date.now()));
-    }
-    if (get && path === '/api/releases') {
-      const { rows } = await list(url, user);
-      return json(res, 200, rows.map((r) => ({ ...r, releaseId: `${r.workflowId}/${r.runId}`, startTime: r.startTime.toISOString() })));
-    }
-    if (get && path === '/release') {
-      const { status, steps } = await view(user, refOf(url));
-      return send(res, 200, 'text/html; charset=utf-8', releasePage(status, steps, user, Date.now()));
-    }
-    if (get && path === '/api/release') {
-      const { status, steps } = await view(user, refOf(url));
-      return json(res, 200, { ...status, running: steps, steering: steeringOf(status) });
-    }
-    if (get && path === '/api/release/events') return follow(res, user, refOf(url));
-    if (get && path === '/history') {
-      const namespace = url.searchParams.get('namespace') ?? '';
-      const service = url.searchParams.get('service') ?? '';
-      if (namespace === '' || service === '') throw new HttpError(400, 'history needs namespace and service');
-      const target = { namespace, service, ...(url.searchParams.get('cluster') ? { cluster: url.searchParams.get('cluster')! } : {}) };
-      return send(res, 200, 'text/html; charset=utf-8', historyPage(target, await releaseHistory(clientFor(user), target), user));
-    }
-    if (req.method === 'POST' && (path === '/api/release/approve' || path === '/api/release/abort')) {
-      return steer(req, res, user, path.endsWith('approve') ? 'approve' : 'abort');
-    }
-    throw new HttpError(404, `nothing at ${path}`);
-  }
-
+  const ui: Ui = { opts, pollMs: opts.pollMs ?? 1_000, clientFor };
   return createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
+    route(ui, req, res).catch((err: unknown) => {
       const code = err instanceof HttpError ? err.code : err instanceof UserError ? 409 : 502;
       const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
       if (res.headersSent) return res.end();
       if ((req.url ?? '').startsWith('/api/')) return json(res, code, { accepted: false, message });
-      send(res, code, 'text/html; charset=utf-8', layout('Error', '', html`<h1>${code === 404 ? 'Not found' : 'Cannot do that'}</h1><p class="reason">${message}</p><p><a href="/">All releases</a></p>`));
+      const page = html`<h1>${code === 404 ? 'Not found' : 'Cannot do that'}</h1><p class="reason">${message}</p>
+<p><a href="/">All releases</a></p>`;
+      send(res, code, 'text/html; charset=utf-8', layout('Error', '', page));
     });
   });
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string, more: Record<string, string> = {}): void {
+  res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': type, ...more });
+  res.end(body);
+}
+
+const json = (res: ServerResponse, code: number, body: unknown) => send(res, code, 'application/json; charset=utf-8', JSON.stringify(body));
+
+async function list(ui: Ui, url: URL, user: string): Promise<{ rows: ListRow[]; filters: ListFilters }> {
+  const phase = url.searchParams.get('phase') || undefined;
+  if (phase !== undefined && !(PHASES as readonly string[]).includes(phase)) {
+    throw new HttpError(400, `phase "${phase}" is not one of ${PHASES.join(', ')}`);
+  }
+  const filters: ListFilters = {
+    namespace: url.searchParams.get('namespace') || undefined, model: url.searchParams.get('model') || undefined, phase,
+    all: url.searchParams.get('all') === '1',
+  };
+  const listed = await listReleases(ui.clientFor(user), { ...filters, all: filters.all === true || phase !== undefined, limit: 200 });
+  // What a running release waits for is in its status; read for the first 50 running.
+  const rows = await Promise.all(listed.map(async (r, i): Promise<ListRow> => {
+    const target = parseWorkflowId(r.workflowId);
+    if (r.status !== 'RUNNING' || target === undefined || i >= 50) return r;
+    const status = await readStatus(ui.clientFor(user), { ...target, runId: r.runId }).catch(() => undefined);
+    return status?.waitingFor === undefined ? r : { ...r, waitingFor: status.waitingFor };
+  }));
+  return { rows, filters };
+}
+
+async function view(ui: Ui, user: string, ref: ReleaseRef) {
+  const client = ui.clientFor(user);
+  const status = await readStatus(client, ref);
+  const steps = FINAL_PHASES.includes(status.phase) ? [] : await runningSteps(client, ref).catch(() => []);
+  return { status, steps };
+}
+
+/** Server-sent events: the view each time it changes, until the release ends or the page goes. */
+async function follow(ui: Ui, res: ServerResponse, user: string, ref: ReleaseRef): Promise<void> {
+  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
+  let open = true;
+  // The response closes when the page goes away (the request closes once read, at once for a GET).
+  res.on('close', () => { open = false; });
+  const event = (name: string, data: unknown) => res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  let last = '';
+  let quietSince = Date.now();
+  while (open) {
+    try {
+      const { status, steps } = await view(ui, user, ref);
+      const fragment = releaseView(status, steps, Date.now());
+      // The age in the view changes each second; send when anything else did, or every 5s for the age.
+      const key = fragment.replace(/ for \d+[smhd]\S*/, '');
+      if (key !== last || Date.now() - quietSince > 5_000) {
+        event('view', { html: fragment, steering: steeringOf(status) });
+        last = key;
+        quietSince = Date.now();
+      }
+      if (FINAL_PHASES.includes(status.phase)) {
+        event('end', status.phase);
+        break;
+      }
+    } catch (err) {
+      event('note', `cannot read the release (${(err as Error).message.split('\n')[0]}); retrying: the release goes on in the worker`);
+    }
+    await new Promise((r) => setTimeout(r, ui.pollMs));
+  }
+  res.end();
+}
+
+async function steer(ui: Ui, req: IncomingMessage, res: ServerResponse, user: string, kind: 'approve' | 'abort'): Promise<void> {
+  checkSameOrigin(req);
+  const body = await readBody(req);
+  const ref = refOf(new URL(`http://x/?id=${encodeURIComponent(String(body.id ?? ''))}`));
+  const version = text(body.version, 63);
+  const comment = text(body.comment, 2000);
+  const reason = text(body.reason, 2000);
+  if (kind === 'abort' && reason === undefined) throw new HttpError(400, 'an abort needs a reason');
+  const message = kind === 'approve'
+    ? { kind, by: user, ...(comment === undefined ? {} : { comment }), ...(version === undefined ? {} : { version }) }
+    : { kind, by: user, reason: reason!, ...(version === undefined ? {} : { version }) };
+  const out = await sendMessage(ui.clientFor(user), ref, message);
+  if ('pending' in out) {
+    return json(res, 202, { accepted: false, pending: true, message: `${kind} recorded, but no worker has acted on it yet: it is acted on when one runs the release` });
+  }
+  const said = out.accepted
+    ? `${kind} acted on by the release (phase ${out.entry.phase}), recorded as by ${user}`
+    : `${kind} not acted on: ${out.entry.detail ?? 'see the timeline'}`;
+  json(res, 200, { accepted: out.accepted, message: said, entry: out.entry });
+}
+
+async function route(ui: Ui, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://ui.local');
+  const who = userOf(req, url, ui.opts);
+  if ('login' in who) {
+    // The token travels once in the link; from then on in a cookie no other site's request carries.
+    url.searchParams.delete('token');
+    return send(res, 303, 'text/plain', 'signed in', {
+      location: `${url.pathname}${url.search}`, 'set-cookie': `${COOKIE}=${who.login}; HttpOnly; SameSite=Strict; Path=/`,
+    });
+  }
+  if ('refused' in who) return send(res, 401, 'text/plain; charset=utf-8', `bluegreen ui: ${who.refused}\n`);
+  const { user } = who;
+  const get = req.method === 'GET' || req.method === 'HEAD';
+  if (!get && req.method !== 'POST') throw new HttpError(405, `${req.method} is not served`);
+  const path = url.pathname;
+  if (req.method === 'POST' && (path === '/api/release/approve' || path === '/api/release/abort')) {
+    return steer(ui, req, res, user, path.endsWith('approve') ? 'approve' : 'abort');
+  }
+  if (!get) throw new HttpError(404, `nothing at ${path}`);
+  return read(ui, url, res, user);
+}
+
+/** The pages and the reads: everything a GET is served. */
+async function read(ui: Ui, url: URL, res: ServerResponse, user: string): Promise<void> {
+  const path = url.pathname;
+  const page = (body: string) => send(res, 200, 'text/html; charset=utf-8', body);
+  if (path === '/ui.js') return send(res, 200, 'text/javascript; charset=utf-8', SCRIPT);
+  if (path === '/ui.css') return send(res, 200, 'text/css; charset=utf-8', STYLE);
+  if (path === '/') {
+    const { rows, filters } = await list(ui, url, user);
+    return page(listPage(rows, filters, user, Date.now()));
+  }
+  if (path === '/api/releases') {
+    const { rows } = await list(ui, url, user);
+    return json(res, 200, rows.map((r) => ({ ...r, releaseId: `${r.workflowId}/${r.runId}`, startTime: r.startTime.toISOString() })));
+  }
+  if (path === '/release') {
+    const { status, steps } = await view(ui, user, refOf(url));
+    return page(releasePage(status, steps, user, Date.now()));
+  }
+  if (path === '/api/release') {
+    const { status, steps } = await view(ui, user, refOf(url));
+    return json(res, 200, { ...status, running: steps, steering: steeringOf(status) });
+  }
+  if (path === '/api/release/events') return follow(ui, res, user, refOf(url));
+  if (path === '/history') {
+    const namespace = url.searchParams.get('namespace') ?? '';
+    const service = url.searchParams.get('service') ?? '';
+    if (namespace === '' || service === '') throw new HttpError(400, 'history needs namespace and service');
+    const cluster = url.searchParams.get('cluster');
+    const target = { namespace, service, ...(cluster ? { cluster } : {}) };
+    return page(historyPage(target, await releaseHistory(ui.clientFor(user), target), user));
+  }
+  throw new HttpError(404, `nothing at ${path}`);
 }
 
 /** A token for a page served without a proxy: 128 random bits. */

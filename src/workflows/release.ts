@@ -199,11 +199,17 @@ async function deploy(run: Run): Promise<void> {
     });
   // The preview gets exactly the selector the live Service will get, so verification proves it too.
   await run.act.quick.pointPreview({ target, selector: plan.candidate.selector, ports, releaseId: status.releaseId });
-  const ready = await rolloutWait(run, plan).waitForRollout({ ...candidate, timeoutMs: rolloutBoundMs(spec, plan.roomShort !== undefined) });
+  const ready = await rolloutWait(run, plan).waitForRollout({ ...candidate, timeoutMs: rolloutMs(run, plan) });
   run.record('rollout', { detail: `${ready.ready}/${ready.total} replicas available` });
 }
 
 /** The candidate's rollout waits: longer when preflight found the nodes short and the spec waits for room. */
+/** How long the candidate's rollout may take: longer when preflight found the nodes short and the spec waits for more. */
+const rolloutMs = (run: Run, plan: Plan): number => rolloutBoundMs(run.spec, plan.roomShort !== undefined);
+
+/** A switch back waits at least SWITCH_BACK_SETTLE_MS for the live pods' endpoints: restoring what served must not give up early. */
+const backSettleMs = (spec: Run['spec']): number => Math.max(SWITCH_BACK_SETTLE_MS, durationMs(spec.switchTimeout));
+
 function rolloutWait(run: Run, plan: Plan): Run['act']['rolloutWait'] {
   if (plan.roomShort === undefined) return run.act.rolloutWait;
   const ms = rolloutBoundMs(run.spec, true) + 60_000;
@@ -226,8 +232,9 @@ async function narrowLive(run: Run, plan: Plan, live: SlotPlan & { unslotted: Sl
     run: async () => {
       const { candidate } = plan;
       const timeoutMs = durationMs(spec.rolloutTimeout);
-      await run.act.undoRolloutWait.waitForPodsGone({ target, slot: candidate.slot, deployment: candidate.deployment, selector: candidate.selector, timeoutMs });
-      const back = await run.act.undo.switchTraffic({ ...moving, from: live, to: own, back: true, settleMs: Math.max(SWITCH_BACK_SETTLE_MS, settleMs) });
+      const { slot, deployment, selector } = candidate;
+      await run.act.undoRolloutWait.waitForPodsGone({ target, slot, deployment, selector, timeoutMs });
+      const back = await run.act.undo.switchTraffic({ ...moving, from: live, to: own, back: true, settleMs: backSettleMs(spec) });
       run.record('selector restored', { detail: back.detail });
     },
   });
@@ -275,7 +282,7 @@ async function switchLive(run: Run): Promise<void> {
   const stepped = steppedFrom(run, plan);
   if (stepped === undefined && spec.previewReplicas !== undefined && spec.previewReplicas < replicas) {
     await run.act.quick.scaleSlot({ ...ref, replicas });
-    await rolloutWait(run, plan).waitForRollout({ ...ref, replicas, timeoutMs: rolloutBoundMs(spec, plan.roomShort !== undefined) });
+    await rolloutWait(run, plan).waitForRollout({ ...ref, replicas, timeoutMs: rolloutMs(run, plan) });
     run.record('scaled', { detail: `candidate scaled to ${replicas} replicas` });
   }
   // A stepped release moves from the shared selector, and back to it (its steps' undoing restores the old slot).
@@ -288,7 +295,7 @@ async function switchLive(run: Run): Promise<void> {
       run: async () => {
         const back = await run.act.undo.switchTraffic({
           target, from: candidate, to: stepped, also: plan.live!.deployment, ports: plan.ports, releaseId: status.releaseId, back: true,
-          settleMs: Math.max(SWITCH_BACK_SETTLE_MS, durationMs(spec.switchTimeout)),
+          settleMs: backSettleMs(spec),
         });
         run.record('switched back', { detail: back.detail });
       },
@@ -301,7 +308,7 @@ async function switchLive(run: Run): Promise<void> {
         await run.act.undoRolloutWait.waitForRollout({ ...old, restoreReplicas: Math.max(1, live.replicas), timeoutMs: rolloutTimeoutMs });
         const back = await run.act.undo.switchTraffic({
           target, from: candidate, to: live, ports: plan.ports, releaseId: status.releaseId, back: true,
-          settleMs: Math.max(SWITCH_BACK_SETTLE_MS, durationMs(spec.switchTimeout)),
+          settleMs: backSettleMs(spec),
         });
         // Releases of Bluegreen 0.1 recorded no answer here: they always switched.
         if (back?.switched ?? true) status.liveSlot = live.slot;
@@ -367,7 +374,9 @@ async function stepThrough(run: Run): Promise<void> {
   run.compensations.push({
     name: `switch live traffic back to ${live.deployment}`,
     run: async () => {
-      const back = await run.act.undo.switchTraffic({ ...moving, also: undefined, from: shared, to: live, back: true, settleMs: Math.max(SWITCH_BACK_SETTLE_MS, settleMs) });
+      const back = await run.act.undo.switchTraffic({
+        ...moving, also: undefined, from: shared, to: live, back: true, settleMs: backSettleMs(spec),
+      });
       if (back.switched) status.liveSlot = live.slot;
       run.record('switched back', { detail: back.detail });
     },
@@ -390,7 +399,7 @@ async function stepThrough(run: Run): Promise<void> {
     });
     if (step.candidate > from.candidate) {
       await run.act.quick.scaleSlot({ ...next, replicas: step.candidate });
-      await rolloutWait(run, plan).waitForRollout({ ...next, replicas: step.candidate, timeoutMs: rolloutBoundMs(spec, plan.roomShort !== undefined) });
+      await rolloutWait(run, plan).waitForRollout({ ...next, replicas: step.candidate, timeoutMs: rolloutMs(run, plan) });
     }
     await run.act.quick.scaleSlot({ ...old, replicas: step.old });
     // A leaving pod still holds its GPUs: the next step starts when it is gone.
@@ -546,7 +555,11 @@ async function drain(run: Run, ref: SlotRef, what: string): Promise<void> {
   const spec = run.spec.drain!;
   run.record('draining', { detail: `${what} ${ref.deployment}: its pods are told to stop; up to ${spec.timeout} for their answers to end` });
   const report = await run.act.drainWait.drainSlot({
-    ...ref, timeoutMs: durationMs(spec.timeout), metrics: inFlightMetrics(spec.inFlight), port: spec.port ?? plannedOf(run).servingPort ?? DEFAULT_PORT, path: spec.path,
+    ...ref,
+    timeoutMs: durationMs(spec.timeout),
+    metrics: inFlightMetrics(spec.inFlight),
+    port: spec.port ?? plannedOf(run).servingPort ?? DEFAULT_PORT,
+    path: spec.path,
   });
   const took = `${Math.round(report.tookMs / 100) / 10}s`;
   const pods = (n: number) => `${n} pod${n === 1 ? '' : 's'}`;
@@ -602,7 +615,8 @@ function tracking(status: ReleaseStatus) {
   return { record, enter, metrics };
 }
 
-export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
+/** The status before the spec is checked: what the raw input names, and who started the release (its memo). */
+function initialStatus(input: ReleaseSpec): ReleaseStatus {
   const info = workflowInfo();
   const status: ReleaseStatus = {
     releaseId: releaseIdOf(info.workflowId, info.runId),
@@ -611,6 +625,11 @@ export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
   };
   const startedBy = info.memo?.[STARTED_BY_MEMO];
   if (typeof startedBy === 'string') status.startedBy = startedBy;
+  return status;
+}
+
+export async function release(input: ReleaseSpec): Promise<ReleaseResult> {
+  const status = initialStatus(input);
   setHandler(statusQuery, () => status);
   const { record, enter, metrics } = tracking(status);
 
@@ -698,8 +717,9 @@ function noticesOf(spec: ReleaseSpec, status: ReleaseStatus, notifying: boolean,
   const notify = (kind: NoticeKind, more: Partial<Notice> = {}): void => {
     if (!notifying) return;
     const notice: Notice = {
-      key: `${status.releaseId}#${pending.length + 1}`, kind, releaseId: status.releaseId, namespace, service, model: spec.model,
-      version: spec.version, ...(spec.cluster === undefined ? {} : { cluster: spec.cluster }), phase: status.phase, at: new Date().toISOString(), ...more,
+      key: `${status.releaseId}#${pending.length + 1}`, kind, releaseId: status.releaseId, namespace, service,
+      model: spec.model, version: spec.version, ...(spec.cluster === undefined ? {} : { cluster: spec.cluster }),
+      phase: status.phase, at: new Date().toISOString(), ...more,
     };
     pending.push(CancellationScope.nonCancellable(() => act.notify(notice)).then(
       () => undefined,
@@ -774,7 +794,10 @@ async function rollBack(run: Run): Promise<ReleaseResult> {
     }
   }
   enter('RolledBack', status.oldSlot === undefined ? 'nothing of the first release is left' : `live traffic on ${status.oldSlot}`);
-  run.notify('rolled-back', { ...(status.reason === undefined ? {} : { reason: status.reason }), ...(status.oldSlot === undefined ? {} : { liveSlot: status.oldSlot }) });
+  run.notify('rolled-back', {
+    ...(status.reason === undefined ? {} : { reason: status.reason }),
+    ...(status.oldSlot === undefined ? {} : { liveSlot: status.oldSlot }),
+  });
   await run.noticesSent();
   return resultOf(status);
 }
