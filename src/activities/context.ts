@@ -46,23 +46,29 @@ export function guardNamespace(deps: ActivityDeps, t: Pick<Target, 'namespace'>)
   }
 }
 
-/** Refuses a verification or analysis endpoint outside the release's own Services and the worker's allowlist. */
-export function guardEndpoints(deps: ActivityDeps, spec: ReleaseSpec, t: Target): void {
+/** Why an endpoint a spec field gives may not be reached: neither one of the release's own Services nor in the worker's allowlist. */
+export function endpointRefusal(deps: ActivityDeps, t: Target, field: string, endpoint: string): string | undefined {
   const own = [t.service, previewServiceName(t)].flatMap((n) => [`${n}.${t.namespace}.svc`, `${n}.${t.namespace}.svc.cluster.local`]);
   const allowed = deps.allowedEndpointHosts ?? [];
+  const url = new URL(endpoint);
+  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (own.includes(host) || allowed.includes(host) || allowed.includes(`${host}:${url.port}`)) return undefined;
+  return `${field}: ${url.host} is not one of this release's Services (${t.service}, ${previewServiceName(t)} in ${t.namespace}) nor in the worker's BLUEGREEN_VERIFY_HOSTS (${allowed.join(', ') || 'empty'})`;
+}
+
+/** Refuses a verification, analysis or drain endpoint outside the release's own Services and the worker's allowlist. */
+export function guardEndpoints(deps: ActivityDeps, spec: ReleaseSpec, t: Target): void {
   const endpoints: [string, string | undefined][] = [
     ['verify.endpoint', spec.verify.endpoint], ['verify.liveEndpoint', spec.verify.liveEndpoint],
     ['monitor.endpoint', spec.monitor.endpoint],
     ...(spec.monitor.analysis ?? []).map((a, i): [string, string | undefined] => [
       `monitor.analysis[${i}].provider.prometheus.address`, 'prometheus' in a.provider ? a.provider.prometheus.address : undefined,
     ]),
+    ['drain.prometheus.address', spec.drain?.prometheus?.address],
   ];
   for (const [field, endpoint] of endpoints) {
-    if (endpoint === undefined) continue;
-    const url = new URL(endpoint);
-    const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
-    if (own.includes(host) || allowed.includes(host) || allowed.includes(`${host}:${url.port}`)) continue;
-    throw nonRetryable(ErrorTypes.EndpointNotAllowed, `${field}: ${url.host} is not one of this release's Services (${t.service}, ${previewServiceName(t)} in ${t.namespace}) nor in the worker's BLUEGREEN_VERIFY_HOSTS (${allowed.join(', ') || 'empty'})`);
+    const refused = endpoint === undefined ? undefined : endpointRefusal(deps, t, field, endpoint);
+    if (refused !== undefined) throw nonRetryable(ErrorTypes.EndpointNotAllowed, refused);
   }
 }
 
@@ -92,10 +98,10 @@ type HeaderList = { name: string; value?: string; secretKeyRef?: { name: string;
 /**
  * Request headers with their values: a Secret's is read now, by the worker, so
  * it never enters the release's history. A missing Secret or key is refused
- * with a failure of `type`, naming the header. Default: verify.headers.
+ * with a failure of `type`, naming the header (`field`).
  */
 export async function requestHeaders(
-  kube: Kube, spec: ReleaseSpec, t: Target, type: string, list: HeaderList = spec.verify.headers ?? [], field = 'verify.headers',
+  kube: Kube, t: Target, type: string, list: HeaderList, field: string,
 ): Promise<Record<string, string>> {
   const headers: Record<string, string> = {};
   for (const [i, h] of list.entries()) {
@@ -112,8 +118,12 @@ export async function requestHeaders(
   return headers;
 }
 
+/** verify.headers, sent with every request to the model servers. */
+export const verifyHeaders = (kube: Kube, spec: ReleaseSpec, t: Target, type: string): Promise<Record<string, string>> =>
+  requestHeaders(kube, t, type, spec.verify.headers ?? [], 'verify.headers');
+
 /** Each analysis metric's Prometheus headers, read as requestHeaders reads them (none for a probe). */
 export const analysisHeaders = (kube: Kube, spec: ReleaseSpec, t: Target, type: string): Promise<Record<string, string>[]> =>
   Promise.all((spec.monitor.analysis ?? []).map((m, i) => ('prometheus' in m.provider && m.provider.prometheus.headers !== undefined
-    ? requestHeaders(kube, spec, t, type, m.provider.prometheus.headers, `monitor.analysis[${i}].provider.prometheus.headers`)
+    ? requestHeaders(kube, t, type, m.provider.prometheus.headers, `monitor.analysis[${i}].provider.prometheus.headers`)
     : {})));

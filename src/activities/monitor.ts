@@ -16,7 +16,7 @@ import { requestCounters } from '../release/drain.js';
 import { apiReads, deploymentPods, readDeployment, type Kube } from './cluster.js';
 import { beat, resumed } from './attempts.js';
 import { ErrorTypes } from '../release/errors.js';
-import { analysisHeaders, guardEndpoints, requestHeaders, serviceUrl, type ActivityContext } from './context.js';
+import { analysisHeaders, guardEndpoints, serviceUrl, verifyHeaders, type ActivityContext } from './context.js';
 import { getJson, type Fetch } from './http.js';
 import { podMetricSum } from './pod-metrics.js';
 import { probeModel } from './model-checks.js';
@@ -136,7 +136,7 @@ export function monitorActivities({ deps, kube, fetch }: ActivityContext) {
       }
       const endsAt = progress.startedAt + durationMs(spec.monitor.window);
       // The first probe allows for a node proxy that has not synced yet (a Service just created routes only then).
-      const headers = await requestHeaders(kube, spec, t, ErrorTypes.AnalysisFailed);
+      const headers = await verifyHeaders(kube, spec, t, ErrorTypes.AnalysisFailed);
       const queryHeaders = await analysisHeaders(kube, spec, t, ErrorTypes.AnalysisFailed);
       const probe = (first: boolean) => () =>
         probeModel(spec, { fetch, endpoint, healthRetries: first ? HEALTH_RETRIES : 0, sleep, headers });

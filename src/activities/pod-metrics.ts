@@ -5,7 +5,7 @@ import { metricSum } from '../rules/drain.js';
 import { getText, type Fetch } from './http.js';
 
 /** A metrics page that takes longer is read as unknown this round. */
-const METRICS_TIMEOUT_MS = 2_000;
+export const METRICS_TIMEOUT_MS = 2_000;
 
 /** The sum of `names` on a pod's metrics page, or undefined when it cannot be read (not started, already closed) or has none. */
 export async function podMetricSum(

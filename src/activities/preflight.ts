@@ -13,7 +13,9 @@ import { podsBesideLive } from '../rules/steps.js';
 import { RefusedError } from '../rules/refused.js';
 import { listAround } from './around.js';
 import { KubeError, apply, listClaims, nodesAndPods, observe, type Kube } from './cluster.js';
-import { analysisHeaders, guardEndpoints, guardNamespace, nonRetryable, requestHeaders, type ActivityContext } from './context.js';
+import {
+  analysisHeaders, guardEndpoints, guardNamespace, nonRetryable, requestHeaders, verifyHeaders, type ActivityContext,
+} from './context.js';
 
 /** The spec validated again, and refused where it asks the worker to read files. */
 function validated(input: ReleaseSpec): ReleaseSpec {
@@ -81,8 +83,10 @@ export function preflightActivities({ deps, kube }: ActivityContext) {
         throw nonRetryable(ErrorTypes.PreflightRefused, `the release targets cluster ${spec.cluster ?? '(none named)'}, but this worker serves ${deps.clusterName ?? 'a cluster with no name (BLUEGREEN_CLUSTER_NAME unset)'}`);
       }
       // A header's Secret that is missing now would fail verification or analysis after the rollout: refused before it.
-      await requestHeaders(kube, spec, t, ErrorTypes.PreflightRefused);
+      await verifyHeaders(kube, spec, t, ErrorTypes.PreflightRefused);
       await analysisHeaders(kube, spec, t, ErrorTypes.PreflightRefused);
+      const drainHeaders = spec.drain?.prometheus?.headers ?? [];
+      await requestHeaders(kube, t, ErrorTypes.PreflightRefused, drainHeaders, 'drain.prometheus.headers');
       let plan: Plan;
       try {
         const [observed, around] = await Promise.all([observe(kube, t), listAround(kube, t.namespace)]);

@@ -6,7 +6,7 @@ import type { ReleaseSpec } from '../release/spec.js';
 import type { CheckResult, Slot, VerificationResult } from '../release/status.js';
 import { previewServiceName, targetOf } from '../release/target.js';
 import { serviceEndpoints } from './cluster.js';
-import { guardEndpoints, mustReadFrom, requestHeaders, serviceUrl, type ActivityContext } from './context.js';
+import { guardEndpoints, mustReadFrom, serviceUrl, verifyHeaders, type ActivityContext } from './context.js';
 import { verifyModel } from './model-checks.js';
 import { heartbeating, sleep, slotWatch, waitFor } from './waits.js';
 
@@ -38,7 +38,7 @@ export function verificationActivities({ deps, kube, fetch, pollMs }: ActivityCo
       }
       const endpoint = spec.verify.endpoint ?? await serviceUrl(kube, t, preview, port);
       const liveEndpoint = hasLive === true ? spec.verify.liveEndpoint ?? await serviceUrl(kube, t, t.service, port) : undefined;
-      const headers = await requestHeaders(kube, spec, t, ErrorTypes.VerificationFailed);
+      const headers = await verifyHeaders(kube, spec, t, ErrorTypes.VerificationFailed);
       const probes = await heartbeating(() =>
         verifyModel(spec, { fetch, endpoint, liveEndpoint, healthRetries: HEALTH_RETRIES, sleep, headers }));
       const checks: CheckResult[] = [

@@ -1,6 +1,7 @@
 // The vocabulary of draining a slot before it goes: the in-flight gauges of the
 // servers users run (and their request counters, for the monitor window's
 // traffic share), and what a drain reports.
+import type { RequestHeader } from './secrets.js';
 import type { Slot } from './status.js';
 import type { Target } from './target.js';
 
@@ -33,6 +34,9 @@ export const requestCounters = (requests: Preset | readonly string[]): readonly 
 export const inFlightMetrics = (inFlight: Preset | readonly string[] | undefined): readonly string[] =>
   inFlight === undefined ? [] : typeof inFlight === 'string' ? IN_FLIGHT_METRICS[inFlight] : inFlight;
 
+/** What a drain's Prometheus query may name: the slot drained, not the release's version (the old slot runs another). */
+export const DRAIN_PLACEHOLDERS = ['model', 'namespace', 'service', 'slot', 'deployment'] as const;
+
 /** One pod of a draining slot: its requests in flight (undefined: its metrics could not be read). */
 export interface DrainingPod { pod: string; inFlight?: number }
 
@@ -43,6 +47,10 @@ export interface DrainReport {
   pods: number;
   /** the pods still running at drain.timeout (told to stop at once then), with their requests in flight */
   cut: DrainingPod[];
+  /** the most requests seen in flight at once across the slot's pods, when any were read */
+  mostInFlight?: number;
+  /** why no request in flight could be read from Prometheus (drain.prometheus), when none was */
+  unread?: string;
 }
 
 /** A drain of one slot: stop its pods, wait up to `timeoutMs` for them to end, reading `metrics` on each. */
@@ -56,4 +64,6 @@ export interface DrainInput {
   /** the metrics page: this port and path */
   port: number;
   path: string;
+  /** drain.prometheus: read the requests in flight there instead (the query's placeholders not yet filled) */
+  prometheus?: { address: string; query?: string; headers?: RequestHeader[] };
 }

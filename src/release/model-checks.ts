@@ -62,8 +62,20 @@ export type QueryArgs = Record<(typeof QUERY_PLACEHOLDERS)[number], string>;
 const PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
 
 /** The query with {{ version }} and the like filled in. */
-export const renderQuery = (query: string, args: QueryArgs): string =>
+export const renderQuery = (query: string, args: Partial<QueryArgs>): string =>
   query.replace(PLACEHOLDER, (_, name: string) => args[name as keyof QueryArgs] ?? '');
+
+/** A Prometheus server's address. */
+export const prometheusAddress = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://prometheus.monitoring:9090' });
+
+/** A PromQL query whose placeholders are among `allowed`. */
+export const promQuery = (allowed: readonly string[] = QUERY_PLACEHOLDERS) => z.string().min(1).max(4_096).superRefine((q, ctx) => {
+  for (const [, name] of q.matchAll(PLACEHOLDER)) {
+    if (!allowed.includes(name!)) {
+      ctx.addIssue({ code: 'custom', input: `{{${name}}}`, message: `names an unknown placeholder; use ${allowed.map((p) => `{{${p}}}`).join(', ')}` });
+    }
+  }
+});
 
 const condition = z.string().min(1).max(500).superRefine((s, ctx) => {
   const error = conditionError(s);
@@ -76,14 +88,8 @@ export const analysisMetric = (duration: z.ZodType<string>) => z.strictObject({
   provider: z.union([
     z.strictObject({
       prometheus: z.strictObject({
-        address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://prometheus.monitoring:9090' }),
-        query: z.string().min(1).max(4_096).superRefine((q, ctx) => {
-          for (const [, name] of q.matchAll(PLACEHOLDER)) {
-            if (!(QUERY_PLACEHOLDERS as readonly string[]).includes(name!)) {
-              ctx.addIssue({ code: 'custom', input: `{{${name}}}`, message: `names an unknown placeholder; use ${QUERY_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}` });
-            }
-          }
-        }),
+        address: prometheusAddress,
+        query: promQuery(),
         /** sent with each query: a token for a Prometheus behind auth (Thanos, a managed service), from a Secret */
         headers: requestHeaderList.optional(),
       }),

@@ -26,6 +26,9 @@ const requestHeader = z.strictObject({
   secretKeyRef,
 }).refine(oneOf, oneValue);
 
+/** One request header as a spec gives it: a literal value or a Secret's key. */
+export type RequestHeader = z.infer<typeof requestHeader>;
+
 /** Headers every request carries: an API key, a gateway's or Prometheus' token. */
 export const requestHeaderList = z.array(requestHeader).max(20)
   .refine((hs) => new Set(hs.map((h) => h.name.toLowerCase())).size === hs.length, { error: 'names a header twice' });

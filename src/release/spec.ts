@@ -7,10 +7,10 @@ import { oneOf, oneValue, requestHeaderList, secretKeyRef } from './secrets.js';
 import {
   DNS1035_LABEL, DNS1123_LABEL, ENV_VAR_NAME, LABEL_VALUE, QUANTITY, isImageReference, isQualifiedName,
 } from './k8s-names.js';
-import { analysisMetric, latencySpec, shadowSpec, streamedLatency } from './model-checks.js';
+import { analysisMetric, latencySpec, prometheusAddress, promQuery, shadowSpec, streamedLatency } from './model-checks.js';
 import { MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL } from './labels.js';
 import { MAX_VERIFICATION_MS, modelRequestMs, verificationBoundMs } from './bounds.js';
-import { IN_FLIGHT_PRESETS, METRIC_NAME } from './drain.js';
+import { DRAIN_PLACEHOLDERS, IN_FLIGHT_PRESETS, METRIC_NAME } from './drain.js';
 
 /** Labels Bluegreen sets on every slot, so none can tell the slots apart. */
 const OWN_LABELS: readonly string[] = [MANAGED_BY_LABEL, SERVICE_LABEL, VERSION_LABEL];
@@ -308,13 +308,27 @@ export const ReleaseSpecSchema = z.strictObject({
    * rollback): its pods are stopped (SIGTERM, so a good server finishes its
    * answers and closes its keep-alive connections) and Bluegreen waits up to
    * `timeout` for them to end, reading the requests still in flight from each
-   * pod's metrics when `inFlight` names them; then it stops what is left.
+   * pod's metrics when `inFlight` names them (or from Prometheus); then it
+   * stops what is left.
    */
   drain: z.strictObject({
     timeout: duration('6h', 6 * 3_600_000).default('2m'),
     /** Gauges summed on each pod's metrics page: a server's ready-made set (vllm, tgi, example) or metric names. */
     inFlight: serverMetrics('model_requests_in_flight or vllm:num_requests_running').optional(),
     ...metricsPage,
+    /**
+     * Read the requests in flight from Prometheus instead of each pod's page
+     * (a worker that cannot reach pod IPs): `query` gives one value per `pod`
+     * label; default, the `inFlight` gauges summed by pod over the slot's pods.
+     */
+    prometheus: z.strictObject({
+      address: prometheusAddress,
+      query: promQuery(DRAIN_PLACEHOLDERS).optional(),
+      headers: requestHeaderList.optional(),
+    }).optional(),
+  }).refine((d) => d.prometheus === undefined || d.prometheus.query !== undefined || d.inFlight !== undefined, {
+    path: ['prometheus', 'query'],
+    error: 'give the query, or drain.inFlight for the ready-made one (the inFlight gauges summed by pod)',
   }).optional(),
   /** Owners a release goes on beside knowingly (each is recorded in the timeline); Helm is always a warning. */
   owners: z.strictObject({

@@ -2,6 +2,8 @@
 // and whether its pods get the time a drain gives them.
 import type { V1PodSpec } from '@kubernetes/client-node';
 import { durationMs } from '../release/duration.js';
+import type { DrainReport } from '../release/drain.js';
+import type { PrometheusAnswer } from './analysis.js';
 
 /** Kubernetes' default terminationGracePeriodSeconds. */
 const DEFAULT_GRACE_SECONDS = 30;
@@ -21,6 +23,46 @@ export function metricSum(page: string, names: readonly string[]): number | unde
     if (Number.isFinite(value)) sum = (sum ?? 0) + value;
   }
   return sum;
+}
+
+/**
+ * drain.prometheus's ready-made query: the inFlight gauges summed by pod over
+ * the slot's pods (a Deployment's pods are named <deployment>-<hash>-<suffix>).
+ */
+export const inFlightQuery = (metrics: readonly string[]): string =>
+  `sum by (pod) ({__name__=~"${metrics.join('|')}", namespace="{{namespace}}", pod=~"{{deployment}}-[a-z0-9]+-[a-z0-9]+"})`;
+
+/** Each pod's value in a Prometheus answer, by its `pod` label; or why the answer gives none. */
+export function valuesByPod(body: PrometheusAnswer): Map<string, number> | string {
+  if (body.status !== 'success') return `Prometheus refused the query: ${body.error ?? JSON.stringify(body).slice(0, 100)}`;
+  const { resultType, result } = body.data ?? {};
+  if (resultType !== 'vector') return `the query returned a ${resultType ?? 'result'}; it must give a value per pod (sum by (pod) (...))`;
+  const values = new Map<string, number>();
+  for (const series of result as { metric?: Record<string, string>; value?: unknown[] }[]) {
+    const pod = series.metric?.pod;
+    if (pod === undefined) return 'a series of the query has no pod label; group it by pod (sum by (pod) (...))';
+    const value = Number(series.value?.[1]);
+    if (Number.isFinite(value)) values.set(pod, (values.get(pod) ?? 0) + value);
+  }
+  return values;
+}
+
+const podCount = (n: number) => `${n} pod${n === 1 ? '' : 's'}`;
+
+/** A drain's outcome for the timeline: how the pods ended, what was in flight, and the pods cut at drain.timeout. */
+export function drainDetail(what: string, report: DrainReport, timeout: string): string {
+  const most = report.mostInFlight === undefined ? '' : `; at most ${report.mostInFlight} request${report.mostInFlight === 1 ? '' : 's'} in flight`;
+  const unread = report.unread === undefined ? '' : `; requests in flight not read: ${report.unread}`;
+  if (report.drained) {
+    const took = `${Math.round(report.tookMs / 100) / 10}s`;
+    const ended = report.pods === 0 ? 'no pods were left'
+      : report.pods === 1 ? `its pod ended by itself in ${took}` : `its ${report.pods} pods ended by themselves in ${took}`;
+    return `${what}: ${ended}${most}${unread}`;
+  }
+  const stopped = report.cut.map((c) => `${c.pod} (${c.inFlight === undefined ? 'requests in flight unknown' : `${c.inFlight} in flight`})`).join(', ');
+  const inFlight = report.cut.reduce((n, c) => n + (c.inFlight ?? 0), 0);
+  const still = inFlight > 0 ? `, ${inFlight} request${inFlight === 1 ? '' : 's'} in flight` : '';
+  return `${what}: drain.timeout ${timeout} ended with ${podCount(report.cut.length)} still running${still}; told to stop at once: ${stopped}${unread}`;
 }
 
 /** The seconds a pod's preStop hook sleeps before its server is told to stop (a sleep action or `sleep N` command). */

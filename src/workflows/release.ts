@@ -43,6 +43,7 @@ import { targetOf, type Target } from '../release/target.js';
 import { peakPods, previewReplicasOf, sharedSelector, stepsOf } from '../rules/steps.js';
 import { DEFAULT_PORT } from '../rules/objects.js';
 import { minReadyOf } from '../rules/switch.js';
+import { drainDetail } from '../rules/drain.js';
 import { upgradePlan } from './legacy-plan.js';
 import { releaseMetrics, type ReleaseMetrics } from './metrics.js';
 
@@ -560,18 +561,9 @@ async function drain(run: Run, ref: SlotRef, what: string): Promise<void> {
     metrics: inFlightMetrics(spec.inFlight),
     port: spec.port ?? plannedOf(run).servingPort ?? DEFAULT_PORT,
     path: spec.path,
+    ...(spec.prometheus === undefined ? {} : { prometheus: spec.prometheus }),
   });
-  const took = `${Math.round(report.tookMs / 100) / 10}s`;
-  const pods = (n: number) => `${n} pod${n === 1 ? '' : 's'}`;
-  if (report.drained) {
-    run.record('drained', { detail: `${what} ${ref.deployment}: ${report.pods === 0 ? 'no pods were left' : `its ${pods(report.pods)} ended by themselves in ${took}`}` });
-    return;
-  }
-  const stopped = report.cut.map((c) => `${c.pod} (${c.inFlight === undefined ? 'requests in flight unknown' : `${c.inFlight} in flight`})`).join(', ');
-  const inFlight = report.cut.reduce((n, c) => n + (c.inFlight ?? 0), 0);
-  run.record('drain cut', {
-    detail: `${what} ${ref.deployment}: drain.timeout ${spec.timeout} ended with ${pods(report.cut.length)} still running${inFlight > 0 ? `, ${inFlight} request${inFlight === 1 ? '' : 's'} in flight` : ''}; told to stop at once: ${stopped}`,
-  });
+  run.record(report.drained ? 'drained' : 'drain cut', { detail: drainDetail(`${what} ${ref.deployment}`, report, spec.timeout) });
 }
 
 /** The steps abort may interrupt, in order; finalize follows them. */

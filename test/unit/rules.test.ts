@@ -15,7 +15,7 @@ import { analysisWarnings, trafficShareCheck, verdictOf } from '../../src/rules/
 import { latencyVerdict } from '../../src/rules/verdicts.js';
 import { compareJson, textSimilarity, withoutFields } from '../../src/rules/compare.js';
 import { judgeCompletion, tokenTimings } from '../../src/rules/completion.js';
-import { drainWarnings, metricSum } from '../../src/rules/drain.js';
+import { drainDetail, drainWarnings, inFlightQuery, metricSum, valuesByPod } from '../../src/rules/drain.js';
 import { inFlightMetrics } from '../../src/release/drain.js';
 import type { Fetch } from '../../src/activities/http.js';
 import type { AnalysisResult } from '../../src/release/status.js';
@@ -621,6 +621,31 @@ describe('draining a slot', () => {
     expect(metricSum(page, inFlightMetrics('tgi'))).toBeUndefined();
     expect(inFlightMetrics(['a_b', 'c:d'])).toEqual(['a_b', 'c:d']);
     expect(inFlightMetrics(undefined)).toEqual([]);
+  });
+
+  it('asks Prometheus for the in-flight gauges by pod, and reads its answer pod by pod', () => {
+    expect(inFlightQuery(inFlightMetrics('vllm'))).toBe(
+      'sum by (pod) ({__name__=~"vllm:num_requests_running|vllm:num_requests_waiting", namespace="{{namespace}}", pod=~"{{deployment}}-[a-z0-9]+-[a-z0-9]+"})');
+    const vector = (result: unknown[]) => ({ status: 'success', data: { resultType: 'vector', result } });
+    expect(valuesByPod(vector([
+      { metric: { pod: 'chat-blue-7d9-abcde' }, value: [1733300000, '2'] },
+      { metric: { pod: 'chat-blue-7d9-fghij' }, value: [1733300000, '0'] },
+    ]))).toEqual(new Map([['chat-blue-7d9-abcde', 2], ['chat-blue-7d9-fghij', 0]]));
+    expect(valuesByPod(vector([]))).toEqual(new Map());
+    expect(valuesByPod(vector([{ metric: {}, value: [1, '3'] }]))).toBe('a series of the query has no pod label; group it by pod (sum by (pod) (...))');
+    expect(valuesByPod({ status: 'success', data: { resultType: 'scalar', result: [1, '3'] } }))
+      .toBe('the query returned a scalar; it must give a value per pod (sum by (pod) (...))');
+    expect(valuesByPod({ status: 'error', error: 'parse error at char 5' })).toBe('Prometheus refused the query: parse error at char 5');
+  });
+
+  it('says how a drain ended: the time the pods took and the most in flight, or the pods cut with theirs', () => {
+    expect(drainDetail('old slot chat-blue', { drained: true, tookMs: 18_440, pods: 2, cut: [], mostInFlight: 3 }, '45s'))
+      .toBe('old slot chat-blue: its 2 pods ended by themselves in 18.4s; at most 3 requests in flight');
+    expect(drainDetail('candidate chat-green', { drained: true, tookMs: 0, pods: 0, cut: [] }, '45s')).toBe('candidate chat-green: no pods were left');
+    expect(drainDetail('old slot a', { drained: true, tookMs: 2_000, pods: 1, cut: [], unread: 'no answer from Prometheus: connect ECONNREFUSED' }, '1m'))
+      .toBe('old slot a: its pod ended by itself in 2s; requests in flight not read: no answer from Prometheus: connect ECONNREFUSED');
+    expect(drainDetail('old slot a', { drained: false, tookMs: 3_100, pods: 2, cut: [{ pod: 'a-1-x', inFlight: 1 }, { pod: 'a-1-y' }] }, '3s'))
+      .toBe('old slot a: drain.timeout 3s ended with 2 pods still running, 1 request in flight; told to stop at once: a-1-x (1 in flight), a-1-y (requests in flight unknown)');
   });
 
   const pod = (more: Partial<V1PodSpec> = {}, preStop?: object): V1PodSpec => ({ containers: [{ name: 'server', ...(preStop ? { lifecycle: { preStop } } : {}) }], ...more });

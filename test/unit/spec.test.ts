@@ -172,6 +172,12 @@ const bad: [string, unknown, string][] = [
   ['a drain timeout over 6h', { ...base, drain: { timeout: '1d' } }, 'drain.timeout: must be at most 6h'],
   ['a drain metrics path that is not a path', { ...base, drain: { path: 'metrics' } }, 'drain.path: must be an absolute path such as /metrics'],
   ['an unknown drain field', { ...base, drain: { timout: '1m' } }, 'drain.timout: is not a known field'],
+  ['a drain Prometheus with neither a query nor inFlight', { ...base, drain: { prometheus: { address: 'http://prometheus.monitoring:9090' } } },
+    'drain.prometheus.query: give the query, or drain.inFlight for the ready-made one (the inFlight gauges summed by pod)'],
+  ['a drain query naming the release\'s version', { ...base, drain: { prometheus: { address: 'http://p:9090', query: 'sum by (pod) (x{version="{{version}}"})' } } },
+    'drain.prometheus.query: names an unknown placeholder; use {{model}}, {{namespace}}, {{service}}, {{slot}}, {{deployment}}'],
+  ['a drain Prometheus that is not a URL', { ...base, drain: { inFlight: 'vllm', prometheus: { address: 'prometheus:9090' } } },
+    'drain.prometheus.address: must be an http(s) URL such as http://prometheus.monitoring:9090'],
   ['a request timeout that makes verification too long', { ...base, verify: { timeout: '10m', requests: Array.from({ length: 6 }, () => ({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }], expected: {} })) } },
     'verify: its checks may need up to 85 minutes (each request may take 600s), more than the 60 minutes verification may take: send fewer requests, raise latency.concurrency, or lower verify.timeout'],
 ];
