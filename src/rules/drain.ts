@@ -51,7 +51,9 @@ const podCount = (n: number) => `${n} pod${n === 1 ? '' : 's'}`;
 
 /** A drain's outcome for the timeline: how the pods ended, what was in flight, and the pods cut at drain.timeout. */
 export function drainDetail(what: string, report: DrainReport, timeout: string): string {
-  const most = report.mostInFlight === undefined ? '' : `; at most ${report.mostInFlight} request${report.mostInFlight === 1 ? '' : 's'} in flight`;
+  const most = report.mostInFlight === undefined ? ''
+    : report.mostInFlight === 0 ? '; no request in flight'
+      : `; at most ${report.mostInFlight} request${report.mostInFlight === 1 ? '' : 's'} in flight`;
   const unread = report.unread === undefined ? '' : `; requests in flight not read: ${report.unread}`;
   if (report.drained) {
     const took = `${Math.round(report.tookMs / 100) / 10}s`;

@@ -468,6 +468,16 @@ describe('preview, deletion and preflight', () => {
     expect((await failureOf(run(acts.inspect, own))).message).toMatch(/^monitor.endpoint: 127.0.0.1:9000 is not one of/);
     const allowed = createActivities({ kube, allowedEndpointHosts: ['127.0.0.1:9000'] });
     expect((await run(allowed.inspect, own)).candidate.deployment).toBe('metadata-blue');
+    // The Prometheus a drain reads is held to the same list, and its header Secrets must be there.
+    const draining = spec('metadata', { drain: { inFlight: 'vllm', prometheus: { address: 'http://prometheus.monitoring:9090' } } });
+    expect((await failureOf(run(acts.inspect, draining))).message).toMatch(/^drain.prometheus.address: prometheus.monitoring:9090 is not one of/);
+    const withPrometheus = createActivities({ kube, allowedEndpointHosts: ['prometheus.monitoring'] });
+    const token = spec('metadata', {
+      drain: { inFlight: 'vllm', prometheus: { address: 'http://prometheus.monitoring:9090', headers: [{ name: 'Authorization', secretKeyRef: { name: 'prom-token', key: 'bearer' } }] } },
+    });
+    const missing = await failureOf(run(withPrometheus.inspect, token));
+    expect(missing.type).toBe('PreflightRefused');
+    expect(missing.message).toBe(`drain.prometheus.headers[0] (Authorization): Secret ${namespace}/prom-token has no key "bearer" (or does not exist)`);
   });
 
   it('refuses a release for another cluster than the one this worker serves', async () => {

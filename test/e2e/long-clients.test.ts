@@ -2,15 +2,17 @@
 // pool of 4, a request every 10 ms, as a `requests.Session` would) and streamed
 // OpenAI chat answers of 5, 12 and 30 seconds held open across a release (with
 // plain requests of 5 and 12 seconds beside them, the answer whole), an
-// abort after the switch, and a drain that runs out of time. After the switch
-// these clients stay on the old pods (node proxies keep an open connection where
-// it is): only the drain moves them, when the old pods stop and the server closes
-// their connections after its last answer (docs/reliability.md has the figures).
+// abort after the switch, a drain that runs out of time, and a rollback whose
+// drain reads Prometheus. After the switch these clients stay on the old pods
+// (node proxies keep an open connection where it is): only the drain moves
+// them, when the old pods stop and the server closes their connections after
+// its last answer (docs/reliability.md has the figures).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { readService } from '../../src/activities/cluster.js';
 import type { ReleaseSpecInput } from '../../src/release/spec.js';
 import type { ReleaseStatus } from '../../src/release/status.js';
+import { prometheusBinary, startPrometheus } from './prometheus.js';
 import { watchStreams, watchTraffic, type StreamReport, type TrafficReport } from './traffic-watcher.js';
 import { World } from './world.js';
 import { realNodeTemplate } from '../cluster/node/pod-template.mjs';
@@ -104,7 +106,9 @@ describe.skipIf(!realNode)(`keep-alive and streaming clients on a real node${rea
     expect(report.sequence.at(-1)).toBe('v2');
     expect(streamed.versions.v1).toBeGreaterThan(0);
     expect(done?.timeline.map((e) => e.event)).toEqual(expect.arrayContaining(['draining', 'drained', 'deleted']));
-    expect(drains(done).find((d) => d.startsWith('drained'))).toMatch(/^drained: old slot chat-blue: its 2 pods ended by themselves in \d+(\.\d)?s$/);
+    expect(drains(done).find((d) => d.startsWith('drained'))).toMatch(
+      /^drained: old slot chat-blue: its 2 pods ended by themselves in \d+(\.\d)?s; at most [1-9]\d* requests? in flight$/,
+    );
     expect(await w.kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector: 'bluegreen.dev/service=chat,slot=blue' })).toHaveProperty('items', []);
   }, 300_000);
 
@@ -148,4 +152,64 @@ describe.skipIf(!realNode)(`keep-alive and streaming clients on a real node${rea
     // the 45s it gave the stop already begun, so the answer still ends there (docs/reliability.md).
     expect(streamed.started).toBe(1);
   }, 180_000);
+
+  it('a rollback on a failed analysis drains the candidate, its requests in flight read from Prometheus: no failed request or broken stream', async () => {
+    const binary = prometheusBinary();
+    if ('missing' in binary) throw new Error(binary.missing);
+    const prom = await startPrometheus(binary.path);
+    try {
+      const { ip, port } = await liveAddress();
+      // Clients kept alive before the release: mostly on the old slot throughout.
+      const staying = watchTraffic(ip, port, 10, 4);
+      await staying.until('v1');
+      const latency = 'histogram_quantile(0.9, sum by (le) (rate(model_request_duration_seconds_bucket{version="{{version}}"}[5s])))';
+      await start(spec('v2', {
+        monitor: { window: '5m', interval: '1s', initialDelay: '2s', analysis: [{
+          name: 'latency-p90', provider: { prometheus: { address: prom.url, query: latency } },
+          successCondition: 'result < 0.3', failureCondition: 'result >= 0.3', interval: '1s', inconclusiveLimit: 240,
+        }] },
+        // The worker reads the draining pods' requests in flight from Prometheus, not from their pages.
+        drain: { ...DRAIN, prometheus: { address: prom.url } },
+      }), false);
+      await w.waitFor('chat', (s) => s.phase === 'Monitoring' && s.liveSlot === 'green', 'monitoring on green', 180_000);
+      // New connections reach the candidate once the node's proxy has the switch: kept alive and
+      // streaming there when the rollback comes.
+      const fresh = watchTraffic(ip, port, 50);
+      await fresh.until('v2', 30_000);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect((await fresh.stop()).sequence.at(-1)).toBe('v2');
+      const keepAlive = watchTraffic(ip, port, 10, 4);
+      const streams = watchStreams(ip, port, STREAMS);
+      await keepAlive.until('v2', 30_000);
+      // Prometheus scrapes the candidate's pods with the labels Kubernetes discovery gives them.
+      const pods = await w.kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector: 'bluegreen.dev/service=chat,slot=green' });
+      const targets = pods.items.map((p) => `${p.status!.podIP!}:8080`);
+      expect(targets).toHaveLength(2);
+      await prom.scrape(targets, pods.items.map((p) => ({ pod: p.metadata!.name!, namespace: w.namespace })));
+      await new Promise((r) => setTimeout(r, 3_000)); // every stream is mid-answer on v2
+      // The candidate slows down: every answer 500 ms late, none failed; the analysis catches it.
+      await Promise.all(targets.map((t) => fetch(`http://${t}/admin/faults`, { method: 'POST', body: JSON.stringify({ delayMs: 500 }) })));
+      const end = await w.waitForPhase('chat', 'RolledBack', 180_000);
+      await keepAlive.until('v1');
+      const streamed = await streams.stop();
+      const report = await keepAlive.stop();
+      const stayed = await staying.stop();
+      figures('a rollback on a failed analysis, drain from Prometheus', report, streamed, end);
+      console.log(`long clients (a rollback): clients kept alive on v1 before it, ${stayed.sent} requests, ${stayed.failed} failed, answers ${JSON.stringify(stayed.versions)}`);
+      expect(end.reason).toMatch(/^analysis failed 1 of \d+ times: prometheus latency-p90: failed: result \d/);
+      expect(report.failed, report.examples.join('; ')).toBe(0);
+      expect(stayed.failed, stayed.examples.join('; ')).toBe(0);
+      expect(streamed.broken, streamed.examples.join('; ')).toBe(0);
+      expect(streamed.versions.v2).toBeGreaterThan(0);
+      expect(report.sequence[0]).toBe('v2');
+      expect(report.sequence.at(-1)).toBe('v1');
+      // The 30 s stream begun on v2 was in flight: Prometheus' figure of it is in the timeline.
+      expect(drains(end).find((d) => d.startsWith('drained'))).toMatch(
+        /^drained: candidate chat-green: its 2 pods ended by themselves in \d+(\.\d)?s; at most [1-9]\d* requests? in flight$/,
+      );
+      expect(await w.kube.core.listNamespacedPod({ namespace: w.namespace, labelSelector: 'bluegreen.dev/service=chat,slot=green' })).toHaveProperty('items', []);
+    } finally {
+      await prom.stop();
+    }
+  }, 300_000);
 });

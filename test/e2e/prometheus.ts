@@ -17,8 +17,8 @@ export function prometheusBinary(): { path: string } | { missing: string } {
 
 export interface Prometheus {
   url: string;
-  /** scrapes these host:port targets from now on */
-  scrape: (targets: string[]) => Promise<void>;
+  /** scrapes these host:port targets from now on, each with its labels (a pod's `pod` and `namespace`, as Kubernetes discovery sets them) */
+  scrape: (targets: string[], labels?: Record<string, string>[]) => Promise<void>;
   /** one instant query's value, for tests that wait on the data */
   value: (query: string) => Promise<number | undefined>;
   stop: () => Promise<void>;
@@ -55,14 +55,14 @@ export async function startPrometheus(binary: string): Promise<Prometheus> {
     const first = body.data?.result?.[0];
     return first === undefined ? undefined : Number(first.value[1]);
   };
-  let targets: string[] = [];
+  let groups: { targets: string[]; labels: Record<string, string> }[] = [];
   return {
     url,
     value,
-    async scrape(more) {
-      targets = [...targets, ...more];
+    async scrape(more, labels = []) {
+      groups = [...groups, ...more.map((t, i) => ({ targets: [t], labels: labels[i] ?? {} }))];
       // Written whole and renamed, so Prometheus never reads half a file.
-      writeFileSync(`${targetsFile}.tmp`, JSON.stringify([{ targets }]));
+      writeFileSync(`${targetsFile}.tmp`, JSON.stringify(groups));
       renameSync(`${targetsFile}.tmp`, targetsFile);
       const until = Date.now() + 30_000;
       while ((await value(`count(up{instance=~"${more.join('|')}"} == 1)`) ?? 0) < more.length) {

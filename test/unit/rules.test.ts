@@ -642,6 +642,8 @@ describe('draining a slot', () => {
     expect(drainDetail('old slot chat-blue', { drained: true, tookMs: 18_440, pods: 2, cut: [], mostInFlight: 3 }, '45s'))
       .toBe('old slot chat-blue: its 2 pods ended by themselves in 18.4s; at most 3 requests in flight');
     expect(drainDetail('candidate chat-green', { drained: true, tookMs: 0, pods: 0, cut: [] }, '45s')).toBe('candidate chat-green: no pods were left');
+    expect(drainDetail('candidate chat-blue', { drained: true, tookMs: 2_100, pods: 2, cut: [], mostInFlight: 0 }, '45s'))
+      .toBe('candidate chat-blue: its 2 pods ended by themselves in 2.1s; no request in flight');
     expect(drainDetail('old slot a', { drained: true, tookMs: 2_000, pods: 1, cut: [], unread: 'no answer from Prometheus: connect ECONNREFUSED' }, '1m'))
       .toBe('old slot a: its pod ended by itself in 2s; requests in flight not read: no answer from Prometheus: connect ECONNREFUSED');
     expect(drainDetail('old slot a', { drained: false, tookMs: 3_100, pods: 2, cut: [{ pod: 'a-1-x', inFlight: 1 }, { pod: 'a-1-y' }] }, '3s'))
