@@ -78,14 +78,16 @@ function preStopSeconds(spec: V1PodSpec): number {
 }
 
 /**
- * What keeps the slots' pods from finishing their answers within drain.timeout:
- * the kubelet kills a pod terminationGracePeriodSeconds after it is told to
- * stop, preStop hook included, whatever the drain still waits for. Slots whose
- * templates agree on both are named in one warning.
+ * What keeps the slots' pods from finishing their answers: the kubelet kills a
+ * pod terminationGracePeriodSeconds after it is told to stop, preStop hook
+ * included, whatever drain.timeout still waits for, and whatever a request may
+ * take (`requestSeconds`: verify.timeout, the longest answer the spec expects).
+ * Slots whose templates agree on both are named in one warning.
  */
-export function drainWarnings(drain: { timeout: string } | undefined, slots: { deployment: string; spec?: V1PodSpec }[]): string[] {
-  if (drain === undefined) return [];
-  const timeout = Math.ceil(durationMs(drain.timeout) / 1000);
+export function drainWarnings(
+  drain: { timeout: string } | undefined, slots: { deployment: string; spec?: V1PodSpec }[], requestSeconds = 0,
+): string[] {
+  const timeout = drain === undefined ? 0 : Math.ceil(durationMs(drain.timeout) / 1000);
   const byTiming = new Map<string, { grace: number; given: boolean; sleeps: number; names: string[] }>();
   for (const { deployment, spec } of slots) {
     if (spec === undefined) continue;
@@ -98,12 +100,17 @@ export function drainWarnings(drain: { timeout: string } | undefined, slots: { d
   }
   return [...byTiming.values()].flatMap(({ grace, sleeps, given, names }) => {
     const pods = `Deployment${names.length > 1 ? 's' : ''} ${names.join(' and ')}`;
+    const gave = `terminationGracePeriodSeconds ${grace}${given ? '' : ' (the default)'}`;
     const warnings: string[] = [];
-    if (grace < timeout) {
-      warnings.push(`drain: the pods of ${pods} have terminationGracePeriodSeconds ${grace}${given ? '' : ' (the default)'}: the kubelet kills them ${grace}s after they are told to stop, before drain.timeout (${drain.timeout}) ends, so an answer longer than that is cut; set it to at least ${timeout}`);
+    if (drain !== undefined && grace < timeout) {
+      warnings.push(`drain: the pods of ${pods} have ${gave}: the kubelet kills them ${grace}s after they are told to stop, before drain.timeout (${drain.timeout}) ends, so an answer longer than that is cut; set it to at least ${timeout}`);
     }
-    if (sleeps > 0 && sleeps >= grace) {
+    if (drain !== undefined && sleeps > 0 && sleeps >= grace) {
       warnings.push(`drain: the preStop hook of ${pods} sleeps ${sleeps}s of its ${grace}s grace period: the server is killed before it is told to stop, with no time to finish its answers`);
+    }
+    if (warnings.length === 0 && grace - sleeps < requestSeconds) {
+      const hook = sleeps > 0 ? `, less the preStop hook's ${sleeps}s sleep` : '';
+      warnings.push(`the pods of ${pods} have ${Math.max(0, grace - sleeps)}s to finish their answers once told to stop (${gave}${hook}), less than a request may take (verify.timeout, ${requestSeconds}s): an answer that long is cut when they stop; set terminationGracePeriodSeconds to at least ${requestSeconds + sleeps}`);
     }
     return warnings;
   });

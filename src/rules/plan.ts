@@ -17,6 +17,7 @@ import { ownerRefusal, ownersOf, ownerWarning, type Owner, type OwnerKind } from
 import { RefusedError } from './refused.js';
 import { refuseShared } from './shared.js';
 import { drainWarnings } from './drain.js';
+import { modelRequestMs } from '../release/bounds.js';
 import { checkStepped, previewReplicasOf } from './steps.js';
 import { podsOwnedBy, probeWarnings } from './rollout.js';
 import { isUnslotted, selectedSlot, selects, show } from './selectors.js';
@@ -248,7 +249,7 @@ export function planRelease(spec: ReleaseSpec, t: Target, observed: Observed): P
   warnings.push(...drainWarnings(spec.drain, [
     ...(live === undefined ? [] : [{ deployment: live.deployment, spec: adopted?.deployment.spec?.template?.spec }]),
     { deployment: name, spec: object.spec?.template.spec },
-  ]));
+  ], Math.ceil(modelRequestMs(spec) / 1000)));
   if (live !== undefined) refuseStranded(t, live, services, liveLabels, podLabels);
   const before = previewBefore(t, preview);
   // The container candidateDeployment chose, found again by name (its image is the new one now).

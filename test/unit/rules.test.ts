@@ -658,6 +658,12 @@ describe('draining a slot', () => {
     ]);
     expect(drainWarnings({ timeout: '2m' }, [{ deployment: 'fraud-blue', spec: pod({ terminationGracePeriodSeconds: 130 }) }])).toEqual([]);
     expect(drainWarnings(undefined, [{ deployment: 'fraud-blue', spec: pod({ terminationGracePeriodSeconds: 5 }) }])).toEqual([]);
+    // With or without a drain: a request the spec expects to take longer than the pods' grace is cut when they stop.
+    expect(drainWarnings(undefined, [{ deployment: 'llm-blue', spec: pod({ terminationGracePeriodSeconds: 30 }, { sleep: { seconds: 10 } }) }], 120)).toEqual([
+      'the pods of Deployment llm-blue have 20s to finish their answers once told to stop (terminationGracePeriodSeconds 30, less the preStop hook\'s 10s sleep), less than a request may take (verify.timeout, 120s): an answer that long is cut when they stop; set terminationGracePeriodSeconds to at least 130',
+    ]);
+    expect(drainWarnings(undefined, [{ deployment: 'fraud-blue', spec: pod() }], 10)).toEqual([]);
+    expect(drainWarnings({ timeout: '2m' }, [{ deployment: 'llm-blue', spec: pod({ terminationGracePeriodSeconds: 150 }) }], 180)[0]).toMatch(/^the pods of Deployment llm-blue have 150s/);
   });
 
   it('warns when a preStop hook sleeps away the grace period, as a sleep action or a command', () => {
