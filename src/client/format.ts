@@ -39,9 +39,9 @@ export function printStatus(s: ReleaseStatus, io: Io, running: RunningStep[] = [
   for (const e of s.timeline) io.out(`  ${timelineLine(e)}`);
 }
 
-export const who = (r: PastRelease): string => [
+export const who = (r: PastRelease, { identities = false } = {}): string => [
   r.startedBy ? `started by ${r.startedBy}` : undefined,
-  ...r.messages.map((m) => `${m.kind === 'approve' ? 'approved' : 'aborted'} by ${m.by}`),
+  ...r.messages.map((m) => `${m.kind === 'approve' ? 'approved' : 'aborted'} by ${m.by}${identities && m.identity ? ` [${m.identity}]` : ''}`),
 ].filter(Boolean).join(', ') || '-';
 export const why = (r: PastRelease): string =>
   r.messages.find((m) => m.kind === 'abort')?.reason ?? r.reason ?? r.messages.find((m) => m.comment)?.comment ?? '';

@@ -3,7 +3,7 @@
 // without a browser. The release view is a fragment the page swaps in as the
 // release changes; its buttons and forms stay outside it, so typing a comment
 // is never interrupted.
-import { why } from '../client/format.js';
+import { who, why } from '../client/format.js';
 import type { PastRelease } from '../client/history.js';
 import { gateText, timelineLine, type RunningStep } from '../client/live-view.js';
 import type { ReleaseListing } from '../client/releases.js';
@@ -158,12 +158,6 @@ export function releasePage(status: ReleaseStatus, steps: readonly RunningStep[]
 <p id="answer" role="status" aria-live="polite"></p></section></div>`);
 }
 
-/** Who started, approved and aborted a past release, with the identity each signal came from. */
-const whoWithIdentities = (r: PastRelease): string => [
-  r.startedBy ? `started by ${r.startedBy}` : '',
-  ...r.messages.map((m) => `${m.kind === 'approve' ? 'approved' : 'aborted'} by ${m.by}${m.identity ? ` [${m.identity}]` : ''}`),
-].filter(Boolean).join(', ');
-
 export function historyPage(
   target: { namespace: string; service: string; cluster?: string },
   past: readonly PastRelease[],
@@ -171,7 +165,7 @@ export function historyPage(
 ): string {
   const row = (r: PastRelease) => html`<tr><td><a href="${releaseHref(r.releaseId)}">${r.version}</a></td><td><span class="phase ${r.outcome}">${r.outcome}</span></td>
 <td>${r.startedAt.replace(/\.\d+Z$/, 'Z')}</td><td>${r.durationSeconds === undefined ? 'running' : `${r.durationSeconds}s`}</td>
-<td>${whoWithIdentities(r)}</td>
+<td>${who(r, { identities: true })}</td>
 <td>${why(r)}</td></tr>`;
   const title = `${target.namespace}/${target.service}${target.cluster ? `@${target.cluster}` : ''}`;
   return layout(`History of ${target.service}`, user, html`<h1>History of ${title}</h1>
