@@ -39,6 +39,14 @@ describe('release text on the page is text', () => {
     }
   });
 
+  it('the history names who started, approved and aborted, with the identity each signal came from', () => {
+    const page = historyPage({ namespace: 'ml', service: 'fraud' }, [{
+      releaseId: 'bluegreen/ml/fraud/run-1', version: 'v2', outcome: 'Succeeded', running: false, startedAt: '2026-12-04T10:00:00Z', startedBy: 'ana',
+      messages: [{ kind: 'approve', by: 'bo', at: 'x', identity: 'bo via bluegreen ui' }],
+    }], 'ana');
+    expect(page).toContain('<td>started by ana, approved by bo [bo via bluegreen ui]</td>');
+  });
+
   it('the view shows the gate, each check with its figure and bound, and the exact commands pinned to the run', () => {
     const view = releaseView(status(), [{ name: 'rolloutWait', attempt: 1, ready: 1, total: 2 }], Date.parse('2026-12-04T10:02:30Z'));
     expect(view).toContain('data-waiting="beforeSwitch"');
