@@ -1,8 +1,9 @@
 // Releases verified against model servers we did not write, installed from PyPI
 // by scripts/model-servers.sh: MLServer 1.7.1 with its scikit-learn runtime,
 // serving a model trained at test time on the iris data set scikit-learn ships,
-// and KServe 0.21.0's Python model server with a small custom model
-// (test/servers/kserve-model.py). Their metadata lists no inputs or outputs
+// and KServe 0.21.0's Python model server with two small custom models
+// (test/servers/kserve-model.py: numbers in FP32, and texts labelled as BYTES
+// tensors). Their metadata lists no inputs or outputs
 // unless the model declares them, as their own examples leave them; both ways
 // must release.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -20,7 +21,10 @@ let w: World;
 let mlserver: ChildProcess | undefined;
 let url = '';
 const kserve: ChildProcess[] = [];
-/** KServe's model `fraud` with the right weights, and with one weight of the wrong sign. */
+/**
+ * KServe's model `fraud` with the right weights, and with one weight of the wrong sign;
+ * beside each, `triage` (BYTES texts in, BYTES labels out), the wrong one blind to "declined".
+ */
 const kserveUrl = { right: '', wrong: '' };
 
 function installed(server: 'mlserver' | 'kserve'): string {
@@ -29,9 +33,10 @@ function installed(server: 'mlserver' | 'kserve'): string {
   return run.stdout.trim();
 }
 
-async function startKServe(bin: string, weights: string): Promise<string> {
+async function startKServe(bin: string, weights: string, triageWords: string): Promise<string> {
   const port = await freePort();
-  const child = spawn(join(bin, 'python'), ['test/servers/kserve-model.py', '--model_name', 'fraud', '--weights', weights, '--http_port', String(port)], { stdio: 'ignore' });
+  const args = ['test/servers/kserve-model.py', '--model_name', 'fraud', '--weights', weights, '--triage_words', triageWords, '--http_port', String(port)];
+  const child = spawn(join(bin, 'python'), args, { stdio: 'ignore' });
   kserve.push(child);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
@@ -45,7 +50,7 @@ async function startKServe(bin: string, weights: string): Promise<string> {
 beforeAll(async () => {
   const bin = installed('mlserver');
   const kserveBin = installed('kserve');
-  const kserveStarted = Promise.all([startKServe(kserveBin, '0.5,-1,2'), startKServe(kserveBin, '0.5,-1,-2')]);
+  const kserveStarted = Promise.all([startKServe(kserveBin, '0.5,-1,2', 'declined,stolen'), startKServe(kserveBin, '0.5,-1,-2', 'stolen')]);
   w = await new World({ prefix: 'third-party', temporalAddress: inject('temporalAddress'), kubeconfig: inject('kubeconfig') }).start();
   const dir = join(w.dir, 'mlserver');
   // One model file, served twice: without a signature (as MLServer's examples) and with one declared.
@@ -177,5 +182,42 @@ describe('KServe 0.21.0\'s model server with a custom model', () => {
     const status = await w.status('kserve-name');
     expect(status?.phase).toBe('RolledBack');
     expect(status?.reason).toContain('Model with name fraud-v3 does not exist.');
+  });
+
+  describe('BYTES tensors: texts in, labels out', () => {
+    const texts = (data: string[]) => [{ name: 'text', shape: [data.length], datatype: 'BYTES' as const, data }];
+    const tspec = (candidate: string): Partial<ReleaseSpecInput> => ({
+      readinessPath: '/v2/health/ready',
+      verify: {
+        endpoint: candidate, liveEndpoint: kserveUrl.right, modelName: 'triage',
+        requests: [{ name: 'tickets', inputs: texts(['My card was DECLINED twice', 'Where is my parcel?']), expected: { label: ['fraud', 'other'] } }],
+        // Recorded traffic, answered by the live model and the candidate alike.
+        shadow: { inputs: [{ inputs: texts(['stolen card used abroad', 'card declined at the pump', 'thanks!']) }], minAgreement: 1 },
+      },
+      monitor: { window: '1s', interval: '1s', initialDelay: '0s', endpoint: candidate },
+    });
+
+    it('a text model whose labels match passes the golden request and the shadow comparison', async () => {
+      await w.cli(['start', '-f', w.specFile('kserve-text', 'v1', tspec(kserveUrl.right)), '--wait']);
+      const run = await w.cli(['start', '-f', w.specFile('kserve-text', 'v2', tspec(kserveUrl.right)), '--wait']);
+      const status = await w.status('kserve-text');
+      expect(run.code, status?.reason).toBe(0);
+      const checks = Object.fromEntries(status!.verification!.checks.map((c) => [c.name, c]));
+      expect(checks['request tickets']?.ok).toBe(true);
+      expect(checks['shadow agreement']).toMatchObject({ ok: true });
+    });
+
+    it('a candidate that labels a text otherwise is refused, naming the element and both labels', async () => {
+      await w.cli(['start', '-f', w.specFile('kserve-text-wrong', 'v1', tspec(kserveUrl.right)), '--wait']);
+      const run = await w.cli(['start', '-f', w.specFile('kserve-text-wrong', 'v2', tspec(kserveUrl.wrong)), '--wait']);
+      expect(run.code).not.toBe(0);
+      const status = await w.status('kserve-text-wrong');
+      console.log(`third-party (KServe, BYTES): ${status?.reason}`);
+      expect(status?.phase).toBe('RolledBack');
+      expect(status?.reason).toMatch(/^verification failed: request tickets: label\[0\]: expected "fraud", got "other"/);
+      const shadow = status!.verification!.checks.find((c) => c.name === 'shadow agreement');
+      expect(shadow).toMatchObject({ ok: false });
+      expect(shadow?.detail).toMatch(/^\d+ of \d+ outputs agree/);
+    });
   });
 });
