@@ -58,7 +58,12 @@ async function inFlightReader({ deps, kube, fetch }: ActivityContext, input: Dra
     const res = await getJson(fetch, url, { headers, timeoutMs: METRICS_TIMEOUT_MS });
     const byPod = res.ok ? valuesByPod(res.answer as never) : `no answer from Prometheus: ${res.error}`;
     if (typeof byPod === 'string') return unknown(byPod)(pods);
-    return { draining: pods.map((p) => ({ pod: named(p), inFlight: byPod.get(named(p)) })) };
+    const draining = pods.map((p) => ({ pod: named(p), inFlight: byPod.get(named(p)) }));
+    // A pod that is scraped exports its gauges at 0 too: none of them in the answer is a query that misses them.
+    if (draining.every((d) => d.inFlight === undefined)) {
+      return unknown(`the query gave no value for the slot's pods (${draining.map((d) => d.pod).join(', ')}): its series need the pod's name in a pod label`)(pods);
+    }
+    return { draining };
   };
 }
 

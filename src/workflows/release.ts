@@ -204,13 +204,13 @@ async function deploy(run: Run): Promise<void> {
   run.record('rollout', { detail: `${ready.ready}/${ready.total} replicas available` });
 }
 
-/** The candidate's rollout waits: longer when preflight found the nodes short and the spec waits for room. */
 /** How long the candidate's rollout may take: longer when preflight found the nodes short and the spec waits for more. */
 const rolloutMs = (run: Run, plan: Plan): number => rolloutBoundMs(run.spec, plan.roomShort !== undefined);
 
 /** A switch back waits at least SWITCH_BACK_SETTLE_MS for the live pods' endpoints: restoring what served must not give up early. */
 const backSettleMs = (spec: Run['spec']): number => Math.max(SWITCH_BACK_SETTLE_MS, durationMs(spec.switchTimeout));
 
+/** The candidate's rollout waits: longer when preflight found the nodes short and the spec waits for room. */
 function rolloutWait(run: Run, plan: Plan): Run['act']['rolloutWait'] {
   if (plan.roomShort === undefined) return run.act.rolloutWait;
   const ms = rolloutBoundMs(run.spec, true) + 60_000;
