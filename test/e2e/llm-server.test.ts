@@ -121,9 +121,7 @@ function spec(candidate: string): Partial<ReleaseSpecInput> {
 
 describe('llama.cpp (llama-cpp-python 0.3.36) over the OpenAI API', () => {
   it('a correct model passes its golden prompts, whole and streamed, its structured answer\'s schema and the time to first token', async () => {
-    await w.cli(['start', '-f', w.specFile('llm-ok', 'v1', spec(url.good)), '--wait']);
-    const run = await w.cli(['start', '-f', w.specFile('llm-ok', 'v2', spec(url.good)), '--wait']);
-    const status = await w.status('llm-ok');
+    const { run, status } = await w.releaseOver('llm-ok', spec(url.good), spec(url.good));
     expect(run.code, status?.reason).toBe(0);
     expect(status?.phase).toBe('Succeeded');
     expect(status?.verification?.checks.map((c) => [c.name, c.ok])).toEqual([
@@ -140,10 +138,8 @@ describe('llama.cpp (llama-cpp-python 0.3.36) over the OpenAI API', () => {
   });
 
   it('a candidate whose structured answer breaks the JSON Schema is refused, naming the request and the value', async () => {
-    await w.cli(['start', '-f', w.specFile('llm-schema', 'v1', spec(url.good)), '--wait']);
-    const run = await w.cli(['start', '-f', w.specFile('llm-schema', 'v2', spec(url.unsure)), '--wait']);
+    const { run, status } = await w.releaseOver('llm-schema', spec(url.good), spec(url.unsure));
     expect(run.code).not.toBe(0);
-    const status = await w.status('llm-schema');
     expect(status?.phase).toBe('RolledBack');
     const classify = status?.verification?.checks.filter((c) => c.name.startsWith('request classify'));
     expect(classify?.map((c) => [c.name, c.ok, c.detail])).toEqual(['request classify', 'request classify (streamed)'].map((name) => [name, false,
@@ -154,10 +150,8 @@ describe('llama.cpp (llama-cpp-python 0.3.36) over the OpenAI API', () => {
   });
 
   it(`a candidate ${SLOW_MS} ms slow to its first token is refused by the time-to-first-token bound`, async () => {
-    await w.cli(['start', '-f', w.specFile('llm-slow', 'v1', spec(url.good)), '--wait']);
-    const run = await w.cli(['start', '-f', w.specFile('llm-slow', 'v2', spec(url.slow)), '--wait']);
+    const { run, status } = await w.releaseOver('llm-slow', spec(url.good), spec(url.slow));
     expect(run.code).not.toBe(0);
-    const status = await w.status('llm-slow');
     expect(status?.phase).toBe('RolledBack');
     const latency = status?.verification?.checks.find((c) => c.name === 'latency');
     expect(latency).toMatchObject({ ok: false, bound: 'ttft p95 <= 1000 ms', detail: expect.stringMatching(/^ttft p95 (1[5-9]\d\d|[2-9]\d{3}|\d{5,}) ms > 1000, itl p95 [\d.]+ ms <= 250 over 6 requests/) });
@@ -167,13 +161,11 @@ describe('llama.cpp (llama-cpp-python 0.3.36) over the OpenAI API', () => {
   });
 
   it(`a candidate whose tokens come ${DRIP_MS} ms apart is refused by the inter-token bound`, async () => {
-    await w.cli(['start', '-f', w.specFile('llm-drip', 'v1', spec(url.good)), '--wait']);
     const dripping = spec(url.drip);
     // Fewer requests: each streamed answer takes seconds through this link.
-    const file = w.specFile('llm-drip', 'v2', { ...dripping, verify: { ...dripping.verify, latency: { requests: 2, concurrency: 1, ttftP95Ms: 1_000, itlP95Ms: 250 } } });
-    const run = await w.cli(['start', '-f', file, '--wait']);
+    const latency = { requests: 2, concurrency: 1, ttftP95Ms: 1_000, itlP95Ms: 250 };
+    const { run, status } = await w.releaseOver('llm-drip', spec(url.good), { ...dripping, verify: { ...dripping.verify, latency } });
     expect(run.code).not.toBe(0);
-    const status = await w.status('llm-drip');
     expect(status?.phase).toBe('RolledBack');
     expect(status?.verification?.checks.find((c) => c.name === 'latency')).toMatchObject({
       ok: false, bound: 'itl p95 <= 250 ms', detail: expect.stringMatching(/^ttft p95 \d+ ms <= 1000, itl p95 (3[5-9]\d|[4-9]\d\d|\d{4,})(\.\d)? ms > 250 over 2 requests/),

@@ -72,12 +72,12 @@ let prom: Prometheus;
 const ask = async (query: string): Promise<PrometheusAnswer> =>
   (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(query)}`)).json() as Promise<PrometheusAnswer>;
 
-/** The query's value once a rate has two samples to go on (a few scrapes). */
-async function valueOf(query: string): Promise<number | string> {
+/** What `read` gives once `ready` says so (a rate needs two scrapes), or its last answer after 30 s. */
+async function settled<T>(read: () => Promise<T>, ready: (value: T) => boolean): Promise<T> {
   const until = Date.now() + 30_000;
   for (;;) {
-    const value = prometheusValue(await ask(query));
-    if (typeof value === 'number' || Date.now() > until) return value;
+    const value = await read();
+    if (ready(value) || Date.now() > until) return value;
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -97,7 +97,7 @@ afterAll(async () => {
 describe('README\'s queries for LLM servers, on a real Prometheus', () => {
   it.each(readmeAnalysis().map((m) => [m.name, m] as const))('%s returns one value, and its condition holds for a healthy server', async (_, metric) => {
     const query = renderQuery(metric.provider.prometheus.query, ARGS);
-    const value = await valueOf(query);
+    const value = await settled(async () => prometheusValue(await ask(query)), (v) => typeof v === 'number');
     console.log(`readme query ${metric.name}: ${value} (${metric.successCondition})`);
     expect(typeof value, String(value)).toBe('number');
     expect(parseCondition(metric.successCondition).holds(value as number)).toBe(true);
@@ -105,12 +105,7 @@ describe('README\'s queries for LLM servers, on a real Prometheus', () => {
 
   it('drain.prometheus\'s ready-made query for vLLM gives each pod its running and waiting requests', async () => {
     const query = renderQuery(inFlightQuery(inFlightMetrics('vllm')), ARGS);
-    let byPod = valuesByPod(await ask(query));
-    const until = Date.now() + 30_000;
-    while (!(byPod instanceof Map && byPod.size > 0) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 500));
-      byPod = valuesByPod(await ask(query));
-    }
+    const byPod = await settled(async () => valuesByPod(await ask(query)), (v) => v instanceof Map && v.size > 0);
     // The TGI pod exports no vLLM gauge: it is not in the answer, and its figure stays unknown.
     expect(byPod).toEqual(new Map([[POD.vllm, 8]]));
   });

@@ -95,9 +95,7 @@ describe('MLServer 1.7.1 with scikit-learn', () => {
   for (const modelName of ['iris', 'iris-declared']) {
     it(`a correct model passes verification (${modelName === 'iris' ? 'no signature declared' : 'a declared signature'})`, async () => {
       const model = `${modelName}-ok`;
-      await w.cli(['start', '-f', w.specFile(model, 'v1', spec(model, modelName, [0, 1, 2])), '--wait']);
-      const run = await w.cli(['start', '-f', w.specFile(model, 'v2', spec(model, modelName, [0, 1, 2])), '--wait']);
-      const status = await w.status(model);
+      const { run, status } = await w.releaseOver(model, spec(model, modelName, [0, 1, 2]), spec(model, modelName, [0, 1, 2]));
       expect(run.code, status?.reason).toBe(0);
       expect(status?.phase).toBe('Succeeded');
       const signature = status?.verification?.checks.find((c) => c.name === 'signature');
@@ -119,9 +117,7 @@ describe('MLServer 1.7.1 with scikit-learn', () => {
         },
       };
     };
-    await w.cli(['start', '-f', w.specFile('iris-pinned', 'v1', pinned('v1')), '--wait']);
-    const run = await w.cli(['start', '-f', w.specFile('iris-pinned', 'v2', pinned('v1')), '--wait']);
-    const status = await w.status('iris-pinned');
+    const { run, status } = await w.releaseOver('iris-pinned', pinned('v1'), pinned('v1'));
     expect(run.code, status?.reason).toBe(0);
     expect(status?.verification?.checks.find((c) => c.name === 'request three-flowers')?.ok).toBe(true);
     const missing = await w.cli(['start', '-f', w.specFile('iris-pinned', 'v2', pinned('v9')), '--wait']);
@@ -132,10 +128,8 @@ describe('MLServer 1.7.1 with scikit-learn', () => {
   });
 
   it('a wrong expectation is refused, naming the output and the values', async () => {
-    await w.cli(['start', '-f', w.specFile('iris-wrong', 'v1', spec('iris-wrong', 'iris', [0, 1, 2])), '--wait']);
-    const run = await w.cli(['start', '-f', w.specFile('iris-wrong', 'v2', spec('iris-wrong', 'iris', [0, 2, 2])), '--wait']);
+    const { run, status } = await w.releaseOver('iris-wrong', spec('iris-wrong', 'iris', [0, 1, 2]), spec('iris-wrong', 'iris', [0, 2, 2]));
     expect(run.code).not.toBe(0);
-    const status = await w.status('iris-wrong');
     expect(status?.phase).toBe('RolledBack');
     expect(status?.reason).toMatch(/verification failed: request three-flowers: predict\[1\]: expected 2 ± [\d.e-]+, got 1/);
   });
@@ -154,9 +148,7 @@ describe('KServe 0.21.0\'s model server with a custom model', () => {
   });
 
   it('a correct model passes verification with its signature undeclared', async () => {
-    await w.cli(['start', '-f', w.specFile('kserve-ok', 'v1', kspec(kserveUrl.right)), '--wait']);
-    const run = await w.cli(['start', '-f', w.specFile('kserve-ok', 'v2', kspec(kserveUrl.right)), '--wait']);
-    const status = await w.status('kserve-ok');
+    const { run, status } = await w.releaseOver('kserve-ok', kspec(kserveUrl.right), kspec(kserveUrl.right));
     expect(run.code, status?.reason).toBe(0);
     expect(status?.phase).toBe('Succeeded');
     const checks = Object.fromEntries(status!.verification!.checks.map((c) => [c.name, c]));
@@ -165,21 +157,17 @@ describe('KServe 0.21.0\'s model server with a custom model', () => {
   });
 
   it('a candidate that answers other values is refused, naming the output and the values', async () => {
-    await w.cli(['start', '-f', w.specFile('kserve-wrong', 'v1', kspec(kserveUrl.right)), '--wait']);
-    const run = await w.cli(['start', '-f', w.specFile('kserve-wrong', 'v2', kspec(kserveUrl.wrong)), '--wait']);
+    const { run, status } = await w.releaseOver('kserve-wrong', kspec(kserveUrl.right), kspec(kserveUrl.wrong));
     expect(run.code).not.toBe(0);
-    const status = await w.status('kserve-wrong');
     expect(status?.phase).toBe('RolledBack');
     // sigmoid(0.5 - 2 - 6) with the wrong sign on the third weight.
     expect(status?.reason).toMatch(/^verification failed: request two-rows: fraud\[0\]: expected 0\.989013 ± [\d.e-]+, got 0\.000553/);
   });
 
   it('a model name the server does not serve is refused with the server\'s own words', async () => {
-    await w.cli(['start', '-f', w.specFile('kserve-name', 'v1', kspec(kserveUrl.right)), '--wait']);
     const named = kspec(kserveUrl.right);
-    const run = await w.cli(['start', '-f', w.specFile('kserve-name', 'v2', { ...named, verify: { ...named.verify, modelName: 'fraud-v3' } }), '--wait']);
+    const { run, status } = await w.releaseOver('kserve-name', named, { ...named, verify: { ...named.verify, modelName: 'fraud-v3' } });
     expect(run.code).not.toBe(0);
-    const status = await w.status('kserve-name');
     expect(status?.phase).toBe('RolledBack');
     expect(status?.reason).toContain('Model with name fraud-v3 does not exist.');
   });
@@ -198,9 +186,7 @@ describe('KServe 0.21.0\'s model server with a custom model', () => {
     });
 
     it('a text model whose labels match passes the golden request and the shadow comparison', async () => {
-      await w.cli(['start', '-f', w.specFile('kserve-text', 'v1', tspec(kserveUrl.right)), '--wait']);
-      const run = await w.cli(['start', '-f', w.specFile('kserve-text', 'v2', tspec(kserveUrl.right)), '--wait']);
-      const status = await w.status('kserve-text');
+      const { run, status } = await w.releaseOver('kserve-text', tspec(kserveUrl.right), tspec(kserveUrl.right));
       expect(run.code, status?.reason).toBe(0);
       const checks = Object.fromEntries(status!.verification!.checks.map((c) => [c.name, c]));
       expect(checks['request tickets']?.ok).toBe(true);
@@ -208,10 +194,8 @@ describe('KServe 0.21.0\'s model server with a custom model', () => {
     });
 
     it('a candidate that labels a text otherwise is refused, naming the element and both labels', async () => {
-      await w.cli(['start', '-f', w.specFile('kserve-text-wrong', 'v1', tspec(kserveUrl.right)), '--wait']);
-      const run = await w.cli(['start', '-f', w.specFile('kserve-text-wrong', 'v2', tspec(kserveUrl.wrong)), '--wait']);
+      const { run, status } = await w.releaseOver('kserve-text-wrong', tspec(kserveUrl.right), tspec(kserveUrl.wrong));
       expect(run.code).not.toBe(0);
-      const status = await w.status('kserve-text-wrong');
       console.log(`third-party (KServe, BYTES): ${status?.reason}`);
       expect(status?.phase).toBe('RolledBack');
       expect(status?.reason).toMatch(/^verification failed: request tickets: label\[0\]: expected "fraud", got "other"/);

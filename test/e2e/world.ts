@@ -143,6 +143,16 @@ export class World {
     };
   }
 
+  /**
+   * Releases v1 from `live`, then v2 from `candidate`, each waited for: the
+   * second start's CLI result, and the release's status after it.
+   */
+  async releaseOver(model: string, live: Partial<ReleaseSpecInput>, candidate: Partial<ReleaseSpecInput>) {
+    await this.cli(['start', '-f', this.specFile(model, 'v1', live), '--wait']);
+    const run = await this.cli(['start', '-f', this.specFile(model, 'v2', candidate), '--wait']);
+    return { run, status: await this.status(model) };
+  }
+
   url(version: 'v1' | 'v2'): string {
     return this.servers[version].url;
   }
