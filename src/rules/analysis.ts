@@ -73,9 +73,13 @@ export function judge(metric: Pick<Metric, 'successCondition' | 'failureConditio
 /** What Prometheus answers to an instant query. */
 export interface PrometheusAnswer { status?: string; error?: string; data?: { resultType?: string; result?: unknown } }
 
+/** Why Prometheus did not answer a query with data: its own error. */
+export const prometheusRefusal = (body: PrometheusAnswer): string =>
+  `Prometheus refused the query: ${body.error ?? JSON.stringify(body).slice(0, 100)}`;
+
 /** A Prometheus instant query's answer as its single value, or why there is none. */
 export function prometheusValue(body: PrometheusAnswer): number | string {
-  if (body.status !== 'success') return `Prometheus refused the query: ${body.error ?? JSON.stringify(body).slice(0, 100)}`;
+  if (body.status !== 'success') return prometheusRefusal(body);
   const { resultType, result } = body.data ?? {};
   let raw: unknown;
   if (resultType === 'scalar') raw = (result as unknown[])[1];

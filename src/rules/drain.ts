@@ -3,7 +3,7 @@
 import type { V1PodSpec } from '@kubernetes/client-node';
 import { durationMs } from '../release/duration.js';
 import type { DrainReport } from '../release/drain.js';
-import type { PrometheusAnswer } from './analysis.js';
+import { prometheusRefusal, type PrometheusAnswer } from './analysis.js';
 
 /** Kubernetes' default terminationGracePeriodSeconds. */
 const DEFAULT_GRACE_SECONDS = 30;
@@ -34,7 +34,7 @@ export const inFlightQuery = (metrics: readonly string[]): string =>
 
 /** Each pod's value in a Prometheus answer, by its `pod` label; or why the answer gives none. */
 export function valuesByPod(body: PrometheusAnswer): Map<string, number> | string {
-  if (body.status !== 'success') return `Prometheus refused the query: ${body.error ?? JSON.stringify(body).slice(0, 100)}`;
+  if (body.status !== 'success') return prometheusRefusal(body);
   const { resultType, result } = body.data ?? {};
   if (resultType !== 'vector') return `the query returned a ${resultType ?? 'result'}; it must give a value per pod (sum by (pod) (...))`;
   const values = new Map<string, number>();
@@ -47,13 +47,13 @@ export function valuesByPod(body: PrometheusAnswer): Map<string, number> | strin
   return values;
 }
 
-const podCount = (n: number) => `${n} pod${n === 1 ? '' : 's'}`;
+const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 /** A drain's outcome for the timeline: how the pods ended, what was in flight, and the pods cut at drain.timeout. */
 export function drainDetail(what: string, report: DrainReport, timeout: string): string {
   const most = report.mostInFlight === undefined ? ''
     : report.mostInFlight === 0 ? '; no request in flight'
-      : `; at most ${report.mostInFlight} request${report.mostInFlight === 1 ? '' : 's'} in flight`;
+      : `; at most ${counted(report.mostInFlight, 'request')} in flight`;
   const unread = report.unread === undefined ? '' : `; requests in flight not read: ${report.unread}`;
   if (report.drained) {
     const took = `${Math.round(report.tookMs / 100) / 10}s`;
@@ -63,8 +63,8 @@ export function drainDetail(what: string, report: DrainReport, timeout: string):
   }
   const stopped = report.cut.map((c) => `${c.pod} (${c.inFlight === undefined ? 'requests in flight unknown' : `${c.inFlight} in flight`})`).join(', ');
   const inFlight = report.cut.reduce((n, c) => n + (c.inFlight ?? 0), 0);
-  const still = inFlight > 0 ? `, ${inFlight} request${inFlight === 1 ? '' : 's'} in flight` : '';
-  return `${what}: drain.timeout ${timeout} ended with ${podCount(report.cut.length)} still running${still}; told to stop at once: ${stopped}${unread}`;
+  const still = inFlight > 0 ? `, ${counted(inFlight, 'request')} in flight` : '';
+  return `${what}: drain.timeout ${timeout} ended with ${counted(report.cut.length, 'pod')} still running${still}; told to stop at once: ${stopped}${unread}`;
 }
 
 /** The seconds a pod's preStop hook sleeps before its server is told to stop (a sleep action or `sleep N` command). */
