@@ -93,6 +93,12 @@ export const postJson = (
   method, headers: { ...options.headers, 'content-type': 'application/json' }, body: JSON.stringify(body),
 }, options);
 
+/**
+ * A request as its failure names it: the URL clipped on its own, so a long
+ * one (a Prometheus query) leaves room for what went wrong.
+ */
+const requestLine = (method: string, url: string): string => `${method} ${clip(url, 160)}`;
+
 /** Sends raw bytes (an image, a file) with their content type and reads a JSON answer, as postJson. */
 export const sendBytes = (
   fetch: Fetch, method: 'POST' | 'PUT', url: string, bytes: Uint8Array, contentType: string, options: RequestOptions = {},
@@ -108,7 +114,7 @@ async function requestJson(fetch: Fetch, method: string, url: string, init: Requ
   const started = performance.now();
   try {
     const res = await fetch(url, { ...init, redirect: 'manual', signal: requestSignal(options.timeoutMs) });
-    if (isRedirect(res)) return { ok: false, error: clip(`${method} ${url} ${redirected(res)}`) };
+    if (isRedirect(res)) return { ok: false, error: clip(`${requestLine(method, url)} ${redirected(res)}`) };
     const streamed = res.ok && (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
     // When each event arrived (ms since the request), as its chunk arrives.
     const arrivals: number[] = [];
@@ -120,13 +126,13 @@ async function requestJson(fetch: Fetch, method: string, url: string, init: Requ
       const at = performance.now() - started;
       for (const block of done) if (/^data:/m.test(block)) arrivals.push(at);
     } : undefined);
-    if (!res.ok) return { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
+    if (!res.ok) return { ok: false, error: clip(`${requestLine(method, url)} answered HTTP ${res.status}: ${text}`) };
     const latencyMs = Math.round(performance.now() - started);
     if (!streamed) return { ok: true, answer: JSON.parse(text), latencyMs };
     const events = sseEvents(text);
     return { ok: true, answer: { events }, latencyMs, ...tokenTimings(events, arrivals) };
   } catch (err) {
-    return { ok: false, error: clip(`${method} ${url} failed: ${errorText(err, options.timeoutMs)}`) };
+    return { ok: false, error: clip(`${requestLine(method, url)} failed: ${errorText(err, options.timeoutMs)}`) };
   }
 }
 
@@ -144,12 +150,12 @@ export async function requestText(
     const res = await fetch(url, { ...sent, headers, redirect: 'manual', signal: requestSignal(options.timeoutMs) });
     if (isRedirect(res)) {
       await res.body?.cancel();
-      return { ok: false, error: `${method} ${url} ${redirected(res)}` };
+      return { ok: false, error: `${requestLine(method, url)} ${redirected(res)}` };
     }
     const text = await readCapped(res);
-    return res.ok ? { ok: true, text } : { ok: false, error: clip(`${method} ${url} answered HTTP ${res.status}: ${text}`) };
+    return res.ok ? { ok: true, text } : { ok: false, error: clip(`${requestLine(method, url)} answered HTTP ${res.status}: ${text}`) };
   } catch (err) {
-    return { ok: false, error: clip(`${method} ${url} failed: ${errorText(err, options.timeoutMs)}`) };
+    return { ok: false, error: clip(`${requestLine(method, url)} failed: ${errorText(err, options.timeoutMs)}`) };
   }
 }
 
